@@ -1,0 +1,32 @@
+package org.dmashare;
+
+/**
+ * A scatter list given for import has a segment whose physical address or length is not a
+ * multiple of the required alignment, so mapping it would split the IOVA range or expose memory
+ * outside the list. The message names the first bad segment and why it is refused.
+ */
+public class UnsafeScatterListException extends DmaShareException {
+    private static final long serialVersionUID = 1L;
+
+    private final int segmentIndex;
+
+    /**
+     * Creates the exception.
+     *
+     * @param segmentIndex index of the first segment that is refused
+     * @param message what was asked, what was found and what would be accepted
+     */
+    public UnsafeScatterListException(int segmentIndex, String message) {
+        super(message);
+        this.segmentIndex = segmentIndex;
+    }
+
+    /**
+     * Returns the index of the first refused segment.
+     *
+     * @return the segment index, from 0
+     */
+    public int segmentIndex() {
+        return segmentIndex;
+    }
+}

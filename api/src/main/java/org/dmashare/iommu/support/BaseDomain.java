@@ -1,0 +1,113 @@
+package org.dmashare.iommu.support;
+
+import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import org.dmashare.Hex;
+import org.dmashare.ObjectClosedException;
+import org.dmashare.iommu.DmaDevice;
+import org.dmashare.iommu.DomainType;
+import org.dmashare.iommu.Iommu;
+import org.dmashare.iommu.IommuDomain;
+
+/**
+ * What every domain of an {@link AbstractIommu} shares: its unit, its type, the devices attached
+ * to it, IOTLB flushing and the closed state. Subclasses add the address space.
+ */
+public abstract class BaseDomain implements IommuDomain {
+    private final AbstractIommu iommu;
+    private final DomainType type;
+    private final Set<DmaDevice> devices = ConcurrentHashMap.newKeySet();
+    private volatile boolean closed;
+
+    /**
+     * Creates a domain of {@code iommu}.
+     *
+     * @param iommu the unit
+     * @param type the domain's kind
+     */
+    protected BaseDomain(AbstractIommu iommu, DomainType type) {
+        this.iommu = Objects.requireNonNull(iommu, "iommu");
+        this.type = Objects.requireNonNull(type, "type");
+    }
+
+    @Override
+    public final Iommu iommu() {
+        return iommu;
+    }
+
+    /**
+     * The unit, typed for subclasses.
+     *
+     * @return the unit
+     */
+    protected final AbstractIommu unit() {
+        return iommu;
+    }
+
+    @Override
+    public final DomainType type() {
+        return type;
+    }
+
+    @Override
+    public final Set<DmaDevice> devices() {
+        return Set.copyOf(devices);
+    }
+
+    final void attached(DmaDevice d) {
+        devices.add(d);
+    }
+
+    final void detached(DmaDevice d) {
+        devices.remove(d);
+    }
+
+    @Override
+    public void flushIotlb() {
+        iommu.invalidate(devices.stream().mapToInt(DmaDevice::streamId).sorted().toArray());
+    }
+
+    /**
+     * Throws if the domain is closed.
+     *
+     * @throws ObjectClosedException if {@link #close()} was called
+     */
+    protected final void checkOpen() {
+        if (closed) {
+            throw new ObjectClosedException(this + " is closed");
+        }
+    }
+
+    @Override
+    public boolean isClosed() {
+        return closed;
+    }
+
+    /**
+     * Detaches every device and flushes their IOTLB entries, then calls {@link #release()} once.
+     */
+    @Override
+    public final void close() {
+        synchronized (this) {
+            if (closed) {
+                return;
+            }
+            closed = true;
+        }
+        for (DmaDevice d : devices()) {
+            d.detach();
+        }
+        release();
+    }
+
+    /** Frees what the domain owns (page tables); called once, after every device is detached. */
+    protected void release() {
+    }
+
+    @Override
+    public String toString() {
+        return type.toString().toLowerCase(java.util.Locale.ROOT) + " domain " + Hex.of(System.identityHashCode(this))
+                + " of " + iommu.name();
+    }
+}

@@ -1,0 +1,290 @@
+package org.dmashare.memory;
+
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.TreeSet;
+import org.dmashare.Hex;
+import org.dmashare.InvalidArgumentException;
+import org.dmashare.PhysicalMemoryExhaustedException;
+
+/**
+ * The buddy page allocator of one {@link PhysicalMemory}. It hands out naturally aligned blocks
+ * whose size is a power of two and at least the CPU page size, always the lowest free address of
+ * the smallest order that fits, splits larger blocks on demand and coalesces buddies on free.
+ *
+ * <p>Every byte is accounted for: {@link #usage()} is exact at all times, and
+ * {@link #allocatedBlocks()} lists every live block, so a test can prove that an operation leaked
+ * nothing. Double frees and frees of foreign or misaligned ranges are refused with
+ * {@link InvalidArgumentException} and change nothing. Thread-safe.
+ */
+public final class PageAllocator {
+
+    /**
+     * One live allocation.
+     *
+     * @param pa first physical address, aligned to {@code size}
+     * @param size block size in bytes, a power of two
+     * @param use what the block is used for
+     */
+    public record Block(long pa, long size, PageUse use) {
+        @Override
+        public String toString() {
+            return use + " " + Hex.range(pa, size);
+        }
+    }
+
+    /**
+     * Exact accounting at one moment.
+     *
+     * @param freeBytes bytes in free blocks
+     * @param bufferBytes bytes allocated for {@link PageUse#BUFFER}
+     * @param tableBytes bytes allocated for {@link PageUse#PAGE_TABLE}
+     * @param liveBlocks number of allocated blocks
+     */
+    public record Usage(long freeBytes, long bufferBytes, long tableBytes, long liveBlocks) {
+        /**
+         * Bytes allocated for any use.
+         *
+         * @return buffer plus table bytes
+         */
+        public long usedBytes() {
+            return bufferBytes + tableBytes;
+        }
+    }
+
+    private static final class Live {
+        final int order;
+        final PageUse use;
+
+        Live(int order, PageUse use) {
+            this.order = order;
+            this.use = use;
+        }
+    }
+
+    private final PhysicalMemory memory;
+    private final int pageShift;
+    private final TreeSet<Long>[] free;
+    private final Map<Long, Live> live = new HashMap<>();
+    private long freeBytes;
+    private long bufferBytes;
+    private long tableBytes;
+
+    @SuppressWarnings("unchecked")
+    PageAllocator(PhysicalMemory memory) {
+        this.memory = memory;
+        this.pageShift = Long.numberOfTrailingZeros(memory.pageSize());
+        int maxOrder = 63 - pageShift;
+        this.free = new TreeSet[maxOrder + 1];
+        for (int i = 0; i <= maxOrder; i++) {
+            free[i] = new TreeSet<>();
+        }
+        // Carve the memory into maximal naturally aligned power-of-two blocks.
+        long pa = memory.base();
+        long end = memory.end();
+        while (pa < end) {
+            int order = 63 - pageShift;
+            while (order > 0 && ((pa & ((1L << (order + pageShift)) - 1)) != 0
+                    || (1L << (order + pageShift)) > end - pa)) {
+                order--;
+            }
+            free[order].add(pa);
+            pa += 1L << (order + pageShift);
+        }
+        freeBytes = memory.size();
+    }
+
+    /**
+     * The CPU page size: the smallest block and the unit of every block size.
+     *
+     * @return the page size in bytes
+     */
+    public int pageSize() {
+        return memory.pageSize();
+    }
+
+    /**
+     * Allocates one naturally aligned block of {@code size} bytes.
+     *
+     * @param size a power of two, at least the page size
+     * @param use what the block is for (accounted apart)
+     * @return the block's physical address, a multiple of {@code size}
+     * @throws InvalidArgumentException if {@code size} is not a power of two at least the page size
+     * @throws PhysicalMemoryExhaustedException if no free block of that size exists (or an
+     *     injected failure fires); nothing is changed
+     */
+    public long allocate(long size, PageUse use) {
+        return allocateLargest(size, size, use).pa();
+    }
+
+    /**
+     * Allocates the largest free block whose size lies between {@code minSize} and
+     * {@code maxSize}: {@code maxSize} if any free block is at least that large, otherwise the
+     * largest free block that is at least {@code minSize}. This is how a buffer is built from
+     * large blocks while tolerating fragmentation.
+     *
+     * @param maxSize a power of two, at least the page size
+     * @param minSize a power of two, at least the page size, at most {@code maxSize}
+     * @param use what the block is for
+     * @return the block
+     * @throws InvalidArgumentException if a size is invalid
+     * @throws PhysicalMemoryExhaustedException if no free block of at least {@code minSize}
+     *     exists (or an injected failure fires); nothing is changed
+     */
+    public Block allocateLargest(long maxSize, long minSize, PageUse use) {
+        Objects.requireNonNull(use, "use");
+        int max = orderOf(maxSize);
+        int min = orderOf(minSize);
+        if (min > max) {
+            throw new InvalidArgumentException("minimum block " + Hex.size(minSize) + " exceeds maximum "
+                    + Hex.size(maxSize));
+        }
+        memory.failures().check(use == PageUse.BUFFER
+                ? FailureInjector.Point.PAGE_ALLOCATION : FailureInjector.Point.TABLE_PAGE_ALLOCATION);
+        synchronized (this) {
+            int order = max;
+            int from = order;
+            while (from < free.length && free[from].isEmpty()) {
+                from++;
+            }
+            if (from == free.length) {
+                from = max - 1;
+                while (from >= min && free[from].isEmpty()) {
+                    from--;
+                }
+                if (from < min) {
+                    throw new PhysicalMemoryExhaustedException("no free block of at least " + Hex.size(minSize)
+                            + " for " + use + ": " + Hex.size(freeBytes) + " free, largest free block "
+                            + Hex.size(largestFreeBlockLocked()));
+                }
+                order = from;
+            }
+            long pa = free[from].pollFirst();
+            while (from > order) {
+                from--;
+                free[from].add(pa + (1L << (from + pageShift)));
+            }
+            long size = 1L << (order + pageShift);
+            live.put(pa, new Live(order, use));
+            freeBytes -= size;
+            if (use == PageUse.BUFFER) {
+                bufferBytes += size;
+            } else {
+                tableBytes += size;
+            }
+            return new Block(pa, size, use);
+        }
+    }
+
+    /**
+     * Returns a block to the allocator, coalescing it with its free buddies.
+     *
+     * @param pa the address {@link #allocate} returned
+     * @param size the size it was allocated with
+     * @throws InvalidArgumentException if {@code pa} is not the start of a live block of exactly
+     *     {@code size} bytes (double free, foreign or misaligned range); nothing is changed
+     */
+    public synchronized void free(long pa, long size) {
+        Live block = live.get(pa);
+        if (block == null || (1L << (block.order + pageShift)) != size) {
+            String found = block == null ? "no live block starts there"
+                    : "the live block there is " + Hex.size(1L << (block.order + pageShift));
+            throw new InvalidArgumentException("free of " + Hex.range(pa, size) + " refused: " + found
+                    + " (double free, foreign or misaligned range)");
+        }
+        live.remove(pa);
+        freeBytes += size;
+        if (block.use == PageUse.BUFFER) {
+            bufferBytes -= size;
+        } else {
+            tableBytes -= size;
+        }
+        int order = block.order;
+        while (order + 1 < free.length) {
+            long buddy = pa ^ (1L << (order + pageShift));
+            if (!free[order].remove(buddy)) {
+                break;
+            }
+            pa = Math.min(pa, buddy);
+            order++;
+        }
+        free[order].add(pa);
+    }
+
+    /**
+     * Whether {@code [pa, pa + size)} lies inside one live block.
+     *
+     * @param pa first address
+     * @param size number of bytes
+     * @return true if every byte is allocated, in a single block
+     */
+    public synchronized boolean isAllocated(long pa, long size) {
+        Map.Entry<Long, Live> hit = null;
+        for (int order = 0; order < free.length && hit == null; order++) {
+            long start = pa & -(1L << (order + pageShift));
+            Live l = live.get(start);
+            if (l != null && l.order == order) {
+                hit = Map.entry(start, l);
+            }
+        }
+        return hit != null && pa + size <= hit.getKey() + (1L << (hit.getValue().order + pageShift));
+    }
+
+    /**
+     * Exact accounting now.
+     *
+     * @return free, buffer and table bytes and the number of live blocks
+     */
+    public synchronized Usage usage() {
+        return new Usage(freeBytes, bufferBytes, tableBytes, live.size());
+    }
+
+    /**
+     * Every live block, sorted by address.
+     *
+     * @return an immutable snapshot
+     */
+    public synchronized List<Block> allocatedBlocks() {
+        List<Block> out = new ArrayList<>(live.size());
+        live.forEach((pa, l) -> out.add(new Block(pa, 1L << (l.order + pageShift), l.use)));
+        out.sort(Comparator.comparingLong(Block::pa));
+        return List.copyOf(out);
+    }
+
+    /**
+     * The size of the largest free block, 0 if memory is full.
+     *
+     * @return bytes
+     */
+    public synchronized long largestFreeBlock() {
+        return largestFreeBlockLocked();
+    }
+
+    private long largestFreeBlockLocked() {
+        for (int order = free.length - 1; order >= 0; order--) {
+            if (!free[order].isEmpty()) {
+                return 1L << (order + pageShift);
+            }
+        }
+        return 0;
+    }
+
+    private int orderOf(long size) {
+        if (size < memory.pageSize() || Long.bitCount(size) != 1) {
+            throw new InvalidArgumentException("block size must be a power of two of at least the page size "
+                    + Hex.size(memory.pageSize()) + ", got " + Hex.of(size));
+        }
+        return Long.numberOfTrailingZeros(size) - pageShift;
+    }
+
+    @Override
+    public String toString() {
+        Usage u = usage();
+        return "PageAllocator[free " + Hex.of(u.freeBytes()) + ", buffer " + Hex.of(u.bufferBytes())
+                + ", tables " + Hex.of(u.tableBytes()) + ", " + u.liveBlocks() + " blocks]";
+    }
+}

@@ -1,0 +1,385 @@
+package org.dmashare.pgtable;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import org.dmashare.Hex;
+import org.dmashare.InvalidArgumentException;
+import org.dmashare.MappingConflictException;
+import org.dmashare.ObjectClosedException;
+import org.dmashare.PhysicalMemoryExhaustedException;
+import org.dmashare.iommu.Prot;
+import org.dmashare.memory.FailureInjector;
+import org.dmashare.memory.PageUse;
+import org.dmashare.memory.PhysicalMemory;
+
+/**
+ * The software side of one radix page table: builds and edits tables stored in
+ * {@link PhysicalMemory}, in the bit layout of a {@link PteFormat}. Table pages come from the
+ * memory's page allocator ({@link PageUse#PAGE_TABLE}); a table whose last entry is cleared is
+ * freed at once, so after unmapping everything only the root remains, and {@link #close()} frees
+ * that too.
+ *
+ * <p>Semantics follow io-pgtable: map uses the largest leaf that alignment and length allow at
+ * each step and refuses to overwrite any valid entry; unmap must cover whole leaves (Linux 6.13
+ * and later). Every failing call changes nothing: a map that fails halfway (a table page cannot be
+ * allocated) removes what it installed and frees the tables it created. Thread-safe.
+ */
+public final class IoPageTable implements AutoCloseable {
+
+    private static final class Table {
+        final long pa;
+        final int level;
+        final long parentEntry; // physical address of the entry pointing here, -1 for the root
+        final Table parent;
+        int valid;
+
+        Table(long pa, int level, long parentEntry, Table parent) {
+            this.pa = pa;
+            this.level = level;
+            this.parentEntry = parentEntry;
+            this.parent = parent;
+        }
+    }
+
+    private final PhysicalMemory memory;
+    private final PteFormat format;
+    private final long tableBytes;
+    private final Map<Long, Table> tables = new HashMap<>();
+    private final Table root;
+    private boolean closed;
+
+    /**
+     * Creates an empty table: allocates and zeroes the root.
+     *
+     * @param memory where tables live and what leaves point into
+     * @param format the entry format
+     * @throws PhysicalMemoryExhaustedException if the root page cannot be allocated
+     */
+    public IoPageTable(PhysicalMemory memory, PteFormat format) {
+        this.memory = Objects.requireNonNull(memory, "memory");
+        this.format = Objects.requireNonNull(format, "format");
+        this.tableBytes = Math.max(1L << format.granuleShift(), memory.pageSize());
+        this.root = newTable(0, -1, null);
+    }
+
+    /**
+     * The format of the entries.
+     *
+     * @return the format
+     */
+    public PteFormat format() {
+        return format;
+    }
+
+    /**
+     * Physical address of the root table, what a translation base register points at.
+     *
+     * @return the root's address
+     */
+    public long rootPa() {
+        return root.pa;
+    }
+
+    /**
+     * Bytes allocated for each table page: the granule, or the CPU page size if larger.
+     *
+     * @return the table page size
+     */
+    public long tablePageBytes() {
+        return tableBytes;
+    }
+
+    /**
+     * Physical addresses of every table page, root first.
+     *
+     * @return an immutable list
+     */
+    public synchronized List<Long> tablePages() {
+        List<Long> out = new ArrayList<>(tables.size());
+        out.add(root.pa);
+        for (Long pa : tables.keySet()) {
+            if (pa != root.pa) {
+                out.add(pa);
+            }
+        }
+        return List.copyOf(out);
+    }
+
+    /**
+     * Maps {@code [iova, iova + size)} to {@code [pa, pa + size)} with the largest leaves possible.
+     *
+     * @param iova first IOVA, granule-aligned, below 2^inputBits
+     * @param pa first physical address, granule-aligned, inside memory and below 2^outputBits
+     * @param size bytes, a positive multiple of the granule
+     * @param prot rights
+     * @throws InvalidArgumentException if an argument is misaligned or out of range
+     * @throws MappingConflictException if part of the range is mapped (or an injected map failure
+     *     fires)
+     * @throws PhysicalMemoryExhaustedException if a table page cannot be allocated
+     */
+    public synchronized void map(long iova, long pa, long size, Prot prot) {
+        Objects.requireNonNull(prot, "prot");
+        checkOpen();
+        long granule = 1L << format.granuleShift();
+        checkIovaRange("map", iova, size, granule);
+        if ((pa & (granule - 1)) != 0 || !memory.contains(pa, size)
+                || (format.outputBits() < 64 && ((pa + size - 1) >>> format.outputBits()) != 0)) {
+            throw new InvalidArgumentException("map of IOVA " + Hex.range(iova, size) + " to physical "
+                    + Hex.range(pa, size) + " refused: the physical range must be aligned to the granule "
+                    + Hex.size(granule) + ", inside memory " + Hex.range(memory.base(), memory.size())
+                    + " and below the " + format.outputBits() + "-bit output size");
+        }
+        format.checkProt(prot);
+        memory.failures().check(FailureInjector.Point.MAP);
+        long clash = firstMapped(root, iova, iova + size);
+        if (clash >= 0) {
+            throw new MappingConflictException("map of IOVA " + Hex.range(iova, size) + " refused: IOVA "
+                    + Hex.of(clash) + " is already mapped; unmap it first");
+        }
+        List<Table> created = new ArrayList<>();
+        long done = 0;
+        try {
+            while (done < size) {
+                done += mapRun(iova + done, pa + done, size - done, prot, created);
+            }
+        } catch (RuntimeException e) {
+            clear(root, iova, iova + done);
+            for (int i = created.size() - 1; i >= 0; i--) {
+                Table t = created.get(i);
+                if (tables.containsKey(t.pa) && t.valid == 0) {
+                    releaseTable(t);
+                }
+            }
+            throw e;
+        }
+    }
+
+    /**
+     * Unmaps every leaf in {@code [iova, iova + size)}; the range must cover whole leaves.
+     *
+     * @param iova first IOVA, granule-aligned
+     * @param size bytes, a positive multiple of the granule
+     * @return bytes that were mapped and no longer are
+     * @throws InvalidArgumentException if an argument is misaligned or out of range
+     * @throws MappingConflictException if a leaf sticks out of the range; nothing is changed
+     */
+    public synchronized long unmap(long iova, long size) {
+        checkOpen();
+        long granule = 1L << format.granuleShift();
+        checkIovaRange("unmap", iova, size, granule);
+        String cut = firstCut(root, iova, iova + size);
+        if (cut != null) {
+            throw new MappingConflictException("unmap of IOVA " + Hex.range(iova, size) + " refused: " + cut
+                    + "; unmap must cover whole mappings");
+        }
+        return clear(root, iova, iova + size);
+    }
+
+    /**
+     * Translates {@code iova} by reading the tables (software view, as io-pgtable's iova_to_phys).
+     *
+     * @param iova any address
+     * @return the physical address, or -1 if unmapped
+     */
+    public synchronized long iovaToPhys(long iova) {
+        if (closed) {
+            return -1;
+        }
+        PageTableWalker.Result r = PageTableWalker.walk(memory, format, root.pa, iova);
+        return r.ok() ? r.translation().pa() : -1;
+    }
+
+    /**
+     * Frees every table page, root included. Leaves are dropped. Closing twice is harmless.
+     */
+    @Override
+    public synchronized void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        for (Table t : tables.values()) {
+            memory.fill(t.pa, tableBytes, (byte) 0);
+            memory.allocator().free(t.pa, tableBytes);
+        }
+        tables.clear();
+    }
+
+    /**
+     * Whether {@link #close()} was called.
+     *
+     * @return true once closed
+     */
+    public synchronized boolean isClosed() {
+        return closed;
+    }
+
+    // ---- internals ----
+
+    private void checkOpen() {
+        if (closed) {
+            throw new ObjectClosedException("page table " + Hex.of(root.pa) + " is closed");
+        }
+    }
+
+    private void checkIovaRange(String op, long iova, long size, long granule) {
+        long limit = format.inputBits() >= 63 ? Long.MAX_VALUE : 1L << format.inputBits();
+        if (size <= 0 || (size & (granule - 1)) != 0 || (iova & (granule - 1)) != 0 || iova < 0
+                || iova > limit - size) {
+            throw new InvalidArgumentException(op + " of IOVA " + Hex.of(iova) + " size " + Hex.of(size)
+                    + " refused: IOVA and size must be positive multiples of the granule " + Hex.size(granule)
+                    + " inside the " + format.inputBits() + "-bit input range " + Hex.range(0, limit));
+        }
+    }
+
+    private Table newTable(int level, long parentEntry, Table parent) {
+        long pa = memory.allocator().allocate(tableBytes, PageUse.PAGE_TABLE);
+        memory.fill(pa, tableBytes, (byte) 0);
+        Table t = new Table(pa, level, parentEntry, parent);
+        tables.put(pa, t);
+        return t;
+    }
+
+    private void releaseTable(Table t) {
+        memory.writeLong(t.parentEntry, 0);
+        t.parent.valid--;
+        tables.remove(t.pa);
+        memory.allocator().free(t.pa, tableBytes);
+    }
+
+    /** Maps a run of equal leaves inside one table; returns the bytes mapped. */
+    private long mapRun(long iova, long pa, long remaining, Prot prot, List<Table> created) {
+        int level = 0;
+        while (true) {
+            if (format.leafAllowed(level)) {
+                long leaf = 1L << format.shift(level);
+                if (((iova | pa) & (leaf - 1)) == 0 && remaining >= leaf) {
+                    break;
+                }
+            }
+            level++;
+        }
+        Table table = root;
+        for (int l = 0; l < level; l++) {
+            long entryPa = table.pa + 8L * format.index(iova, l);
+            long pte = memory.readLong(entryPa);
+            if (format.kind(pte, l) == PteKind.TABLE) {
+                table = tables.get(format.address(pte, l));
+            } else {
+                Table child = newTable(l + 1, entryPa, table);
+                created.add(child);
+                memory.writeLong(entryPa, format.encodeTable(child.pa, l));
+                table.valid++;
+                table = child;
+            }
+        }
+        long leaf = 1L << format.shift(level);
+        int first = format.index(iova, level);
+        int room = format.entries(level) - first;
+        long count = Math.min(room, remaining / leaf);
+        for (long i = 0; i < count; i++) {
+            memory.writeLong(table.pa + 8L * (first + i), format.encodeLeaf(pa + i * leaf, prot, level));
+        }
+        table.valid += (int) count;
+        return count * leaf;
+    }
+
+    /** Returns the first mapped IOVA in [from, to) under {@code t}, or -1. */
+    private long firstMapped(Table t, long from, long to) {
+        int level = t.level;
+        long span = 1L << format.shift(level);
+        long base = tableBase(from, level);
+        for (int i = format.index(from, level); i < format.entries(level); i++) {
+            long start = base + (long) i * span;
+            if (start >= to) {
+                break;
+            }
+            long pte = memory.readLong(t.pa + 8L * i);
+            PteKind kind = format.kind(pte, level);
+            if (kind == PteKind.LEAF) {
+                return Math.max(start, from);
+            }
+            if (kind == PteKind.TABLE && level + 1 < format.levels()) {
+                long hit = firstMapped(tables.get(format.address(pte, level)), Math.max(start, from),
+                        Math.min(start + span, to));
+                if (hit >= 0) {
+                    return hit;
+                }
+            }
+        }
+        return -1;
+    }
+
+    /** Describes the first leaf that sticks out of [from, to), or null if none does. */
+    private String firstCut(Table t, long from, long to) {
+        int level = t.level;
+        long span = 1L << format.shift(level);
+        long base = tableBase(from, level);
+        for (int i = format.index(from, level); i < format.entries(level); i++) {
+            long start = base + (long) i * span;
+            if (start >= to) {
+                break;
+            }
+            long pte = memory.readLong(t.pa + 8L * i);
+            PteKind kind = format.kind(pte, level);
+            if (kind == PteKind.LEAF && (start < from || start + span > to)) {
+                return "the " + Hex.size(span) + " mapping at IOVA " + Hex.range(start, span)
+                        + " sticks out of it";
+            }
+            if (kind == PteKind.TABLE && level + 1 < format.levels()) {
+                String cut = firstCut(tables.get(format.address(pte, level)), Math.max(start, from),
+                        Math.min(start + span, to));
+                if (cut != null) {
+                    return cut;
+                }
+            }
+        }
+        return null;
+    }
+
+    /** Clears the leaves inside [from, to) under {@code t}, freeing emptied tables; returns bytes. */
+    private long clear(Table t, long from, long to) {
+        if (from >= to) {
+            return 0;
+        }
+        int level = t.level;
+        long span = 1L << format.shift(level);
+        long base = tableBase(from, level);
+        long bytes = 0;
+        for (int i = format.index(from, level); i < format.entries(level); i++) {
+            long start = base + (long) i * span;
+            if (start >= to) {
+                break;
+            }
+            long entryPa = t.pa + 8L * i;
+            long pte = memory.readLong(entryPa);
+            PteKind kind = format.kind(pte, level);
+            if (kind == PteKind.LEAF && start >= from && start + span <= to) {
+                memory.writeLong(entryPa, 0);
+                t.valid--;
+                bytes += span;
+            } else if (kind == PteKind.TABLE && level + 1 < format.levels()) {
+                Table child = tables.get(format.address(pte, level));
+                bytes += clear(child, Math.max(start, from), Math.min(start + span, to));
+                if (child.valid == 0) {
+                    releaseTable(child);
+                }
+            }
+        }
+        return bytes;
+    }
+
+    /** The first IOVA covered by the table at {@code level} that contains {@code iova}. */
+    private long tableBase(long iova, int level) {
+        int bits = format.shift(level) + Integer.numberOfTrailingZeros(format.entries(level));
+        return bits >= 63 ? 0 : iova & -(1L << bits);
+    }
+
+    @Override
+    public synchronized String toString() {
+        return "IoPageTable[root " + Hex.of(root.pa) + ", " + tables.size() + " table pages]";
+    }
+}

@@ -1,0 +1,71 @@
+package org.dmashare.pgtable;
+
+import org.dmashare.iommu.IommuFault;
+import org.dmashare.iommu.Translation;
+import org.dmashare.memory.PhysicalMemory;
+
+/**
+ * The hardware side of a page table: walks the tables stored in {@link PhysicalMemory} from a root
+ * address, reading each entry back from memory and decoding it with the {@link PteFormat}. It
+ * shares no state with the software side that built the tables, so a test that checks
+ * translations through it checks what a device would see.
+ */
+public final class PageTableWalker {
+    private PageTableWalker() {
+    }
+
+    /**
+     * The outcome of one walk: a translation, or the level and reason at which it faulted.
+     *
+     * @param translation the translation, or null on a fault
+     * @param reason why the walk faulted, or null on success
+     * @param level the level of the entry that was invalid (or -1 for an address-size fault)
+     */
+    public record Result(Translation translation, IommuFault.Reason reason, int level) {
+        /**
+         * Whether the walk reached a leaf.
+         *
+         * @return true if {@link #translation()} is set
+         */
+        public boolean ok() {
+            return translation != null;
+        }
+    }
+
+    /**
+     * Walks the tables rooted at {@code rootPa} for {@code iova}.
+     *
+     * @param memory where the tables live
+     * @param format how to decode them
+     * @param rootPa physical address of the root table
+     * @param iova the address to translate
+     * @return the translation, or where and why the walk stopped
+     */
+    public static Result walk(PhysicalMemory memory, PteFormat format, long rootPa, long iova) {
+        if (iova < 0 || (format.inputBits() < 64 && (iova >>> format.inputBits()) != 0)) {
+            return new Result(null, IommuFault.Reason.ADDRESS_SIZE, -1);
+        }
+        long table = rootPa;
+        for (int level = 0; level < format.levels(); level++) {
+            long entryPa = table + 8L * format.index(iova, level);
+            if (!memory.contains(entryPa, 8)) {
+                return new Result(null, IommuFault.Reason.TRANSLATION, level);
+            }
+            long pte = memory.readLong(entryPa);
+            PteKind kind = format.kind(pte, level);
+            if (kind == PteKind.INVALID || (kind == PteKind.LEAF && !format.leafAllowed(level))) {
+                return new Result(null, IommuFault.Reason.TRANSLATION, level);
+            }
+            if (kind == PteKind.LEAF) {
+                long pageSize = 1L << format.shift(level);
+                long pa = format.address(pte, level) + (iova & (pageSize - 1));
+                return new Result(new Translation(iova, pa, pageSize, format.prot(pte, level)), null, level);
+            }
+            if (level == format.levels() - 1) {
+                return new Result(null, IommuFault.Reason.TRANSLATION, level);
+            }
+            table = format.address(pte, level);
+        }
+        return new Result(null, IommuFault.Reason.TRANSLATION, format.levels() - 1);
+    }
+}

@@ -1,0 +1,296 @@
+package org.dmashare.sharing;
+
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.atomic.AtomicLong;
+import org.dmashare.GranuleMismatchException;
+import org.dmashare.Hex;
+import org.dmashare.InvalidArgumentException;
+import org.dmashare.IovaSpaceExhaustedException;
+import org.dmashare.MappingConflictException;
+import org.dmashare.ObjectClosedException;
+import org.dmashare.PhysicalMemoryExhaustedException;
+import org.dmashare.UnsafeScatterListException;
+import org.dmashare.iommu.DomainType;
+import org.dmashare.iommu.IommuDomain;
+import org.dmashare.memory.PageAllocator;
+import org.dmashare.memory.PageUse;
+import org.dmashare.memory.PhysicalMemory;
+
+/**
+ * The safe helper for sharing one buffer between devices behind different IOMMUs.
+ *
+ * <p>Given a size and a set of domains it computes the alignment A = max(CPU page size, every
+ * domain's granule, the granules of declared future domains, any requested alignment); allocates
+ * physical blocks whose address and length are multiples of A (largest blocks first, tolerating
+ * fragmentation, never requiring physical contiguity); reserves one IOVA range per domain (or one
+ * IOVA free in all of them); maps the blocks into each domain with the largest page sizes that
+ * fit; flushes; and returns a {@link SharedBuffer}. If anything fails, everything done so far is
+ * undone: every domain, IOVA allocator and the page allocator are as before.
+ *
+ * <p>This is the "dance" of allocating for device A, exporting its scatter-gather table and
+ * mapping it for device B, done so that it is correct by construction rather than by accident.
+ * Thread-safe; one instance serves any number of threads.
+ */
+public final class DmaSharing {
+    private final PhysicalMemory memory;
+    private final AtomicLong live = new AtomicLong();
+    private final Object identicalIovaLock = new Object();
+
+    /**
+     * Creates the helper for buffers in {@code memory}.
+     *
+     * @param memory where buffers are allocated; every domain must translate to it
+     */
+    public DmaSharing(PhysicalMemory memory) {
+        this.memory = Objects.requireNonNull(memory, "memory");
+    }
+
+    /**
+     * The memory buffers are allocated from.
+     *
+     * @return the memory
+     */
+    public PhysicalMemory memory() {
+        return memory;
+    }
+
+    /**
+     * Number of buffers allocated or imported by this helper and not yet closed.
+     *
+     * @return the count
+     */
+    public long liveBuffers() {
+        return live.get();
+    }
+
+    /**
+     * Allocates a buffer of {@code size} bytes and maps it read-write into every domain.
+     *
+     * @param size bytes, positive; the mapped length is rounded up to the alignment
+     * @param domains paging domains over this helper's memory, at least one, no duplicates
+     * @return the buffer
+     * @throws InvalidArgumentException for a bad size, a duplicate domain, a domain over other
+     *     memory, or a size no aperture or memory could hold
+     * @throws ObjectClosedException if a domain is closed
+     * @throws PhysicalMemoryExhaustedException if memory cannot supply aligned blocks
+     * @throws IovaSpaceExhaustedException if a domain has no free IOVA range large enough
+     */
+    public SharedBuffer allocate(long size, List<? extends IommuDomain> domains) {
+        return allocate(size, domains, ShareOptions.DEFAULTS);
+    }
+
+    /**
+     * Allocates a buffer of {@code size} bytes and maps it into every domain as {@code options}
+     * say.
+     *
+     * @param size bytes, positive; the mapped length is rounded up to the alignment
+     * @param domains paging domains over this helper's memory, at least one, no duplicates
+     * @param options rights, alignment, identical IOVA, future domains
+     * @return the buffer
+     * @throws InvalidArgumentException for a bad size, a duplicate domain, a domain over other
+     *     memory, or a size no aperture or memory could hold
+     * @throws ObjectClosedException if a domain is closed
+     * @throws PhysicalMemoryExhaustedException if memory cannot supply aligned blocks
+     * @throws IovaSpaceExhaustedException if a domain has no free IOVA range large enough
+     * @throws MappingConflictException if a map fails (nothing is left mapped)
+     */
+    public SharedBuffer allocate(long size, List<? extends IommuDomain> domains, ShareOptions options) {
+        Objects.requireNonNull(options, "options");
+        List<IommuDomain> targets = checkDomains(domains, options);
+        long alignment = alignment(targets, options);
+        if (size <= 0 || size > memory.size() - (alignment - 1)) {
+            throw new InvalidArgumentException("buffer size " + Hex.of(size) + " must be positive and, rounded up to the alignment "
+                    + Hex.size(alignment) + ", fit the memory's " + Hex.size(memory.size()));
+        }
+        long length = roundUp(size, alignment);
+        checkApertures(targets, length);
+        ScatterList blocks = allocateBlocks(length, alignment);
+        try {
+            SharedBuffer buffer = new SharedBuffer(this, size, length, alignment, blocks, true, options);
+            buffer.mapInitial(targets);
+            live.incrementAndGet();
+            return buffer;
+        } catch (RuntimeException e) {
+            freeBlocks(blocks);
+            throw e;
+        }
+    }
+
+    /**
+     * Maps an existing scatter list into every domain, contiguously, without taking ownership of
+     * its pages: closing the buffer unmaps it but does not free them. Refused unless every
+     * segment's address and length are multiples of the alignment A (computed as for
+     * {@link #allocate}), since anything else would split the IOVA range or expose neighbouring
+     * memory.
+     *
+     * @param list the segments, in buffer order, inside this helper's memory
+     * @param domains paging domains over this helper's memory, at least one, no duplicates
+     * @param options rights, alignment, identical IOVA, future domains
+     * @return the buffer
+     * @throws UnsafeScatterListException naming the first segment that is not aligned to A
+     * @throws InvalidArgumentException if a segment lies outside memory, or for bad domains
+     * @throws ObjectClosedException if a domain is closed
+     * @throws IovaSpaceExhaustedException if a domain has no free IOVA range large enough
+     * @throws MappingConflictException if a map fails (nothing is left mapped)
+     */
+    public SharedBuffer importScatterList(ScatterList list, List<? extends IommuDomain> domains, ShareOptions options) {
+        Objects.requireNonNull(list, "list");
+        Objects.requireNonNull(options, "options");
+        List<IommuDomain> targets = checkDomains(domains, options);
+        long alignment = alignment(targets, options);
+        int index = 0;
+        for (ScatterList.Segment s : list) {
+            if (!memory.contains(s.pa(), s.length())) {
+                throw new InvalidArgumentException("segment " + index + " " + s + " lies outside memory "
+                        + Hex.range(memory.base(), memory.size()));
+            }
+            String why = (s.pa() % alignment != 0 ? "its address " + Hex.of(s.pa()) : "its length " + Hex.of(s.length()))
+                    + " is not a multiple of the alignment " + Hex.size(alignment);
+            if (s.pa() % alignment != 0 || s.length() % alignment != 0) {
+                throw new UnsafeScatterListException(index, "cannot import scatter list: segment " + index + " " + s
+                        + " is unsafe: " + why + " required by the domains' granules; mapping it would split the"
+                        + " IOVA range or expose memory outside the list. Accepted: segments whose address and length"
+                        + " are multiples of " + Hex.size(alignment));
+            }
+            index++;
+        }
+        checkApertures(targets, list.totalLength());
+        SharedBuffer buffer = new SharedBuffer(this, list.totalLength(), list.totalLength(), alignment, list, false,
+                options);
+        buffer.mapInitial(targets);
+        live.incrementAndGet();
+        return buffer;
+    }
+
+    /**
+     * The alignment A a buffer for {@code domains} would get: max(CPU page size, each domain's
+     * granule, each future domain's granule, the future granule, the requested alignment).
+     *
+     * @param domains the domains
+     * @param options the options
+     * @return A, a power of two
+     */
+    public long alignment(List<? extends IommuDomain> domains, ShareOptions options) {
+        long a = Math.max(memory.pageSize(), Math.max(options.alignment(), options.futureGranule()));
+        for (IommuDomain d : domains) {
+            a = Math.max(a, d.granule());
+        }
+        for (IommuDomain d : options.futureDomains()) {
+            a = Math.max(a, d.granule());
+        }
+        return a;
+    }
+
+    // ---- package internals used by SharedBuffer ----
+
+    void released() {
+        live.decrementAndGet();
+    }
+
+    Object identicalIovaLock() {
+        return identicalIovaLock;
+    }
+
+    void freeBlocks(ScatterList blocks) {
+        PageAllocator allocator = memory.allocator();
+        for (ScatterList.Segment s : blocks) {
+            allocator.free(s.pa(), s.length());
+        }
+    }
+
+    /** Validates one domain for mapping a buffer of this helper. */
+    void checkDomain(IommuDomain d) {
+        Objects.requireNonNull(d, "domain");
+        if (d.isClosed()) {
+            throw new ObjectClosedException("domain " + d + " is closed");
+        }
+        if (d.type() != DomainType.PAGING) {
+            throw new InvalidArgumentException("domain " + d + " is a " + d.type()
+                    + " domain; buffers can only be mapped into paging domains");
+        }
+        if (d.iommu().memory() != memory) {
+            throw new InvalidArgumentException("domain " + d + " translates to " + d.iommu().memory()
+                    + ", not to this helper's " + memory);
+        }
+    }
+
+    static void checkGranule(IommuDomain d, long alignment) {
+        if (alignment % d.granule() != 0) {
+            throw new GranuleMismatchException("cannot map a buffer aligned to " + Hex.size(alignment) + " into " + d
+                    + ": its granule " + Hex.size(d.granule()) + " does not divide the buffer's alignment. Allocate the"
+                    + " buffer with this domain declared as a future domain (alignment " + Hex.size(d.granule())
+                    + " or more)");
+        }
+    }
+
+    private List<IommuDomain> checkDomains(List<? extends IommuDomain> domains, ShareOptions options) {
+        Objects.requireNonNull(domains, "domains");
+        if (domains.isEmpty()) {
+            throw new InvalidArgumentException("a buffer needs at least one domain to map into, got none");
+        }
+        Set<IommuDomain> seen = Collections.newSetFromMap(new IdentityHashMap<>());
+        for (IommuDomain d : domains) {
+            checkDomain(d);
+            if (!seen.add(d)) {
+                throw new InvalidArgumentException("domain " + d + " is listed twice; each domain gets one mapping");
+            }
+        }
+        for (IommuDomain d : options.futureDomains()) {
+            if (d.iommu().memory() != memory) {
+                throw new InvalidArgumentException("future domain " + d + " translates to other memory than " + memory);
+            }
+        }
+        return List.copyOf(domains);
+    }
+
+    private static void checkApertures(List<IommuDomain> domains, long length) {
+        for (IommuDomain d : domains) {
+            long space = d.iovaAllocator().end() - d.iovaAllocator().start();
+            if (length > space) {
+                throw new InvalidArgumentException("buffer of " + Hex.size(length) + " cannot fit the IOVA space of " + d
+                        + ": " + Hex.range(d.iovaAllocator().start(), space));
+            }
+        }
+    }
+
+    /** Largest-first aligned blocks covering {@code length}; all or nothing. */
+    private ScatterList allocateBlocks(long length, long alignment) {
+        PageAllocator allocator = memory.allocator();
+        List<ScatterList.Segment> blocks = new ArrayList<>();
+        long remaining = length;
+        long max = Long.highestOneBit(remaining);
+        try {
+            while (remaining > 0) {
+                max = Math.min(max, Long.highestOneBit(remaining));
+                PageAllocator.Block b = allocator.allocateLargest(max, alignment, PageUse.BUFFER);
+                blocks.add(new ScatterList.Segment(b.pa(), b.size()));
+                remaining -= b.size();
+                max = b.size();
+            }
+        } catch (RuntimeException e) {
+            for (ScatterList.Segment s : blocks) {
+                allocator.free(s.pa(), s.length());
+            }
+            if (e instanceof PhysicalMemoryExhaustedException) {
+                throw new PhysicalMemoryExhaustedException("cannot allocate " + Hex.size(length) + " in blocks aligned to "
+                        + Hex.size(alignment) + ": " + e.getMessage(), e);
+            }
+            throw e;
+        }
+        return ScatterList.of(blocks);
+    }
+
+    static long roundUp(long value, long alignment) {
+        return (value + alignment - 1) & -alignment;
+    }
+
+    @Override
+    public String toString() {
+        return "DmaSharing[" + memory + ", " + live.get() + " live buffers]";
+    }
+}

@@ -1,0 +1,471 @@
+package org.dmashare.sharing;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import org.dmashare.Hex;
+import org.dmashare.InvalidArgumentException;
+import org.dmashare.IovaSpaceExhaustedException;
+import org.dmashare.MappingConflictException;
+import org.dmashare.ObjectClosedException;
+import org.dmashare.iommu.IommuDomain;
+import org.dmashare.iommu.Prot;
+import org.dmashare.iova.IovaAllocator;
+
+/**
+ * A buffer mapped into one or more IOMMU domains by {@link DmaSharing}.
+ *
+ * <p>Guarantees, for every domain D it is mapped into: the buffer occupies one IOVA range
+ * {@code [iova(D), iova(D) + length())} and byte {@code o} of that range translates to byte
+ * {@code o} of {@link #blocks()}; {@code iova(D)}, every block's address and length, and
+ * {@link #length()} are multiples of {@link #alignment()}; nothing outside the blocks is reachable
+ * through the range. {@link #close()} unmaps from every domain and flushes every IOTLB before the
+ * pages go back to the allocator.
+ *
+ * <p>Ownership: an allocated buffer owns its blocks and frees them on close; an imported one
+ * ({@link DmaSharing#importScatterList}) only borrows them. The CPU may read and write the bytes
+ * through {@link #read} and {@link #write} until the buffer is closed. Thread-safe.
+ */
+public final class SharedBuffer implements AutoCloseable {
+
+    /**
+     * Where the buffer is mapped in one domain.
+     *
+     * @param domain the domain
+     * @param iova the first IOVA of the buffer's range there
+     */
+    public record Mapping(IommuDomain domain, long iova) {
+        @Override
+        public String toString() {
+            return domain + " @ " + Hex.of(iova);
+        }
+    }
+
+    private static final int MAX_IDENTICAL_ATTEMPTS = 64;
+
+    private final DmaSharing sharing;
+    private final long size;
+    private final long length;
+    private final long alignment;
+    private final ScatterList blocks;
+    private final boolean owned;
+    private final Prot prot;
+    private final boolean identical;
+    private long identicalIova = -1;
+    private final List<Mapping> mappings = new ArrayList<>(2);
+    /** Domains whose identical IOVA range is allocated but not yet mapped. */
+    private final List<IommuDomain> pendingIdentical = new ArrayList<>(0);
+    private boolean closed;
+
+    SharedBuffer(DmaSharing sharing, long size, long length, long alignment, ScatterList blocks, boolean owned,
+            ShareOptions options) {
+        this.sharing = sharing;
+        this.size = size;
+        this.length = length;
+        this.alignment = alignment;
+        this.blocks = blocks;
+        this.owned = owned;
+        this.prot = options.prot();
+        this.identical = options.identicalIova();
+    }
+
+    /**
+     * The size asked for.
+     *
+     * @return bytes
+     */
+    public long size() {
+        return size;
+    }
+
+    /**
+     * The mapped length: the size rounded up to the alignment. Every byte of it belongs to the
+     * buffer's own blocks.
+     *
+     * @return bytes
+     */
+    public long length() {
+        return length;
+    }
+
+    /**
+     * The alignment A of every IOVA, block and the length.
+     *
+     * @return A, a power of two
+     */
+    public long alignment() {
+        return alignment;
+    }
+
+    /**
+     * The physical blocks, in buffer order.
+     *
+     * @return the blocks
+     */
+    public ScatterList blocks() {
+        return blocks;
+    }
+
+    /**
+     * Whether the buffer owns (and frees on close) its blocks.
+     *
+     * @return true if allocated by the helper, false if imported
+     */
+    public boolean ownsPages() {
+        return owned;
+    }
+
+    /**
+     * The rights of every mapping.
+     *
+     * @return the rights
+     */
+    public Prot prot() {
+        return prot;
+    }
+
+    /**
+     * Where the buffer is mapped, in the order the domains were added.
+     *
+     * @return an immutable snapshot
+     */
+    public synchronized List<Mapping> mappings() {
+        return List.copyOf(mappings);
+    }
+
+    /**
+     * The first IOVA of the buffer in {@code domain}.
+     *
+     * @param domain a domain the buffer is mapped into
+     * @return the IOVA
+     * @throws InvalidArgumentException if the buffer is not mapped there
+     */
+    public synchronized long iova(IommuDomain domain) {
+        Mapping m = find(domain);
+        if (m == null) {
+            throw new InvalidArgumentException("buffer is not mapped into " + domain + "; it is mapped into "
+                    + mappings);
+        }
+        return m.iova();
+    }
+
+    /**
+     * Whether the buffer is mapped into {@code domain}.
+     *
+     * @param domain any domain
+     * @return true if mapped there
+     */
+    public synchronized boolean isMappedIn(IommuDomain domain) {
+        return find(domain) != null;
+    }
+
+    /**
+     * The physical address of byte {@code offset}.
+     *
+     * @param offset 0 .. length()-1
+     * @return the physical address
+     * @throws InvalidArgumentException if the offset is outside the buffer
+     */
+    public long physicalAddress(long offset) {
+        return blocks.physicalAddress(offset);
+    }
+
+    /**
+     * Maps the buffer into one more domain (late sharing, the PIODMA case), flushing its IOTLB.
+     * With identical IOVAs the domain must have the buffer's IOVA range free.
+     *
+     * @param domain a paging domain over the same memory whose granule divides the alignment
+     * @return the buffer's IOVA in that domain
+     * @throws org.dmashare.GranuleMismatchException if the domain's granule does not divide the
+     *     alignment; the message names both sizes
+     * @throws InvalidArgumentException if already mapped there, or the domain is over other memory
+     * @throws ObjectClosedException if the buffer or the domain is closed
+     * @throws MappingConflictException if identical IOVAs are required and the range is taken
+     * @throws IovaSpaceExhaustedException if the domain has no free range
+     */
+    public synchronized long shareWith(IommuDomain domain) {
+        checkOpen();
+        sharing.checkDomain(domain);
+        if (find(domain) != null) {
+            throw new InvalidArgumentException("buffer is already mapped into " + domain + " at "
+                    + Hex.of(find(domain).iova()));
+        }
+        DmaSharing.checkGranule(domain, alignment);
+        return mapInto(domain);
+    }
+
+    /**
+     * Unmaps the buffer from one domain, flushes its IOTLB and frees the IOVA range.
+     *
+     * @param domain a domain the buffer is mapped into
+     * @throws InvalidArgumentException if the buffer is not mapped there
+     * @throws ObjectClosedException if the buffer is closed
+     */
+    public synchronized void unshare(IommuDomain domain) {
+        checkOpen();
+        Mapping m = find(domain);
+        if (m == null) {
+            throw new InvalidArgumentException("buffer is not mapped into " + domain);
+        }
+        unmapFrom(m);
+        mappings.remove(m);
+    }
+
+    /**
+     * CPU write into the buffer.
+     *
+     * @param offset first byte of the buffer
+     * @param data the bytes
+     * @throws InvalidArgumentException if the range is outside the buffer
+     * @throws ObjectClosedException if the buffer is closed
+     */
+    public void write(long offset, byte[] data) {
+        Objects.requireNonNull(data, "data");
+        checkSpan(offset, data.length);
+        int done = 0;
+        while (done < data.length) {
+            long pa = blocks.physicalAddress(offset + done);
+            int n = (int) Math.min(data.length - done, segmentRemaining(offset + done));
+            sharing.memory().write(pa, data, done, n);
+            done += n;
+        }
+    }
+
+    /**
+     * CPU read from the buffer.
+     *
+     * @param offset first byte of the buffer
+     * @param length number of bytes
+     * @return the bytes
+     * @throws InvalidArgumentException if the range is outside the buffer
+     * @throws ObjectClosedException if the buffer is closed
+     */
+    public byte[] read(long offset, int length) {
+        checkSpan(offset, length);
+        byte[] out = new byte[length];
+        int done = 0;
+        while (done < length) {
+            long pa = blocks.physicalAddress(offset + done);
+            int n = (int) Math.min(length - done, segmentRemaining(offset + done));
+            sharing.memory().read(pa, out, done, n);
+            done += n;
+        }
+        return out;
+    }
+
+    /**
+     * Unmaps the buffer from every domain, flushes every IOTLB, and only then returns owned pages
+     * to the allocator. Afterwards no device can reach the pages through this buffer's ranges.
+     * Closing twice is harmless. Domains that were closed first are skipped (their tables are gone).
+     */
+    @Override
+    public void close() {
+        synchronized (this) {
+            if (closed) {
+                return;
+            }
+            closed = true;
+            for (Mapping m : mappings) {
+                unmapFrom(m);
+            }
+            mappings.clear();
+            if (owned) {
+                sharing.freeBlocks(blocks);
+            }
+        }
+        sharing.released();
+    }
+
+    /**
+     * Whether {@link #close()} was called.
+     *
+     * @return true once closed
+     */
+    public synchronized boolean isClosed() {
+        return closed;
+    }
+
+    // ---- internals ----
+
+    /** Maps into the first domains; all or nothing. */
+    synchronized void mapInitial(List<IommuDomain> domains) {
+        if (identical) {
+            identicalIova = reserveIdentical(domains);
+        }
+        try {
+            for (IommuDomain d : domains) {
+                mapInto(d);
+            }
+        } catch (RuntimeException e) {
+            for (int i = mappings.size() - 1; i >= 0; i--) {
+                unmapFrom(mappings.get(i));
+            }
+            releasePendingIdentical(identicalIova);
+            mappings.clear();
+            throw e;
+        }
+    }
+
+    /** Finds and allocates one IOVA range free in every domain. */
+    private long reserveIdentical(List<IommuDomain> domains) {
+        long align = iovaAlignment(domains);
+        synchronized (sharing.identicalIovaLock()) {
+            for (int attempt = 0; attempt < MAX_IDENTICAL_ATTEMPTS; attempt++) {
+                long limit = Long.MAX_VALUE;
+                for (IommuDomain d : domains) {
+                    limit = Math.min(limit, d.iovaAllocator().end());
+                }
+                long candidate = -1;
+                search:
+                while (true) {
+                    candidate = domains.get(0).iovaAllocator().findFree(length, align, limit);
+                    if (candidate < 0) {
+                        break;
+                    }
+                    for (IommuDomain d : domains) {
+                        long c = d.iovaAllocator().findFree(length, align, candidate + length);
+                        if (c < 0) {
+                            candidate = -1;
+                            break search;
+                        }
+                        if (c < candidate) {
+                            limit = c + length;
+                            continue search;
+                        }
+                    }
+                    break;
+                }
+                if (candidate < 0) {
+                    throw new IovaSpaceExhaustedException("no IOVA range of " + Hex.size(length) + " aligned to "
+                            + Hex.size(align) + " is free in all of " + domains);
+                }
+                try {
+                    for (IommuDomain d : domains) {
+                        d.iovaAllocator().allocateAt(candidate, length);
+                        pendingIdentical.add(d);
+                    }
+                    return candidate;
+                } catch (MappingConflictException raced) {
+                    // Another thread took part of the range between the search and the allocation.
+                    releasePendingIdentical(candidate);
+                } catch (RuntimeException e) {
+                    releasePendingIdentical(candidate);
+                    throw e;
+                }
+            }
+        }
+        throw new IovaSpaceExhaustedException("could not reserve one IOVA range of " + Hex.size(length)
+                + " in all of " + domains + " after " + MAX_IDENTICAL_ATTEMPTS + " attempts under contention");
+    }
+
+    private void releasePendingIdentical(long candidate) {
+        for (IommuDomain d : pendingIdentical) {
+            d.iovaAllocator().free(candidate, length);
+        }
+        pendingIdentical.clear();
+    }
+
+    /** Maps into one domain: IOVA, map every run, flush; undone completely on failure. */
+    private long mapInto(IommuDomain d) {
+        IovaAllocator iovas = d.iovaAllocator();
+        long iova;
+        if (identical && pendingIdentical.remove(d)) {
+            iova = identicalIova;
+        } else if (identical && identicalIova >= 0) {
+            try {
+                iovas.allocateAt(identicalIova, length);
+            } catch (MappingConflictException taken) {
+                throw new MappingConflictException("cannot share with " + d + " at the identical IOVA "
+                        + Hex.range(identicalIova, length) + ": that range is taken there; identical-IOVA buffers"
+                        + " need the same range free in every domain", taken);
+            }
+            iova = identicalIova;
+        } else {
+            iova = iovas.allocate(length, iovaAlignment(List.of(d)));
+        }
+        long mapped = 0;
+        try {
+            for (ScatterList.Segment run : blocks.merged()) {
+                d.map(iova + mapped, run.pa(), run.length(), prot);
+                mapped += run.length();
+            }
+            d.flushIotlb();
+        } catch (RuntimeException e) {
+            if (mapped > 0) {
+                d.unmap(iova, mapped);
+                d.flushIotlb();
+            }
+            iovas.free(iova, length);
+            throw e;
+        }
+        mappings.add(new Mapping(d, iova));
+        return iova;
+    }
+
+    private void unmapFrom(Mapping m) {
+        IommuDomain d = m.domain();
+        if (d.isClosed()) {
+            return;
+        }
+        d.unmap(m.iova(), length);
+        d.flushIotlb();
+        d.iovaAllocator().free(m.iova(), length);
+    }
+
+    /**
+     * IOVA alignment: A, raised to the largest page size every domain supports that the first
+     * block's address and length allow, so that large blocks become large leaves.
+     */
+    private long iovaAlignment(List<IommuDomain> domains) {
+        ScatterList.Segment first = blocks.segments().get(0);
+        long natural = Math.min(Long.lowestOneBit(first.pa() == 0 ? Long.MIN_VALUE : first.pa()),
+                Long.highestOneBit(first.length()));
+        long align = alignment;
+        for (IommuDomain d : domains) {
+            long sizes = d.pageSizes() & ((natural << 1) - 1);
+            if (sizes != 0) {
+                align = Math.max(align, Long.highestOneBit(sizes));
+            }
+        }
+        return align;
+    }
+
+    private Mapping find(IommuDomain domain) {
+        for (Mapping m : mappings) {
+            if (m.domain() == domain) {
+                return m;
+            }
+        }
+        return null;
+    }
+
+    private synchronized void checkOpen() {
+        if (closed) {
+            throw new ObjectClosedException("buffer " + this + " is closed");
+        }
+    }
+
+    private void checkSpan(long offset, long n) {
+        checkOpen();
+        if (offset < 0 || n < 0 || offset > length - n) {
+            throw new InvalidArgumentException("CPU access " + Hex.range(offset, n) + " is outside the buffer's "
+                    + Hex.size(length));
+        }
+    }
+
+    private long segmentRemaining(long offset) {
+        for (ScatterList.Segment s : blocks) {
+            if (offset < s.length()) {
+                return s.length() - offset;
+            }
+            offset -= s.length();
+        }
+        return 0;
+    }
+
+    @Override
+    public synchronized String toString() {
+        return "SharedBuffer[" + Hex.size(size) + " as " + Hex.size(length) + ", align " + Hex.size(alignment)
+                + ", " + blocks.size() + " blocks, " + (closed ? "closed" : "mapped " + mappings) + "]";
+    }
+}

@@ -1,0 +1,2 @@
+/** Runnable examples of dmashare: the quick-start demo. */
+package org.dmashare.examples;

@@ -1,0 +1,176 @@
+package org.dmashare.generic;
+
+import org.dmashare.Hex;
+import org.dmashare.InvalidArgumentException;
+import org.dmashare.iommu.Prot;
+import org.dmashare.pgtable.PteFormat;
+import org.dmashare.pgtable.PteKind;
+
+/**
+ * ARM LPAE stage-1 descriptors as io-pgtable-arm writes them (64-bit, little-endian):
+ * bits [1:0] type (0b11 table or page, 0b01 block), [4:2] AttrIndx (1 = cacheable write-back,
+ * 0 = non-cacheable), bit 6 AP[1] (unprivileged, always set), bit 7 AP[2] (read-only),
+ * [9:8] SH (inner shareable), bit 10 AF, bit 11 nG, [47:granule] output address, bits 53 and 54
+ * PXN/UXN for no-exec.
+ *
+ * <p>Stage 1 cannot express write-only access; Linux silently grants read as well, this model
+ * refuses such a mapping instead. Levels = ceil((ias - granuleShift) / (granuleShift - 3)).
+ */
+public final class LpaeFormat implements PteFormat {
+    static final long TYPE_MASK = 0b11;
+    static final long TYPE_TABLE = 0b11;
+    static final long TYPE_PAGE = 0b11;
+    static final long TYPE_BLOCK = 0b01;
+    static final long ATTR_IDX_CACHE = 1L << 2;
+    static final long ATTR_IDX_MASK = 0b111L << 2;
+    static final long AP_UNPRIV = 1L << 6;
+    static final long AP_RDONLY = 1L << 7;
+    static final long SH_INNER = 0b11L << 8;
+    static final long AF = 1L << 10;
+    static final long NG = 1L << 11;
+    static final long PXN = 1L << 53;
+    static final long UXN = 1L << 54;
+
+    private final int granuleShift;
+    private final int inputBits;
+    private final int outputBits;
+    private final int levels;
+    private final long pageSizes;
+    private final long addressMask;
+
+    /**
+     * Creates the format.
+     *
+     * @param granuleShift 12, 14 or 16
+     * @param inputBits IOVA width, 32..48
+     * @param outputBits physical address width, 32..48
+     * @throws InvalidArgumentException if a value is out of range
+     */
+    public LpaeFormat(int granuleShift, int inputBits, int outputBits) {
+        if (granuleShift != 12 && granuleShift != 14 && granuleShift != 16) {
+            throw new InvalidArgumentException("LPAE granule must be 4, 16 or 64 KiB, got 2^" + granuleShift);
+        }
+        if (inputBits < 32 || inputBits > 48 || outputBits < 32 || outputBits > 48) {
+            throw new InvalidArgumentException("LPAE input and output address sizes must be 32..48 bits, got ias "
+                    + inputBits + ", oas " + outputBits);
+        }
+        this.granuleShift = granuleShift;
+        this.inputBits = inputBits;
+        this.outputBits = outputBits;
+        int bits = granuleShift - 3;
+        this.levels = (inputBits - granuleShift + bits - 1) / bits;
+        this.pageSizes = pageSizesFor(granuleShift);
+        this.addressMask = ((1L << 48) - 1) & -(1L << granuleShift);
+    }
+
+    /**
+     * The page sizes io-pgtable-arm allows with a granule: 4K|2M|1G, 16K|32M or 64K|512M.
+     *
+     * @param granuleShift 12, 14 or 16
+     * @return the bitmap
+     */
+    static long pageSizesFor(int granuleShift) {
+        switch (granuleShift) {
+            case 12:
+                return (1L << 12) | (1L << 21) | (1L << 30);
+            case 14:
+                return (1L << 14) | (1L << 25);
+            default:
+                return (1L << 16) | (1L << 29);
+        }
+    }
+
+    @Override
+    public int granuleShift() {
+        return granuleShift;
+    }
+
+    @Override
+    public int bitsPerLevel() {
+        return granuleShift - 3;
+    }
+
+    @Override
+    public int levels() {
+        return levels;
+    }
+
+    @Override
+    public int inputBits() {
+        return inputBits;
+    }
+
+    @Override
+    public int outputBits() {
+        return outputBits;
+    }
+
+    @Override
+    public long pageSizes() {
+        return pageSizes;
+    }
+
+    @Override
+    public long encodeTable(long tablePa, int level) {
+        return (tablePa & addressMask) | TYPE_TABLE;
+    }
+
+    @Override
+    public long encodeLeaf(long pa, Prot prot, int level) {
+        long pte = (pa & addressMask) | (level == levels - 1 ? TYPE_PAGE : TYPE_BLOCK);
+        pte |= AF | NG | SH_INNER | AP_UNPRIV;
+        if (prot.read() && !prot.write()) {
+            pte |= AP_RDONLY;
+        }
+        if (prot.cache()) {
+            pte |= ATTR_IDX_CACHE;
+        }
+        if (prot.noExec()) {
+            pte |= PXN | UXN;
+        }
+        return pte;
+    }
+
+    @Override
+    public PteKind kind(long pte, int level) {
+        long type = pte & TYPE_MASK;
+        if (level == levels - 1) {
+            return type == TYPE_PAGE ? PteKind.LEAF : PteKind.INVALID;
+        }
+        if (type == TYPE_TABLE) {
+            return PteKind.TABLE;
+        }
+        return type == TYPE_BLOCK ? PteKind.LEAF : PteKind.INVALID;
+    }
+
+    @Override
+    public long address(long pte, int level) {
+        return pte & addressMask;
+    }
+
+    @Override
+    public Prot prot(long pte, int level) {
+        return new Prot(true, (pte & AP_RDONLY) == 0, (pte & ATTR_IDX_MASK) == ATTR_IDX_CACHE,
+                (pte & (PXN | UXN)) != 0);
+    }
+
+    /**
+     * Refuses mappings without read access: stage-1 descriptors have no way to deny reads.
+     *
+     * @param prot requested rights
+     * @throws InvalidArgumentException unless {@code prot} allows read
+     */
+    @Override
+    public void checkProt(Prot prot) {
+        if (!prot.read()) {
+            throw new InvalidArgumentException("LPAE stage-1 descriptors cannot express " + prot
+                    + ": every valid mapping is readable; map READ or READ_WRITE");
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "LPAE stage-1, granule " + Hex.size(1L << granuleShift) + ", ias " + inputBits + ", oas " + outputBits
+                + ", " + levels + " levels";
+    }
+}
