@@ -1,5 +1,7 @@
 package org.dmashare.pgtable;
 
+import java.util.ArrayList;
+import java.util.List;
 import org.dmashare.iommu.IommuFault;
 import org.dmashare.iommu.Translation;
 import org.dmashare.memory.PhysicalMemory;
@@ -67,5 +69,40 @@ public final class PageTableWalker {
             table = format.address(pte, level);
         }
         return new Result(null, IommuFault.Reason.TRANSLATION, format.levels() - 1);
+    }
+
+    /**
+     * Lists every valid leaf reachable from {@code rootPa}, in IOVA order, by reading the tables
+     * from memory: everything a device attached to these tables can reach. Used for exposure
+     * reports and dumps.
+     *
+     * @param memory where the tables live
+     * @param format how to decode them
+     * @param rootPa physical address of the root table
+     * @return one translation per leaf: its first IOVA, output address, size and rights
+     */
+    public static List<Translation> leaves(PhysicalMemory memory, PteFormat format, long rootPa) {
+        List<Translation> out = new ArrayList<>();
+        collect(memory, format, rootPa, 0, 0, out);
+        return out;
+    }
+
+    private static void collect(PhysicalMemory memory, PteFormat format, long table, int level, long base,
+            List<Translation> out) {
+        int shift = format.shift(level);
+        for (int i = 0; i < format.entries(level); i++) {
+            long entryPa = table + 8L * i;
+            if (!memory.contains(entryPa, 8)) {
+                return;
+            }
+            long pte = memory.readLong(entryPa);
+            PteKind kind = format.kind(pte, level);
+            long iova = base + ((long) i << shift);
+            if (kind == PteKind.LEAF && format.leafAllowed(level)) {
+                out.add(new Translation(iova, format.address(pte, level), 1L << shift, format.prot(pte, level)));
+            } else if (kind == PteKind.TABLE && level + 1 < format.levels()) {
+                collect(memory, format, format.address(pte, level), level + 1, iova, out);
+            }
+        }
     }
 }
