@@ -8,6 +8,7 @@ package org.dmashare;
 public class UnsafeScatterListException extends DmaShareException {
     private static final long serialVersionUID = 1L;
 
+    /** Index of the first refused segment. */
     private final int segmentIndex;
 
     /**
