@@ -29,7 +29,7 @@ import org.dmashare.pgtable.PageTableWalker;
 public abstract class AbstractIommu implements Iommu {
     /** Faults kept in the log; older ones are dropped, as a hardware error FIFO would. */
     public static final int FAULT_LOG_CAPACITY = 1024;
-    /** IOTLB entries kept before the cache is emptied. */
+    /** IOTLB entries kept per stream before that stream's cache is emptied. */
     public static final int IOTLB_CAPACITY = 1 << 16;
 
     private final String backend;
@@ -68,7 +68,7 @@ public abstract class AbstractIommu implements Iommu {
         for (int i = 0; i < streams; i++) {
             devices[i] = new StreamDevice(this, i);
         }
-        this.iotlb = new Iotlb(Long.numberOfTrailingZeros(variant.granule()), IOTLB_CAPACITY);
+        this.iotlb = new Iotlb(streams, Long.numberOfTrailingZeros(variant.granule()), IOTLB_CAPACITY);
     }
 
     @Override

@@ -65,7 +65,16 @@ public abstract class BaseDomain implements IommuDomain {
 
     @Override
     public void flushIotlb() {
-        iommu.invalidate(devices.stream().mapToInt(DmaDevice::streamId).sorted().toArray());
+        int[] sids = new int[devices.size()];
+        int n = 0;
+        for (DmaDevice d : devices) {
+            if (n < sids.length) {
+                sids[n++] = d.streamId();
+            }
+        }
+        sids = java.util.Arrays.copyOf(sids, n);
+        java.util.Arrays.sort(sids);
+        iommu.invalidate(sids);
     }
 
     /**

@@ -1,49 +1,58 @@
 package org.dmashare.iommu.support;
 
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicReferenceArray;
 import org.dmashare.iommu.Translation;
 
 /**
  * The IOTLB of one IOMMU unit: translations of granule-sized pages cached per stream. An entry
- * stays until its stream is invalidated; when the cache is over capacity it is emptied, which the
- * hardware is allowed to do at any time.
+ * stays until its stream is invalidated; when a stream's cache is over capacity it is emptied,
+ * which the hardware is allowed to do at any time. Invalidating a stream drops its whole cache in
+ * O(1), as the stream-wide invalidation commands of DART and SMMU do.
  */
 final class Iotlb {
-    private final ConcurrentHashMap<Long, Translation> entries = new ConcurrentHashMap<>();
+    private final AtomicReferenceArray<ConcurrentHashMap<Long, Translation>> streams;
     private final int granuleShift;
-    private final int capacity;
+    private final int capacityPerStream;
 
-    Iotlb(int granuleShift, int capacity) {
+    Iotlb(int streams, int granuleShift, int capacityPerStream) {
+        this.streams = new AtomicReferenceArray<>(streams);
         this.granuleShift = granuleShift;
-        this.capacity = capacity;
-    }
-
-    private long key(int sid, long iova) {
-        return ((long) sid << 52) | (iova >>> granuleShift);
+        this.capacityPerStream = capacityPerStream;
     }
 
     Translation lookup(int sid, long iova) {
-        return entries.get(key(sid, iova));
+        ConcurrentHashMap<Long, Translation> cache = streams.get(sid);
+        return cache == null ? null : cache.get(iova >>> granuleShift);
     }
 
     /** Caches the granule page of {@code t} for {@code sid}. */
     void fill(int sid, Translation t) {
-        if (entries.size() >= capacity) {
-            entries.clear();
+        ConcurrentHashMap<Long, Translation> cache = streams.get(sid);
+        if (cache == null || cache.size() >= capacityPerStream) {
+            cache = new ConcurrentHashMap<>();
+            streams.set(sid, cache);
         }
         long mask = (1L << granuleShift) - 1;
-        entries.put(key(sid, t.iova()), new Translation(t.iova() & ~mask, t.pa() & ~mask, t.pageSize(), t.prot()));
+        cache.put(t.iova() >>> granuleShift, new Translation(t.iova() & ~mask, t.pa() & ~mask, t.pageSize(), t.prot()));
     }
 
     void invalidate(int sid) {
-        entries.keySet().removeIf(k -> (k >>> 52) == sid);
+        streams.set(sid, null);
     }
 
     void invalidateAll() {
-        entries.clear();
+        for (int i = 0; i < streams.length(); i++) {
+            streams.set(i, null);
+        }
     }
 
     int size() {
-        return entries.size();
+        int n = 0;
+        for (int i = 0; i < streams.length(); i++) {
+            ConcurrentHashMap<Long, Translation> cache = streams.get(i);
+            n += cache == null ? 0 : cache.size();
+        }
+        return n;
     }
 }

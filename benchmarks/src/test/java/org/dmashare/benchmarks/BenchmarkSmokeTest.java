@@ -1,0 +1,50 @@
+package org.dmashare.benchmarks;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.util.Collection;
+import java.util.Set;
+import java.util.stream.Collectors;
+import org.junit.jupiter.api.Test;
+import org.openjdk.jmh.results.RunResult;
+import org.openjdk.jmh.runner.Runner;
+import org.openjdk.jmh.runner.options.Options;
+import org.openjdk.jmh.runner.options.OptionsBuilder;
+import org.openjdk.jmh.runner.options.TimeValue;
+
+/**
+ * Runs every benchmark once, briefly and in-process, so none of them can rot. The numbers are
+ * meaningless; the full run is documented in benchmarks/RESULTS.md.
+ */
+class BenchmarkSmokeTest {
+
+    @Test
+    void everyBenchmarkRunsOneShortIteration() throws Exception {
+        Options options = new OptionsBuilder()
+                .include("org\\.dmashare\\.benchmarks\\..*")
+                .forks(0)
+                .warmupIterations(0)
+                .measurementIterations(1)
+                .measurementTime(TimeValue.milliseconds(20))
+                .param("liveRanges", "1000")
+                .param("size", "16384")
+                .param("domains", "2")
+                .param("buffers", "200")
+                .shouldFailOnError(true)
+                .verbosity(org.openjdk.jmh.runner.options.VerboseMode.SILENT)
+                .build();
+        Collection<RunResult> results = new Runner(options).run();
+        Set<String> ran = results.stream().map(r -> r.getParams().getBenchmark()).collect(Collectors.toSet());
+        assertThat(ran).contains(
+                "org.dmashare.benchmarks.IovaAllocatorBenchmark.allocateAndFree",
+                "org.dmashare.benchmarks.IovaAllocatorBenchmark.baselineTreeMapPutRemove",
+                "org.dmashare.benchmarks.BulkMapBenchmark.mapGibLpae4k",
+                "org.dmashare.benchmarks.BulkMapBenchmark.baselineLongArrayWrites",
+                "org.dmashare.benchmarks.ShareCloseBenchmark.shareAndClose",
+                "org.dmashare.benchmarks.DmaReadBenchmark.readIotlbMiss",
+                "org.dmashare.benchmarks.HeapPerBufferBenchmark.measure");
+        for (RunResult r : results) {
+            assertThat(r.getPrimaryResult().getScore()).as(r.getParams().getBenchmark()).isPositive();
+        }
+    }
+}
