@@ -1,0 +1,164 @@
+package org.dmashare.examples.cli;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import org.dmashare.DmaShareException;
+import org.dmashare.Hex;
+import org.dmashare.iommu.Iommu;
+import org.dmashare.iommu.IommuBackend;
+import org.dmashare.iommu.IommuBackends;
+import org.dmashare.iommu.IommuConfig;
+import org.dmashare.iommu.IommuDomain;
+import org.dmashare.memory.PhysicalMemory;
+import org.dmashare.sharing.DmaSharing;
+import org.dmashare.sharing.ScatterList;
+import org.dmashare.sharing.ShareOptions;
+import org.dmashare.sharing.SharedBuffer;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code dmashare share}: creates one IOMMU per {@code --domain} (stream 0 each), shares one
+ * buffer among them and prints the layout: the physical blocks and each domain's IOVA range.
+ */
+@Command(name = "share", mixinStandardHelpOptions = true,
+        description = "Share one buffer among IOMMU domains and print the layout.")
+final class ShareCommand implements Callable<Integer> {
+    static final long RAM_BASE = 0x8_0000_0000L;
+
+    @Spec
+    CommandSpec spec;
+
+    @Option(names = "--domain", required = true, paramLabel = "BACKEND:VARIANT",
+            description = "A domain on a new IOMMU instance, e.g. generic:lpae-4k or apple-dart:t8020. Repeat for more.")
+    List<String> domains;
+
+    @Option(names = "--size", required = true, converter = Sizes.class, paramLabel = "SIZE",
+            description = "Buffer size; K, M and G suffixes accepted.")
+    long size;
+
+    @Option(names = "--identical-iova", description = "Map at the same IOVA in every domain.")
+    boolean identicalIova;
+
+    @Option(names = "--json", description = "Print the layout as JSON.")
+    boolean json;
+
+    @Option(names = "--svg", paramLabel = "FILE", description = "Write a diagram of the layout as SVG.")
+    Path svg;
+
+    @Option(names = "--page-size", defaultValue = "4K", converter = Sizes.class, paramLabel = "4K|16K",
+            description = "CPU page size of the modelled kernel (default ${DEFAULT-VALUE}).")
+    long pageSize;
+
+    @Option(names = "--memory", defaultValue = "4G", converter = Sizes.class, paramLabel = "SIZE",
+            description = "Modelled RAM at 0x8_0000_0000 (default ${DEFAULT-VALUE}); sparse, costs nothing until touched.")
+    long memorySize;
+
+    record Target(IommuBackend backend, String variant, String name) {
+    }
+
+    @Override
+    public Integer call() throws IOException {
+        if (pageSize != 4096 && pageSize != 16384) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "--page-size must be 4K or 16K, got " + pageSize);
+        }
+        List<Target> targets = parseTargets();
+        PhysicalMemory memory = PhysicalMemory.create(RAM_BASE, memorySize, (int) pageSize);
+        List<IommuDomain> created = new ArrayList<>();
+        for (Target t : targets) {
+            Iommu iommu = t.backend().create(IommuConfig.builder(t.variant()).name(t.name()).build(), memory);
+            IommuDomain d = iommu.createDomain();
+            iommu.device(0).attach(d);
+            created.add(d);
+        }
+        SharedBuffer buffer = new DmaSharing(memory).allocate(size, created,
+                ShareOptions.builder().identicalIova(identicalIova).build());
+        Map<String, Object> layout = layout(buffer, created, targets);
+        if (json) {
+            System.out.println(Json.write(layout));
+        } else {
+            printText(buffer, created);
+        }
+        if (svg != null) {
+            Files.writeString(svg, Svg.render(buffer, created), StandardCharsets.UTF_8);
+        }
+        return 0;
+    }
+
+    private List<Target> parseTargets() {
+        List<Target> out = new ArrayList<>();
+        for (int i = 0; i < domains.size(); i++) {
+            String spec = domains.get(i);
+            int colon = spec.indexOf(':');
+            if (colon <= 0 || colon == spec.length() - 1) {
+                throw new CommandLine.ParameterException(this.spec.commandLine(),
+                        "--domain '" + spec + "' must be BACKEND:VARIANT, e.g. generic:lpae-4k");
+            }
+            String backendName = spec.substring(0, colon);
+            String variant = spec.substring(colon + 1);
+            IommuBackend backend;
+            try {
+                backend = IommuBackends.find(backendName);
+                backend.variant(variant);
+            } catch (DmaShareException e) {
+                throw new CommandLine.ParameterException(this.spec.commandLine(), "--domain '" + spec + "': " + e.getMessage());
+            }
+            out.add(new Target(backend, variant, backendName + "-" + variant + "-" + i));
+        }
+        return out;
+    }
+
+    private Map<String, Object> layout(SharedBuffer buffer, List<IommuDomain> created, List<Target> targets) {
+        Map<String, Object> out = new LinkedHashMap<>();
+        out.put("size", buffer.size());
+        out.put("alignment", buffer.alignment());
+        out.put("length", buffer.length());
+        List<Object> blocks = new ArrayList<>();
+        for (ScatterList.Segment s : buffer.blocks()) {
+            Map<String, Object> b = new LinkedHashMap<>();
+            b.put("pa", s.pa());
+            b.put("length", s.length());
+            blocks.add(b);
+        }
+        out.put("blocks", blocks);
+        List<Object> mappings = new ArrayList<>();
+        for (int i = 0; i < created.size(); i++) {
+            IommuDomain d = created.get(i);
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("iommu", d.iommu().name());
+            m.put("backend", targets.get(i).backend().name());
+            m.put("variant", targets.get(i).variant());
+            m.put("sid", 0);
+            m.put("iova", buffer.iova(d));
+            mappings.add(m);
+        }
+        out.put("mappings", mappings);
+        return out;
+    }
+
+    private static void printText(SharedBuffer buffer, List<IommuDomain> created) {
+        System.out.printf("buffer %s, alignment %s, mapped length %s%n", Hex.size(buffer.size()),
+                Hex.size(buffer.alignment()), Hex.size(buffer.length()));
+        System.out.println("physical blocks (buffer order):");
+        long offset = 0;
+        for (ScatterList.Segment s : buffer.blocks()) {
+            System.out.printf("  offset %-12s pa %s%n", Hex.of(offset), Hex.range(s.pa(), s.length()));
+            offset += s.length();
+        }
+        System.out.println("IOVA ranges (stream 0 of each IOMMU):");
+        for (IommuDomain d : created) {
+            System.out.printf("  %-28s granule %-8s iova %s%n", d.iommu().name(), BackendsCommand.human(d.granule()),
+                    Hex.range(buffer.iova(d), buffer.length()));
+        }
+    }
+}

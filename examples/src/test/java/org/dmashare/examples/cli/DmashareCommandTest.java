@@ -1,0 +1,96 @@
+package org.dmashare.examples.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+/** The command line: output, JSON shape, SVG, and the exit codes for bad arguments and library errors. */
+class DmashareCommandTest {
+
+    record Run(int exit, String out, String err) {
+    }
+
+    private static Run run(String... args) {
+        PrintStream oldOut = System.out;
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        StringWriter err = new StringWriter();
+        try {
+            System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
+            CommandLine cli = DmashareCommand.commandLine();
+            cli.setErr(new PrintWriter(err, true));
+            int exit = cli.execute(args);
+            return new Run(exit, out.toString(StandardCharsets.UTF_8), err.toString());
+        } finally {
+            System.setOut(oldOut);
+        }
+    }
+
+    @Test
+    void backendsListsTheGenericVariantsWithGranulesAndPageSizes() {
+        Run r = run("backends");
+        assertThat(r.exit()).isZero();
+        assertThat(r.out()).contains("lpae-4k").contains("4K|2M|1G").contains("lpae-64k").contains("64K|512M");
+    }
+
+    @Test
+    void sharePrintsLayoutAsJsonWithTheDocumentedFields() {
+        Run r = run("share", "--domain", "generic:lpae-4k", "--domain", "generic:lpae-16k", "--size", "20K", "--json",
+                "--identical-iova");
+        assertThat(r.exit()).as(r.err()).isZero();
+        assertThat(r.out()).startsWith("{\"size\":20480,\"alignment\":16384,").contains("\"blocks\":[{\"pa\":")
+                .contains("\"iommu\":\"generic-lpae-4k-0\",\"backend\":\"generic\",\"variant\":\"lpae-4k\",\"sid\":0,\"iova\":")
+                .contains("\"iommu\":\"generic-lpae-16k-1\"");
+        String iova = r.out().replaceAll("(?s).*\"iova\":(\\d+)}].*", "$1");
+        assertThat(r.out().split("\"iova\":" + iova, -1)).as("identical IOVA in both mappings").hasSize(3);
+    }
+
+    @Test
+    void shareWritesAnSvgDiagram(@TempDir Path dir) throws Exception {
+        Path svg = dir.resolve("layout.svg");
+        Run r = run("share", "--domain", "generic:lpae-4k", "--domain", "generic:lpae-64k", "--size", "1M", "--svg",
+                svg.toString());
+        assertThat(r.exit()).as(r.err()).isZero();
+        assertThat(Files.readString(svg)).startsWith("<svg").contains("generic-lpae-64k-1").contains("<line");
+    }
+
+    @Test
+    void badArgumentsPrintOneLineAndExitWithTwo() {
+        for (String[] args : new String[][] {
+                {"share", "--domain", "nope:x", "--size", "4K"},
+                {"share", "--domain", "generic:lpae-99k", "--size", "4K"},
+                {"share", "--domain", "generic", "--size", "4K"},
+                {"share", "--domain", "generic:lpae-4k", "--size", "12Q"},
+                {"share", "--domain", "generic:lpae-4k", "--size", "-4K"},
+                {"share", "--size", "4K"},
+                {"share", "--domain", "generic:lpae-4k", "--size", "4K", "--page-size", "8K"},
+                {"frobnicate"}}) {
+            Run r = run(args);
+            assertThat(r.exit()).as(String.join(" ", args)).isEqualTo(2);
+            assertThat(r.err().strip().lines()).as(String.join(" ", args)).hasSize(1);
+        }
+    }
+
+    @Test
+    void libraryErrorsPrintOneLineAndExitWithOne() {
+        Run r = run("share", "--domain", "generic:lpae-4k", "--size", "8G");
+        assertThat(r.exit()).isEqualTo(1);
+        assertThat(r.err().strip().lines()).hasSize(1);
+        assertThat(r.err()).contains("InvalidArgumentException");
+    }
+
+    @Test
+    void demoIsTheDefaultCommandAndPasses() {
+        Run r = run();
+        assertThat(r.exit()).isZero();
+        assertThat(r.out()).contains("all checks passed");
+    }
+}
