@@ -32,7 +32,8 @@ final class Iotlb {
             entries.clear();
         }
         long mask = (1L << granuleShift) - 1;
-        entries.put(key(sid, t.iova()), new Translation(t.iova() & ~mask, t.pa() & ~mask, t.pageSize(), t.prot()));
+        entries.put(key(sid, t.iova()), new Translation(t.iova() & ~mask, t.pa() & ~mask, t.pageSize(), t.prot(),
+                t.windowStart(), t.windowEnd()));
     }
 
     void invalidate(int sid) {
