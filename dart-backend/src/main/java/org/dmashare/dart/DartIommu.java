@@ -29,10 +29,10 @@ import org.dmashare.pgtable.PageTableWalker;
  *
  * <p><b>Registers.</b> t8020 layout (t8020, t6000): STREAM_COMMAND 0x20, STREAM_SELECT 0x34,
  * ERROR 0x40, ERROR_ADDR 0x50/0x54, CONFIG 0x60 (bit 15 LOCK), ENABLED_STREAMS 0xfc, TCR 0x100 +
- * 4·sid, TTBR 0x200 + 16·sid + 4·i (i = 0..3; value 0x8000_0000 | PA >> 12). t8110 layout:
+ * 4·sid, TTBR 0x200 + 16·sid + 4·i (i = 0..3; value {@code 0x8000_0000 | PA >> 12}). t8110 layout:
  * PARAMS3/4 0x08/0x0c, TLB_CMD 0x80, ERROR 0x100, ERROR_MASK 0x104, ERROR_ADDR 0x170/0x174,
  * ERROR_STREAMS 0x1c0.., PROTECT 0x200, ENABLE_STREAMS 0xc00.., DISABLE_STREAMS 0xc20.., TCR
- * 0x1000 + 4·sid, TTBR 0x1400 + 4·sid (value (PA >> 14) << 2 | 1). Writes to TCR and TTBR are
+ * 0x1000 + 4·sid, TTBR 0x1400 + 4·sid (value {@code (PA >> 14) << 2 | 1}). Writes to TCR and TTBR are
  * ignored while the DART is locked.
  *
  * <p><b>Walk.</b> t8020 layout: IOVA bits 37:36 select one of the stream's four TTBRs, each

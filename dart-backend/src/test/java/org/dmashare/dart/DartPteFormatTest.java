@@ -78,6 +78,34 @@ class DartPteFormatTest {
     }
 
     @Test
+    void v3UnmappedCasesReportNoPmdNoPteAndNoTtbr() {
+        byte[] l1 = page(0, 0x8_1000_4001L);
+        byte[] l2 = page(1, 0x000F_FF08_0000_8003L);
+        Map<Long, byte[]> pages = Map.of(0x8_1000_0000L, l1, 0x8_1000_4000L, l2);
+        DartIommu valid = Darts.BACKEND.restore(new DartDump("t8020", Map.of(0, List.of(0x8081_0000L, 0L, 0L, 0L)),
+                Map.of(0, 0x80L), pages), IommuConfig.of("t8020"), Darts.memory());
+        assertThat(codeOf(valid, 0x200_0000L)).isEqualTo("NO_PMD");
+        assertThat(valid.readRegister(DartIommu.T8020_ERROR) & 0xfff).isEqualTo(1 << 1);
+        valid.acknowledgeError();
+        assertThat(codeOf(valid, 0x0)).isEqualTo("NO_PTE");
+        assertThat(valid.readRegister(DartIommu.T8020_ERROR) & 0xfff).isEqualTo(1 << 2);
+
+        DartIommu cleared = Darts.BACKEND.restore(new DartDump("t8020", Map.of(0, List.of(0x0081_0000L, 0L, 0L, 0L)),
+                Map.of(0, 0x80L), pages), IommuConfig.of("t8020"), Darts.memory());
+        assertThat(codeOf(cleared, 0x4000)).isEqualTo("NO_TTBR");
+        assertThat(cleared.readRegister(DartIommu.T8020_ERROR) & 0xfff).isEqualTo(1);
+    }
+
+    private static String codeOf(DartIommu dart, long iova) {
+        try {
+            dart.device(0).read(iova, 4);
+        } catch (org.dmashare.DeviceFaultException e) {
+            return e.fault().code();
+        }
+        throw new AssertionError("no fault at " + Long.toHexString(iova));
+    }
+
+    @Test
     void v4Dart2LeafEncodesCacheAsAbsenceOfNoCache() {
         PhysicalMemory memory = Darts.memory();
         DartIommu dart = Darts.dart("t6000", memory);

@@ -125,6 +125,25 @@ class LockedDartTest {
     }
 
     @Test
+    void lockedT8110KeepsTheFirmwaresFourLevelDepth() {
+        DartDump firmware = DartFirmware.of(DartVariant.T8110, memory, 40)
+                .map(0, FB_IOVA, fbPa, FB_SIZE, Prot.READ_WRITE).dump();
+        assertThat(firmware.tcr().get(0)).isEqualTo(0x9L);
+        DartIommu dart = Darts.BACKEND.restore(firmware,
+                IommuConfig.builder("t8110").name("dispext0").option("locked", "true").build(), memory);
+        DartDomain d = (DartDomain) dart.createDomain();
+        assertThat(d.format().levels()).isEqualTo(3);
+        assertThat(d.format().inputBits()).isEqualTo(37);
+        dart.device(0).attach(d);
+        long iova = d.iovaAllocator().allocate(0x4000, 0x4000);
+        assertThat(iova).isGreaterThanOrEqualTo(1L << 36);
+        d.map(iova, Darts.dataPage(memory, (byte) 0x37), 0x4000, Prot.READ);
+        d.flushIotlb();
+        assertThat(dart.device(0).read(iova, 4)).containsOnly((byte) 0x37);
+        assertThat(dart.device(0).read(FB_IOVA, 4)).containsOnly((byte) 0xFB);
+    }
+
+    @Test
     void restoredFirmwarePagesAreClaimedFromTheAllocator() {
         DartFirmware fw = DartFirmware.of(DartVariant.T8020, memory).map(0, FB_IOVA, fbPa, FB_SIZE, Prot.READ);
         DartDump dump = fw.dump();

@@ -178,7 +178,9 @@ public abstract class AbstractIommu implements Iommu {
     /**
      * Walks the tables as the hardware does for {@code streamId}: from the stream's translation
      * registers (not from any software object) through memory. Identity streams translate to the
-     * IOVA itself; blocked streams fail with {@link IommuFault.Reason#BLOCKED}.
+     * IOVA itself; blocked streams fail with {@link IommuFault.Reason#BLOCKED}. A leaf that limits
+     * access to part of its page returns that window in the {@link Translation}; the DMA path then
+     * faults every access outside it with {@link IommuFault.Reason#SUBPAGE}.
      *
      * @param streamId the stream
      * @param iova the address
