@@ -68,6 +68,11 @@ public final class DartDomain extends PagingDomain {
      * <p>Assumption (UNCONFIRMED): the sub-page unit is 4 bytes and SP_END is inclusive, so the
      * offsets must be multiples of 4.
      *
+     * <p>The leaves are installed by the shared engine with the whole-page window and narrowed
+     * before this call returns, with the table's lock held; a device walking the new range while
+     * the call runs may briefly see the whole page (as with any map, callers flush or sync before
+     * handing the IOVA to the device).
+     *
      * @param iova first IOVA, 16 KiB aligned, inside the aperture
      * @param pa first physical address, 16 KiB aligned, inside memory and the output size
      * @param size bytes, a positive multiple of 16 KiB

@@ -233,13 +233,14 @@ public final class DartIommu extends AbstractIommu {
         if (offset == T8020_STREAM_COMMAND) {
             if ((value & T8020_STREAM_COMMAND_INVALIDATE) != 0) {
                 int select = regs[T8020_STREAM_SELECT / 4];
-                List<Integer> sids = new ArrayList<>();
-                for (int sid = 0; sid < Math.min(32, streamCount()); sid++) {
-                    if ((select & (1 << sid)) != 0) {
-                        sids.add(sid);
-                    }
+                if (streamCount() < 32) {
+                    select &= (1 << streamCount()) - 1;
                 }
-                super.invalidate(sids.stream().mapToInt(Integer::intValue).toArray());
+                int[] sids = new int[Integer.bitCount(select)];
+                for (int i = 0, bits = select; bits != 0; bits &= bits - 1) {
+                    sids[i++] = Integer.numberOfTrailingZeros(bits);
+                }
+                super.invalidate(sids);
             }
             regs[offset / 4] = 0; // done at once: BUSY clear
         } else if (offset == T8020_ERROR) {
