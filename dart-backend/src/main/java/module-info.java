@@ -1,6 +1,6 @@
 /** The Apple DART IOMMU backend ({@code apple-dart}). */
 module org.dmashare.dart {
-    requires org.dmashare.api;
+    requires transitive org.dmashare.api;
     requires static com.google.auto.service;
 
     exports org.dmashare.dart;

@@ -234,6 +234,13 @@ final class DartJson {
 
         String str() {
             pos++;
+            for (int end = pos; end < s.length() && s.charAt(end) != '\\'; end++) {
+                if (s.charAt(end) == '"') {
+                    String plain = s.substring(pos, end);
+                    pos = end + 1;
+                    return plain;
+                }
+            }
             StringBuilder out = new StringBuilder();
             while (pos < s.length()) {
                 char c = s.charAt(pos++);

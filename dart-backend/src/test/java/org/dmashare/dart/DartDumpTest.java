@@ -113,6 +113,7 @@ class DartDumpTest {
         assertThat(parsed.tcr()).isEqualTo(dump.tcr());
         assertThat(parsed.ttbr()).isEqualTo(dump.ttbr());
         assertThat(parsed.memory().get(root)).isEqualTo(dump.memory().get(root));
+        assertThat(DartDump.fromJson("{\"variant\": \"\\u00748020\", \"ttbr\": {}}").variant()).isEqualTo("t8020");
     }
 
     @Test
