@@ -1,6 +1,7 @@
 package org.dmashare.dart;
 
 import com.google.auto.service.AutoService;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
@@ -8,8 +9,10 @@ import java.util.Objects;
 import java.util.Set;
 import org.dmashare.Hex;
 import org.dmashare.InvalidArgumentException;
+import org.dmashare.PhysicalMemoryExhaustedException;
 import org.dmashare.iommu.IommuBackend;
 import org.dmashare.iommu.IommuConfig;
+import org.dmashare.memory.PageAllocator;
 import org.dmashare.memory.PageUse;
 import org.dmashare.memory.PhysicalMemory;
 
@@ -73,8 +76,10 @@ public final class DartBackend implements IommuBackend {
 
     /**
      * Creates a DART whose registers and tables come from {@code dump}: the dump's pages are
-     * written into {@code memory} (and claimed from its page allocator as page tables when they
-     * are free, so nothing else is allocated over them; they are never freed), every stream is
+     * written into {@code memory} (claimed from its page allocator as page tables when they are
+     * free, so nothing else is allocated over them, and never freed; pages already allocated as
+     * page tables, such as tables {@link DartFirmware} built in the same memory, are taken as
+     * they are), every stream is
      * enabled, the TTBR and TCR values are programmed as they are, and with option
      * {@code locked=true} the lock bit is then set (CONFIG bit 15, or t8110 PROTECT bit 0). No
      * reset is done. Use it to model a DART the boot firmware left programmed (and locked), or to
@@ -84,7 +89,10 @@ public final class DartBackend implements IommuBackend {
      * @param config variant, name, streams, widths, options {@code bypass} and {@code locked}
      * @param memory the memory; must hold every page of the dump
      * @return the DART
-     * @throws InvalidArgumentException if the dump does not fit the configuration or memory
+     * @throws InvalidArgumentException if the dump does not fit the configuration or memory;
+     *     nothing is changed
+     * @throws org.dmashare.PhysicalMemoryExhaustedException if a page of the dump lies in memory
+     *     already allocated for something else; nothing is changed
      */
     public DartIommu restore(DartDump dump, IommuConfig config, PhysicalMemory memory) {
         Objects.requireNonNull(dump, "dump");
@@ -101,11 +109,34 @@ public final class DartBackend implements IommuBackend {
             }
         }
         DartIommu dart = build(config, memory, false);
+        dart.checkFirmware(dump);
         long block = Math.max(DartPteFormat.GRANULE, memory.pageSize());
-        for (Map.Entry<Long, byte[]> page : dump.memory().entrySet()) {
-            if (!memory.allocator().isAllocated(page.getKey(), DartPteFormat.GRANULE)) {
-                memory.allocator().claim(page.getKey() & -block, block, PageUse.PAGE_TABLE);
+        List<PageAllocator.Block> live = memory.allocator().allocatedBlocks();
+        List<Long> claimed = new ArrayList<>();
+        try {
+            for (long pa : dump.memory().keySet()) {
+                PageAllocator.Block owner = null;
+                for (PageAllocator.Block b : live) {
+                    if (pa < b.pa() + b.size() && pa + DartPteFormat.GRANULE > b.pa()) {
+                        owner = b;
+                        break;
+                    }
+                }
+                if (owner == null) {
+                    claimed.add(memory.allocator().claim(pa & -block, block, PageUse.PAGE_TABLE).pa());
+                } else if (owner.use() != PageUse.PAGE_TABLE) {
+                    throw new PhysicalMemoryExhaustedException("dump page " + Hex.of(pa) + " lies in " + owner
+                            + ", which is not a page table; restore it into memory where that page is free or"
+                            + " holds the firmware's tables");
+                }
             }
+        } catch (RuntimeException e) {
+            for (long pa : claimed) {
+                memory.allocator().free(pa, block);
+            }
+            throw e;
+        }
+        for (Map.Entry<Long, byte[]> page : dump.memory().entrySet()) {
             memory.write(page.getKey(), page.getValue());
         }
         dart.programFirmware(dump);

@@ -822,23 +822,43 @@ public final class DartIommu extends AbstractIommu {
         }
     }
 
+    /** Refuses firmware state that does not fit this DART (streams, TTBR count, 32-bit values). */
+    void checkFirmware(DartDump dump) {
+        for (Map.Entry<Integer, List<Long>> e : dump.ttbr().entrySet()) {
+            checkStream(e.getKey());
+            List<Long> values = e.getValue();
+            if (values.size() != dartVariant.ttbrsPerStream()) {
+                throw new InvalidArgumentException("dump lists " + values.size() + " TTBRs for stream " + e.getKey()
+                        + "; " + dartVariant.id() + " has " + dartVariant.ttbrsPerStream() + " per stream");
+            }
+            for (long v : values) {
+                checkRegisterValue(v, "TTBR of stream " + e.getKey());
+            }
+        }
+        for (Map.Entry<Integer, Long> e : dump.tcr().entrySet()) {
+            checkStream(e.getKey());
+            checkRegisterValue(e.getValue(), "TCR of stream " + e.getKey());
+        }
+    }
+
+    private static void checkRegisterValue(long v, String what) {
+        if (v < 0 || v > 0xffff_ffffL) {
+            throw new InvalidArgumentException(what + " " + Hex.of(v) + " refused: registers hold 32-bit values");
+        }
+    }
+
     /** Programs firmware state: raw TTBR/TCR writes (before any lock). */
     synchronized void programFirmware(DartDump dump) {
+        checkFirmware(dump);
         enableAllStreams();
         for (Map.Entry<Integer, List<Long>> e : dump.ttbr().entrySet()) {
             int sid = e.getKey();
-            checkStream(sid);
             List<Long> values = e.getValue();
-            if (values.size() != dartVariant.ttbrsPerStream()) {
-                throw new InvalidArgumentException("dump lists " + values.size() + " TTBRs for stream " + sid + "; "
-                        + dartVariant.id() + " has " + dartVariant.ttbrsPerStream() + " per stream");
-            }
             for (int i = 0; i < values.size(); i++) {
                 writeRegister(ttbrOffset(sid, i), values.get(i).intValue());
             }
         }
         for (Map.Entry<Integer, Long> e : dump.tcr().entrySet()) {
-            checkStream(e.getKey());
             writeRegister(tcrOffset(e.getKey()), e.getValue().intValue());
         }
     }

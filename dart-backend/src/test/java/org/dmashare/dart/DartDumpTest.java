@@ -141,4 +141,23 @@ class DartDumpTest {
         assertThatThrownBy(() -> Darts.BACKEND.restore(oneTtbr, IommuConfig.of("t8020"), Darts.memory()))
                 .hasMessageContaining("4 per stream");
     }
+
+    @Test
+    void restoreOverMemoryInUseChangesNothing() {
+        PhysicalMemory source = Darts.memory();
+        DartIommu dart = Darts.dart("t8020", source);
+        DartDomain d = (DartDomain) dart.createDomain();
+        d.map(0x4000, 0x8_0000_8000L, 0x4000, Prot.READ);
+        d.map(0x4000_0000L, 0x8_0000_8000L, 0x4000, Prot.READ);
+        dart.device(0).attach(d);
+        DartDump dump = dart.dump();
+        assertThat(dump.memory()).hasSize(3);
+        PhysicalMemory target = Darts.memory();
+        long last = ((java.util.TreeMap<Long, byte[]>) new java.util.TreeMap<>(dump.memory())).lastKey();
+        target.allocator().claim(last, 0x4000, PageUse.BUFFER);
+        org.dmashare.memory.PageAllocator.Usage before = target.allocator().usage();
+        assertThatThrownBy(() -> Darts.BACKEND.restore(dump, IommuConfig.of("t8020"), target))
+                .isInstanceOf(org.dmashare.PhysicalMemoryExhaustedException.class);
+        assertThat(target.allocator().usage()).isEqualTo(before);
+    }
 }
