@@ -181,6 +181,55 @@ public final class PageAllocator {
     }
 
     /**
+     * Allocates the specific block {@code [pa, pa + size)}, for memory that is already in use
+     * when the model starts (for example page tables a boot loader left behind). The block is
+     * split out of the free block that contains it.
+     *
+     * @param pa first address, a multiple of {@code size}, inside the memory
+     * @param size a power of two, at least the page size
+     * @param use what the block is used for
+     * @return the block
+     * @throws InvalidArgumentException if the size is invalid or the block misaligned or outside
+     *     the memory
+     * @throws PhysicalMemoryExhaustedException if any byte of the block is already allocated;
+     *     nothing is changed
+     */
+    public synchronized Block claim(long pa, long size, PageUse use) {
+        Objects.requireNonNull(use, "use");
+        int order = orderOf(size);
+        if ((pa & (size - 1)) != 0 || !memory.contains(pa, size)) {
+            throw new InvalidArgumentException("claim of " + Hex.range(pa, size) + " refused: the block must be aligned"
+                    + " to its size and inside memory " + Hex.range(memory.base(), memory.size()));
+        }
+        for (int o = order; o < free.length; o++) {
+            long start = pa & -(1L << (o + pageShift));
+            if (!free[o].remove(start)) {
+                continue;
+            }
+            while (o > order) {
+                o--;
+                long upper = start + (1L << (o + pageShift));
+                if (pa >= upper) {
+                    free[o].add(start);
+                    start = upper;
+                } else {
+                    free[o].add(upper);
+                }
+            }
+            live.put(pa, new Live(order, use));
+            freeBytes -= size;
+            if (use == PageUse.BUFFER) {
+                bufferBytes += size;
+            } else {
+                tableBytes += size;
+            }
+            return new Block(pa, size, use);
+        }
+        throw new PhysicalMemoryExhaustedException("claim of " + Hex.range(pa, size) + " for " + use
+                + " refused: part of it is already allocated");
+    }
+
+    /**
      * Returns a block to the allocator, coalescing it with its free buddies.
      *
      * @param pa the address {@link #allocate} returned

@@ -178,7 +178,9 @@ public abstract class AbstractIommu implements Iommu {
     /**
      * Walks the tables as the hardware does for {@code streamId}: from the stream's translation
      * registers (not from any software object) through memory. Identity streams translate to the
-     * IOVA itself; blocked streams fail with {@link IommuFault.Reason#BLOCKED}.
+     * IOVA itself; blocked streams fail with {@link IommuFault.Reason#BLOCKED}. A leaf that limits
+     * access to part of its page returns that window in the {@link Translation}; the DMA path then
+     * faults every access outside it with {@link IommuFault.Reason#SUBPAGE}.
      *
      * @param streamId the stream
      * @param iova the address
@@ -266,8 +268,12 @@ public abstract class AbstractIommu implements Iommu {
         invalidate(new int[] {device.streamId()});
     }
 
-    /** The DMA path: IOTLB, else a walk, then the protection check; faults are logged and thrown. */
-    final long translate(int sid, long iova, Access access) {
+    /**
+     * The DMA path for {@code length} bytes at {@code iova}, all inside one granule page: IOTLB,
+     * else a walk, then the protection check and the leaf's access window (sub-page protection);
+     * faults are logged and thrown.
+     */
+    final long translate(int sid, long iova, long length, Access access) {
         Translation t = iotlb.lookup(sid, iova);
         if (t == null) {
             PageTableWalker.Result r = hardwareWalk(sid, iova);
@@ -276,14 +282,17 @@ public abstract class AbstractIommu implements Iommu {
             }
             t = r.translation();
             iotlb.fill(sid, t);
-            return checked(sid, iova, access, t, t.pa());
+            return checked(sid, iova, length, access, t, t.pa());
         }
-        return checked(sid, iova, access, t, t.pa() + (iova - t.iova()));
+        return checked(sid, iova, length, access, t, t.pa() + (iova - t.iova()));
     }
 
-    private long checked(int sid, long iova, Access access, Translation t, long pa) {
+    private long checked(int sid, long iova, long length, Access access, Translation t, long pa) {
         if (!t.prot().allows(access)) {
             throw fault(sid, iova, access, IommuFault.Reason.PERMISSION, -1);
+        }
+        if (!t.windowAllows(iova, Math.max(1, length))) {
+            throw fault(sid, iova, access, IommuFault.Reason.SUBPAGE, -1);
         }
         return pa;
     }

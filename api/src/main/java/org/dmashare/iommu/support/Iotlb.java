@@ -34,7 +34,8 @@ final class Iotlb {
             streams.set(sid, cache);
         }
         long mask = (1L << granuleShift) - 1;
-        cache.put(t.iova() >>> granuleShift, new Translation(t.iova() & ~mask, t.pa() & ~mask, t.pageSize(), t.prot()));
+        cache.put(t.iova() >>> granuleShift, new Translation(t.iova() & ~mask, t.pa() & ~mask, t.pageSize(), t.prot(),
+                t.windowStart(), t.windowEnd()));
     }
 
     void invalidate(int sid) {

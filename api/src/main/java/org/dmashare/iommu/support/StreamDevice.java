@@ -78,7 +78,7 @@ final class StreamDevice implements DmaDevice {
         PhysicalMemory memory = iommu.memory();
         while (length > 0) {
             int n = (int) Math.min(length, granule - (iova & (granule - 1)));
-            long pa = iommu.translate(sid, iova, access);
+            long pa = iommu.translate(sid, iova, n, access);
             if (!memory.contains(pa, n)) {
                 throw new InvalidArgumentException("DMA by stream " + sid + " of " + iommu.name() + " at IOVA "
                         + Hex.of(iova) + " reaches physical " + Hex.of(pa) + ", outside the modelled memory");

@@ -1,0 +1,404 @@
+package org.dmashare.dart;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.util.List;
+import java.util.Map;
+import org.dmashare.DeviceFaultException;
+import org.dmashare.InvalidArgumentException;
+import org.dmashare.iommu.DmaDevice;
+import org.dmashare.iommu.DomainType;
+import org.dmashare.iommu.IommuBackends;
+import org.dmashare.iommu.IommuConfig;
+import org.dmashare.iommu.IommuDomain;
+import org.dmashare.iommu.IommuFault;
+import org.dmashare.iommu.Prot;
+import org.dmashare.memory.PhysicalMemory;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/** Streams, TCR/TTBR programming, device DMA, faults and ERROR registers, IOTLB invalidation. */
+class DartIommuTest {
+
+    private static IommuFault faultOf(Runnable access) {
+        try {
+            access.run();
+        } catch (DeviceFaultException e) {
+            return e.fault();
+        }
+        throw new AssertionError("the access did not fault");
+    }
+
+    @Test
+    void backendIsDiscoveredWithItsThreeVariants() {
+        assertThat(IommuBackends.find("apple-dart")).isInstanceOf(DartBackend.class);
+        assertThat(Darts.BACKEND.variants()).extracting(v -> v.name()).containsExactly("t8020", "t6000", "t8110");
+        assertThat(Darts.BACKEND.variants()).allSatisfy(v -> {
+            assertThat(v.granule()).isEqualTo(0x4000);
+            assertThat(v.pageSizes()).isEqualTo(0x4000);
+        });
+    }
+
+    @Test
+    void defaultsFollowTheVariant() {
+        PhysicalMemory memory = Darts.memory();
+        DartIommu m1 = Darts.dart("t8020", memory);
+        DartIommu pro = Darts.dart("t6000", memory);
+        DartIommu m2 = Darts.dart("t8110", memory);
+        assertThat(List.of(m1.inputBits(), m1.outputBits(), m1.streamCount())).containsExactly(32, 36, 16);
+        assertThat(List.of(pro.inputBits(), pro.outputBits(), pro.streamCount())).containsExactly(32, 42, 16);
+        assertThat(List.of(m2.inputBits(), m2.outputBits(), m2.streamCount())).containsExactly(36, 42, 256);
+        assertThat(m1.format()).isInstanceOf(Dart1Format.class);
+        assertThat(pro.format()).isInstanceOf(Dart2Format.class);
+        assertThat(m2.format()).isInstanceOf(Dart2Format.class);
+        assertThat(m1.readRegister(DartIommu.PARAMS1)).isEqualTo(14 << 24);
+        assertThat(m2.readRegister(DartIommu.T8110_PARAMS3)).isEqualTo((42 << 24) | (36 << 16));
+        assertThat(m2.readRegister(DartIommu.T8110_PARAMS4)).isEqualTo(256);
+    }
+
+    @Test
+    void badConfigurationsAreRefusedWithWhatIsAccepted() {
+        PhysicalMemory memory = Darts.memory();
+        assertThatThrownBy(() -> Darts.dart(IommuConfig.builder("t8020").option("colour", "blue"), memory))
+                .isInstanceOf(InvalidArgumentException.class).hasMessageContaining("[bypass, locked]");
+        assertThatThrownBy(() -> Darts.dart(IommuConfig.builder("t8020").streams(17), memory))
+                .hasMessageContaining("1..16");
+        assertThatThrownBy(() -> Darts.dart(IommuConfig.builder("t8110").streams(257), memory))
+                .hasMessageContaining("1..256");
+        assertThatThrownBy(() -> Darts.dart(IommuConfig.builder("t8020").inputBits(36), memory))
+                .hasMessageContaining("input bits 32");
+        assertThatThrownBy(() -> Darts.dart(IommuConfig.builder("t8110").outputBits(40), memory))
+                .hasMessageContaining("36 or 42");
+        assertThatThrownBy(() -> Darts.dart(IommuConfig.builder("t9000"), memory))
+                .hasMessageContaining("t8020");
+        assertThatThrownBy(() -> Darts.dart(IommuConfig.builder("t8020").option("locked", "true"), memory))
+                .hasMessageContaining("DartBackend.restore");
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"t8020", "t6000", "t8110"})
+    void deviceDmaGoesThroughEveryVariant(String variant) {
+        PhysicalMemory memory = Darts.memory();
+        DartIommu dart = Darts.dart(variant, memory);
+        IommuDomain d = dart.createDomain();
+        long pa = memory.allocator().allocate(0x8000, org.dmashare.memory.PageUse.BUFFER);
+        d.map(0x10_0000, pa, 0x8000, Prot.READ_WRITE);
+        DmaDevice dev = dart.device(5);
+        dev.attach(d);
+        byte[] data = new byte[0x5000];
+        for (int i = 0; i < data.length; i++) {
+            data[i] = (byte) (i * 7 + 3);
+        }
+        dev.write(0x10_0000 + 0x2000, data);
+        assertThat(memory.read(pa + 0x2000, data.length)).isEqualTo(data);
+        assertThat(dev.read(0x10_0000 + 0x2000, data.length)).isEqualTo(data);
+        assertThat(dart.faults()).isEmpty();
+    }
+
+    @Test
+    void attachProgramsTtbr0AndTcrAsLinuxDoesOnT8020() {
+        PhysicalMemory memory = Darts.memory();
+        DartIommu dart = Darts.dart("t8020", memory);
+        DartDomain d = (DartDomain) dart.createDomain();
+        dart.device(3).attach(d);
+        long root = d.table().rootPa();
+        assertThat(dart.readRegister(0x200 + 16 * 3)).isEqualTo((int) (0x8000_0000L | (root >>> 12)));
+        assertThat(dart.ttbrs(3)).containsExactly((int) (0x8000_0000L | (root >>> 12)), 0, 0, 0);
+        assertThat(dart.readRegister(0x100 + 4 * 3)).isEqualTo(0x80);
+        assertThat(dart.readRegister(DartIommu.T8020_ENABLED_STREAMS)).isEqualTo(-1);
+        dart.device(3).detach();
+        assertThat(dart.tcr(3)).isZero();
+        assertThat(dart.ttbrs(3)).containsExactly(0, 0, 0, 0);
+    }
+
+    @Test
+    void attachProgramsOneTtbrAndTcrOnT8110() {
+        PhysicalMemory memory = Darts.memory();
+        DartIommu dart = Darts.dart("t8110", memory);
+        DartDomain d = (DartDomain) dart.createDomain();
+        dart.device(200).attach(d);
+        long root = d.table().rootPa();
+        assertThat(dart.readRegister(0x1400 + 4 * 200)).isEqualTo((int) (((root >>> 14) << 2) | 1));
+        assertThat(dart.ttbrs(200)).hasSize(1);
+        assertThat(dart.readRegister(0x1000 + 4 * 200)).isEqualTo(0x1);
+    }
+
+    @Test
+    void t8110AboveThirtySixBitsWalksFourLevels() {
+        PhysicalMemory memory = Darts.memory();
+        DartIommu dart = Darts.dart(IommuConfig.builder("t8110").inputBits(40), memory);
+        DartDomain d = (DartDomain) dart.createDomain();
+        assertThat(d.format().levels()).isEqualTo(3);
+        assertThat(d.apertureEnd()).isEqualTo(1L << 40);
+        long pa = Darts.dataPage(memory, (byte) 0x5A);
+        d.map(0xAB_CDEF_C000L, pa, 0x4000, Prot.READ_WRITE);
+        DmaDevice dev = dart.device(7);
+        dev.attach(d);
+        assertThat(dart.tcr(7)).isEqualTo(0x9);
+        assertThat(dev.read(0xAB_CDEF_C010L, 4)).containsOnly((byte) 0x5A);
+        IommuFault f = faultOf(() -> dev.read(0x20_0000_0000L, 4));
+        assertThat(f.code()).isEqualTo("NO_PGD");
+        assertThat(dart.readRegister(DartIommu.T8110_ERROR)).isEqualTo(0x8000_0000 | (7 << 20) | (1 << 1));
+    }
+
+    @Test
+    void everyT8020FaultCodeSetsItsErrorBitStreamAndAddress() {
+        PhysicalMemory memory = Darts.memory();
+        DartIommu dart = Darts.dart("t8020", memory);
+        DartDomain d = (DartDomain) dart.createDomain();
+        d.map(0x1234_4000L, Darts.dataPage(memory, (byte) 1), 0x4000, Prot.READ);
+        d.map(0xFFFF_C000L, Darts.dataPage(memory, (byte) 2), 0x4000, Prot.WRITE);
+        DmaDevice dev = dart.device(9);
+        dev.attach(d);
+        Object[][] cases = {
+            {0x1234_0000L, "NO_PTE", 2, false},     // L1 valid, L2 slot empty
+            {0x0200_0000L, "NO_PMD", 1, false},     // V3: L1 index 1 empty
+            {0x10_0000_0000L, "NO_TTBR", 0, false}, // IOVA bit 36: TTBR1, which Linux leaves invalid
+            {0x1234_5678L, "WRITE_FAULT", 3, true}, // V2: read-only page
+            {0xFFFF_C004L, "READ_FAULT", 4, false}, // V3: write-only page
+        };
+        for (Object[] c : cases) {
+            long iova = (long) c[0];
+            boolean write = (boolean) c[3];
+            IommuFault f = faultOf(() -> {
+                if (write) {
+                    dev.write(iova, new byte[4]);
+                } else {
+                    dev.read(iova, 4);
+                }
+            });
+            assertThat(f.code()).as("code at %x", iova).isEqualTo(c[1]);
+            assertThat(f.streamId()).isEqualTo(9);
+            assertThat(f.iova()).isEqualTo(iova);
+            int bit = (int) c[2];
+            assertThat(dart.readRegister(DartIommu.T8020_ERROR)).isEqualTo(0x8000_0000 | (9 << 24) | (1 << bit));
+            long addr = (dart.readRegister(0x50) & 0xffff_ffffL) | ((long) dart.readRegister(0x54) << 32);
+            assertThat(addr).isEqualTo(iova);
+            assertThat(dart.acknowledgeError()).hasValueSatisfying(e -> {
+                assertThat(e.name()).isEqualTo(c[1]);
+                assertThat(e.streamId()).isEqualTo(9);
+                assertThat(e.address()).isEqualTo(iova);
+                assertThat(e.code()).isEqualTo(1 << bit);
+            });
+            assertThat(dart.readRegister(DartIommu.T8020_ERROR)).isZero();
+        }
+        assertThat(dart.faults()).extracting(IommuFault::code)
+                .containsExactly("NO_PTE", "NO_PMD", "NO_TTBR", "WRITE_FAULT", "READ_FAULT");
+    }
+
+    @Test
+    void everyT8110FaultCodeUsesTheT8110Bits() {
+        PhysicalMemory memory = Darts.memory();
+        DartIommu dart = Darts.dart("t8110", memory);
+        DartDomain d = (DartDomain) dart.createDomain();
+        d.map(0x1234_4000L, Darts.dataPage(memory, (byte) 1), 0x4000, Prot.READ);
+        d.map(0xFFFF_C000L, Darts.dataPage(memory, (byte) 2), 0x4000, Prot.WRITE);
+        DmaDevice dev = dart.device(130);
+        dev.attach(d);
+        Object[][] cases = {
+            {0x1234_0000L, "NO_PTE", 3, false},
+            {0x0200_0000L, "NO_PMD", 2, false},
+            {0x10_0000_0000L, "NO_TTBR", 0, false}, // beyond the 36-bit reach of a three-level walk
+            {0x1234_5678L, "WRITE_FAULT", 4, true},
+            {0xFFFF_C004L, "READ_FAULT", 5, false},
+        };
+        for (Object[] c : cases) {
+            long iova = (long) c[0];
+            boolean write = (boolean) c[3];
+            IommuFault f = faultOf(() -> {
+                if (write) {
+                    dev.write(iova, new byte[4]);
+                } else {
+                    dev.read(iova, 4);
+                }
+            });
+            assertThat(f.code()).isEqualTo(c[1]);
+            assertThat(dart.readRegister(DartIommu.T8110_ERROR))
+                    .isEqualTo(0x8000_0000 | (130 << 20) | (1 << (int) c[2]));
+            long addr = (dart.readRegister(0x170) & 0xffff_ffffL) | ((long) dart.readRegister(0x174) << 32);
+            assertThat(addr).isEqualTo(iova);
+            assertThat(dart.readRegister(DartIommu.T8110_ERROR_STREAMS + 4 * 4)).isEqualTo(1 << 2);
+            assertThat(dart.acknowledgeError()).map(DartError::name).contains((String) c[1]);
+            assertThat(dart.readRegister(DartIommu.T8110_ERROR)).isZero();
+            assertThat(dart.readRegister(DartIommu.T8110_ERROR_STREAMS + 4 * 4)).isZero();
+        }
+    }
+
+    @Test
+    void firstErrorStaysLatchedUntilAcknowledgedWhileTheLogKeepsEveryFault() {
+        DartIommu dart = Darts.dart("t8020", Darts.memory());
+        DmaDevice dev = dart.device(2);
+        dev.attach(dart.createDomain());
+        faultOf(() -> dev.read(0x4000, 4));
+        faultOf(() -> dev.read(0x10_0000_0000L, 4));
+        assertThat(dart.readRegister(DartIommu.T8020_ERROR)).isEqualTo(0x8000_0000 | (2 << 24) | (1 << 1));
+        assertThat(dart.faults()).hasSize(2);
+        dart.clearFaults();
+        assertThat(dart.faults()).isEmpty();
+        assertThat(dart.readRegister(DartIommu.T8020_ERROR)).isZero();
+        assertThat(dart.acknowledgeError()).isEmpty();
+    }
+
+    @Test
+    void errorRegisterIsWriteOneToClear() {
+        DartIommu dart = Darts.dart("t6000", Darts.memory());
+        DmaDevice dev = dart.device(1);
+        dev.attach(dart.createDomain());
+        faultOf(() -> dev.read(0x4000, 4));
+        int error = dart.readRegister(DartIommu.T8020_ERROR);
+        dart.writeRegister(DartIommu.T8020_ERROR, 1 << 1);
+        assertThat(dart.readRegister(DartIommu.T8020_ERROR)).isEqualTo(error & ~(1 << 1));
+        dart.writeRegister(DartIommu.T8020_ERROR, -1);
+        assertThat(dart.readRegister(DartIommu.T8020_ERROR)).isZero();
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"t8020", "t6000", "t8110"})
+    void unmapWithoutFlushLeavesStaleTranslation(String variant) {
+        PhysicalMemory memory = Darts.memory();
+        DartIommu dart = Darts.dart(variant, memory);
+        IommuDomain d = dart.createDomain();
+        long pa = Darts.dataPage(memory, (byte) 0x33);
+        d.map(0x8000, pa, 0x4000, Prot.READ_WRITE);
+        d.map(0xC000, Darts.dataPage(memory, (byte) 0x44), 0x4000, Prot.READ_WRITE);
+        DmaDevice dev = dart.device(1);
+        dev.attach(d);
+        assertThat(dev.read(0x8000, 2)).containsOnly((byte) 0x33);
+
+        assertThat(d.unmap(0x8000, 0x4000)).isEqualTo(0x4000);
+        assertThat(dart.walk(1, 0x8000)).isEmpty();
+        assertThat(dev.read(0x8000, 2)).as("stale IOTLB entry still used").containsOnly((byte) 0x33);
+
+        d.flushIotlb();
+        assertThat(faultOf(() -> dev.read(0x8000, 2)).code()).isEqualTo("NO_PTE");
+    }
+
+    @Test
+    void t8020InvalidatesOnlyTheStreamsSelectedInTheBitmap() {
+        PhysicalMemory memory = Darts.memory();
+        DartIommu dart = Darts.dart("t8020", memory);
+        IommuDomain d = dart.createDomain();
+        d.map(0x8000, Darts.dataPage(memory, (byte) 7), 0x4000, Prot.READ_WRITE);
+        dart.device(1).attach(d);
+        dart.device(2).attach(d);
+        dart.device(1).read(0x8000, 1);
+        dart.device(2).read(0x8000, 1);
+        d.unmap(0x8000, 0x4000);
+
+        dart.writeRegister(DartIommu.T8020_STREAM_SELECT, 1 << 2);
+        dart.writeRegister(DartIommu.T8020_STREAM_COMMAND, DartIommu.T8020_STREAM_COMMAND_INVALIDATE);
+        assertThat(dart.readRegister(DartIommu.T8020_STREAM_COMMAND) & DartIommu.T8020_STREAM_COMMAND_BUSY).isZero();
+
+        assertThat(dart.device(1).read(0x8000, 1)).containsExactly(7);
+        assertThat(faultOf(() -> dart.device(2).read(0x8000, 1)).code()).isEqualTo("NO_PMD");
+        d.flushIotlb();
+        assertThat(faultOf(() -> dart.device(1).read(0x8000, 1)).code()).isEqualTo("NO_PMD");
+    }
+
+    @Test
+    void t8110InvalidatesOneStreamPerTlbCommand() {
+        PhysicalMemory memory = Darts.memory();
+        DartIommu dart = Darts.dart("t8110", memory);
+        IommuDomain d = dart.createDomain();
+        d.map(0x8000, Darts.dataPage(memory, (byte) 9), 0x4000, Prot.READ_WRITE);
+        dart.device(40).attach(d);
+        dart.device(41).attach(d);
+        dart.device(40).read(0x8000, 1);
+        dart.device(41).read(0x8000, 1);
+        d.unmap(0x8000, 0x4000);
+
+        dart.writeRegister(DartIommu.T8110_TLB_CMD, (DartIommu.T8110_TLB_CMD_OP_FLUSH_SID << 8) | 41);
+        assertThat(dart.readRegister(DartIommu.T8110_TLB_CMD) & 0x8000_0000).isZero();
+        assertThat(dart.device(40).read(0x8000, 1)).containsExactly(9);
+        assertThat(faultOf(() -> dart.device(41).read(0x8000, 1)).code()).isEqualTo("NO_PMD");
+
+        dart.writeRegister(DartIommu.T8110_TLB_CMD, DartIommu.T8110_TLB_CMD_OP_FLUSH_ALL << 8);
+        assertThat(faultOf(() -> dart.device(40).read(0x8000, 1)).code()).isEqualTo("NO_PMD");
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"t8020", "t8110"})
+    void bypassPassesPhysicalAddressesWhereSupported(String variant) {
+        PhysicalMemory memory = Darts.memory();
+        DartIommu dart = Darts.dart(IommuConfig.builder(variant).option("bypass", "true"), memory);
+        assertThat(dart.readRegister(DartIommu.PARAMS2) & 1).isEqualTo(1);
+        long pa = Darts.dataPage(memory, (byte) 0x6B);
+        IommuDomain identity = dart.createDomain(DomainType.IDENTITY);
+        dart.device(0).attach(identity);
+        assertThat(dart.tcr(0)).isEqualTo(variant.equals("t8020") ? 0x1100 : 0x6);
+        assertThat(dart.device(0).read(pa + 0x10, 3)).containsOnly((byte) 0x6B);
+
+        DartIommu strict = Darts.dart(variant, memory);
+        assertThat(strict.readRegister(DartIommu.PARAMS2) & 1).isZero();
+        assertThatThrownBy(() -> strict.createDomain(DomainType.IDENTITY))
+                .isInstanceOf(InvalidArgumentException.class).hasMessageContaining("bypass");
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"t8020", "t6000", "t8110"})
+    void blockedStreamsFaultEveryAccess(String variant) {
+        PhysicalMemory memory = Darts.memory();
+        DartIommu dart = Darts.dart(variant, memory);
+        IommuDomain blocked = dart.createDomain(DomainType.BLOCKED);
+        long pa = Darts.dataPage(memory, (byte) 1);
+        DmaDevice dev = dart.device(4);
+        dev.attach(blocked);
+        assertThat(dart.tcr(4)).isZero();
+        for (long iova : new long[] {0, pa, 0x4000}) {
+            IommuFault f = faultOf(() -> dev.write(iova, new byte[1]));
+            assertThat(f.reason()).isEqualTo(IommuFault.Reason.BLOCKED);
+            assertThat(f.code()).isEqualTo("NO_TTBR");
+        }
+        DmaDevice fresh = dart.device(5);
+        assertThat(faultOf(() -> fresh.read(0, 1)).reason()).isEqualTo(IommuFault.Reason.BLOCKED);
+        assertThatThrownBy(() -> blocked.map(0x4000, pa, 0x4000, Prot.READ)).isInstanceOf(InvalidArgumentException.class);
+    }
+
+    @Test
+    void disabledStreamIsBlockedEvenWithTranslationProgrammed() {
+        PhysicalMemory memory = Darts.memory();
+        DartIommu dart = Darts.dart("t8110", memory);
+        IommuDomain d = dart.createDomain();
+        d.map(0x4000, Darts.dataPage(memory, (byte) 3), 0x4000, Prot.READ);
+        dart.device(33).attach(d);
+        assertThat(dart.device(33).read(0x4000, 1)).containsExactly(3);
+        dart.writeRegister(DartIommu.T8110_DISABLE_STREAMS + 4, 1 << 1);
+        d.flushIotlb();
+        assertThat(faultOf(() -> dart.device(33).read(0x4000, 1)).reason()).isEqualTo(IommuFault.Reason.BLOCKED);
+    }
+
+    @Test
+    void resetBlocksEveryStreamAndClearsErrors() {
+        PhysicalMemory memory = Darts.memory();
+        DartIommu dart = Darts.dart("t8020", memory);
+        IommuDomain d = dart.createDomain();
+        d.map(0x4000, Darts.dataPage(memory, (byte) 3), 0x4000, Prot.READ);
+        dart.device(0).attach(d);
+        dart.device(0).read(0x4000, 1);
+        faultOf(() -> dart.device(0).read(0x8000, 1));
+        dart.reset();
+        assertThat(dart.tcr(0)).isZero();
+        assertThat(dart.ttbrs(0)).containsOnly(0);
+        assertThat(dart.readRegister(DartIommu.T8020_ERROR)).isZero();
+        assertThat(dart.iotlbSize()).isZero();
+        assertThat(faultOf(() -> dart.device(0).read(0x4000, 1)).reason()).isEqualTo(IommuFault.Reason.BLOCKED);
+    }
+
+    @Test
+    void upperTtbrsAreReachableByIovaBits37To36WhenProgrammed() {
+        PhysicalMemory memory = Darts.memory();
+        DartFirmware fw = DartFirmware.of(DartVariant.T8020, memory);
+        long pa = Darts.dataPage(memory, (byte) 0x21);
+        fw.map(0, 0x4000, pa, 0x4000, Prot.READ);
+        long root = fw.rootPa(0);
+        DartDump base = fw.dump();
+        long ttbr = 0x8000_0000L | (root >>> 12);
+        DartDump ttbr2 = new DartDump("t8020", Map.of(0, List.of(0L, 0L, ttbr, 0L)), base.tcr(), base.memory());
+        DartIommu dart = Darts.BACKEND.restore(ttbr2, IommuConfig.of("t8020"), memory);
+        assertThat(dart.device(0).read((2L << 36) | 0x4000, 1)).containsExactly(0x21);
+        assertThat(faultOf(() -> dart.device(0).read(0x4000, 1)).code()).isEqualTo("NO_TTBR");
+        assertThat(faultOf(() -> dart.device(0).read(1L << 38, 1)).code()).isEqualTo("NO_TTBR");
+    }
+}

@@ -1,0 +1,33 @@
+package org.dmashare.dart;
+
+import org.dmashare.iommu.IommuConfig;
+import org.dmashare.memory.PhysicalMemory;
+
+/** Shared fixtures for the DART tests. */
+final class Darts {
+    static final long RAM = 0x8_0000_0000L;
+    static final DartBackend BACKEND = new DartBackend();
+
+    private Darts() {
+    }
+
+    /** 8 GiB of sparse RAM at 0x8_0000_0000 with 16 KiB CPU pages (covers every vector address). */
+    static PhysicalMemory memory() {
+        return PhysicalMemory.create(RAM, 8L << 30, 16384);
+    }
+
+    static DartIommu dart(String variant, PhysicalMemory memory) {
+        return BACKEND.create(IommuConfig.builder(variant).name(variant + "-dart").build(), memory);
+    }
+
+    static DartIommu dart(IommuConfig.Builder config, PhysicalMemory memory) {
+        return BACKEND.create(config.build(), memory);
+    }
+
+    /** Allocates and fills one 16 KiB data page. */
+    static long dataPage(PhysicalMemory memory, byte fill) {
+        long pa = memory.allocator().allocate(0x4000, org.dmashare.memory.PageUse.BUFFER);
+        memory.fill(pa, 0x4000, fill);
+        return pa;
+    }
+}
