@@ -181,6 +181,88 @@ public final class PageAllocator {
     }
 
     /**
+     * Allocates the naturally aligned block {@code [pa, pa + size)}, which must be free, splitting
+     * the free block that contains it. This lets a caller reproduce a given physical placement
+     * (for example a scripted page source in a test) while every byte stays accounted for.
+     *
+     * @param pa first address, a multiple of {@code size}
+     * @param size a power of two, at least the page size
+     * @param use what the block is for
+     * @return the block
+     * @throws InvalidArgumentException if the size is invalid or {@code pa} is not aligned to it
+     * @throws PhysicalMemoryExhaustedException if any byte of the block is not free (or an
+     *     injected failure fires); nothing is changed
+     */
+    public Block allocateAt(long pa, long size, PageUse use) {
+        Objects.requireNonNull(use, "use");
+        int target = orderOf(size);
+        if ((pa & (size - 1)) != 0) {
+            throw new InvalidArgumentException("block " + Hex.range(pa, size) + " is not naturally aligned to its size "
+                    + Hex.size(size));
+        }
+        memory.failures().check(use == PageUse.BUFFER
+                ? FailureInjector.Point.PAGE_ALLOCATION : FailureInjector.Point.TABLE_PAGE_ALLOCATION);
+        synchronized (this) {
+            int from = target;
+            long start = pa;
+            while (from < free.length) {
+                start = pa & -(1L << (from + pageShift));
+                if (free[from].contains(start)) {
+                    break;
+                }
+                from++;
+            }
+            if (from == free.length) {
+                throw new PhysicalMemoryExhaustedException("block " + Hex.range(pa, size) + " for " + use
+                        + " is not free (allocated, or outside memory " + Hex.range(memory.base(), memory.size())
+                        + ")");
+            }
+            free[from].remove(start);
+            while (from > target) {
+                from--;
+                long half = 1L << (from + pageShift);
+                // keep the half that holds pa, give the other back
+                if ((pa & half) != 0) {
+                    free[from].add(start);
+                    start += half;
+                } else {
+                    free[from].add(start + half);
+                }
+            }
+            live.put(pa, new Live(target, use));
+            freeBytes -= size;
+            if (use == PageUse.BUFFER) {
+                bufferBytes += size;
+            } else {
+                tableBytes += size;
+            }
+            return new Block(pa, size, use);
+        }
+    }
+
+    /**
+     * Splits a live block into live blocks of one page each, as Linux's {@code split_page} does,
+     * so that its pages can then be freed one at a time. Accounting is unchanged.
+     *
+     * @param pa the address the block was allocated at
+     * @param size the size it was allocated with
+     * @throws InvalidArgumentException if {@code pa} is not the start of a live block of exactly
+     *     {@code size} bytes; nothing is changed
+     */
+    public synchronized void split(long pa, long size) {
+        Live block = live.get(pa);
+        if (block == null || (1L << (block.order + pageShift)) != size) {
+            String found = block == null ? "no live block starts there"
+                    : "the live block there is " + Hex.size(1L << (block.order + pageShift));
+            throw new InvalidArgumentException("split of " + Hex.range(pa, size) + " refused: " + found);
+        }
+        long page = 1L << pageShift;
+        for (long p = pa; p < pa + size; p += page) {
+            live.put(p, new Live(0, block.use));
+        }
+    }
+
+    /**
      * Returns a block to the allocator, coalescing it with its free buddies.
      *
      * @param pa the address {@link #allocate} returned
