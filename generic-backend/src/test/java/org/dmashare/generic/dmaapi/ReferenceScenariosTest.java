@@ -191,6 +191,25 @@ class ReferenceScenariosTest {
     }
 
     @Test
+    void scenarioC1UnmapAndFreeRemoveTheWholeGranuleInBothDomains() {
+        Rig rig = new Rig(Profile.ASAHI_GRANULE_NO_SGTABLE_GUARD);
+        rig.pages.then(0x8_3000_6000L);
+        long bufferBytesBefore = rig.memory.allocator().usage().bufferBytes();
+        CoherentBuffer buf = rig.dcp.allocCoherent(0x2000, Gfp.KERNEL);
+        SgTable sgt = rig.dcp.getSgtable(buf);
+        rig.piodma.mapSgtable(sgt, DataDirection.BIDIRECTIONAL);
+
+        rig.piodma.unmapSgtable(sgt, DataDirection.BIDIRECTIONAL);
+        rig.dcp.freeCoherent(buf);
+
+        assertThat(rig.walk(rig.piodma, 0xFFFF_C000L)).isEqualTo(-1);
+        assertThat(rig.walk(rig.dcp, 0xFFFF_C000L)).isEqualTo(-1);
+        assertThat(rig.dma.warnings()).isEmpty();
+        assertThat(rig.memory.allocator().usage().bufferBytes()).isEqualTo(bufferBytesBefore);
+        assertThat(buf.isFreed()).isTrue();
+    }
+
+    @Test
     void scenarioC1FourKibPageExposesTwelveKibAroundIt() {
         Rig rig = new Rig(Profile.ASAHI_GRANULE_NO_SGTABLE_GUARD);
         long pa = 0x8_3000_5000L;
