@@ -154,6 +154,37 @@ public record ExposureReport(String device, long iova, long length, List<Reach> 
     }
 
     /**
+     * Scans every IOVA range the device's domain has allocated through iommu-dma (including ranges
+     * parked in the range cache, which are unmapped) and reports what the device reaches outside
+     * {@code owned}, for example the union of every buffer it was legitimately given. The report's
+     * {@code iova} and {@code length} span the lowest to the highest range scanned.
+     *
+     * @param device the device
+     * @param owned the physical ranges it is meant to reach
+     * @return the report; empty when the domain has no ranges
+     */
+    public static ExposureReport forDevice(LinuxDevice device, ScatterList owned) {
+        Objects.requireNonNull(device, "device");
+        Objects.requireNonNull(owned, "owned");
+        int shift = device.iovaDomain().shift();
+        List<Reach> reach = new ArrayList<>();
+        List<Exposure> exposed = new ArrayList<>();
+        long lo = Long.MAX_VALUE;
+        long hi = 0;
+        for (var e : new java.util.TreeMap<>(device.iovaDomain().liveRanges()).entrySet()) {
+            long start = e.getKey() << shift;
+            long len = e.getValue() << shift;
+            ExposureReport part = scan(device.dmaDevice(), start, len, owned);
+            reach.addAll(part.reachable());
+            exposed.addAll(part.exposed());
+            lo = Math.min(lo, start);
+            hi = Math.max(hi, start + len);
+        }
+        return new ExposureReport(device.dmaDevice().toString(), lo == Long.MAX_VALUE ? 0 : lo,
+                lo == Long.MAX_VALUE ? 0 : hi - lo, reach, exposed);
+    }
+
+    /**
      * Walks {@code [iova, iova + length)} for {@code device} through the tables in memory and
      * reports what it reaches outside {@code owned}.
      *

@@ -109,6 +109,9 @@ class ReferenceScenariosTest {
         assertThat(pioReport.exposed())
                 .containsExactly(new ExposureReport.Exposure(0xFFFF_D000L, 0x8_2000_9000L, 0x3000, RW, true));
         assertThat(pioReport.exposedBytes()).isEqualTo(0x3000);
+        // the same, scanning every IOVA range each device's domain holds
+        assertThat(ExposureReport.forDevice(rig.dcp, buf.ownedRanges()).exposed()).isEqualTo(dcpReport.exposed());
+        assertThat(ExposureReport.forDevice(rig.piodma, sgt.cpuSegments()).exposed()).isEqualTo(pioReport.exposed());
 
         // contiguous for piodma: the naive flat use works
         byte[] data = Rig.pattern(0x5000, 2);
