@@ -24,6 +24,8 @@ public final class CoherentBuffer {
         REMAP,
         /** Non-blocking on a non-coherent device: carved from the atomic pool. */
         ATOMIC_POOL,
+        /** Exactly PAGE_ALIGN(size) contiguous pages from the CMA area (blocking, forced contiguous). */
+        CMA,
         /** Contiguous pages from the page allocator (one block of order get_order(size)). */
         CONTIGUOUS_PAGES
     }
@@ -119,7 +121,7 @@ public final class CoherentBuffer {
     /**
      * The physical memory the buffer owns, as runs: the page array's pages, or the contiguous
      * block (the whole buddy block for {@link Path#CONTIGUOUS_PAGES}, the page-aligned size for
-     * the pool). Spillover pages freed during allocation are not owned.
+     * the pool and CMA). Spillover pages freed during allocation are not owned.
      *
      * @return the owned ranges, adjacent ones merged
      */

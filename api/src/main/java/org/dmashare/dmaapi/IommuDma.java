@@ -36,6 +36,7 @@ public final class IommuDma {
     private final long pageSizeMask;
     private final boolean forceDac;
     private final AtomicPool pool;
+    private final CmaArea cma;
     private final Map<IommuDomain, LinuxIovaDomain> cookies = new IdentityHashMap<>();
     private final List<String> warnings = new ArrayList<>();
 
@@ -46,6 +47,7 @@ public final class IommuDma {
         this.pageSizeMask = b.pageSizeMask;
         this.forceDac = b.forceDac;
         this.pool = new AtomicPool(this.pages, b.memory.pageSize(), b.atomicPoolSize);
+        this.cma = b.cmaSize == 0 ? null : new CmaArea(b.memory, b.cmaBase, b.cmaSize);
     }
 
     /**
@@ -153,6 +155,11 @@ public final class IommuDma {
         return pool;
     }
 
+    /** The global CMA area, or null when none was configured. */
+    CmaArea cma() {
+        return cma;
+    }
+
     boolean forceDac() {
         return forceDac;
     }
@@ -170,6 +177,8 @@ public final class IommuDma {
         private long pageSizeMask = -1L;
         private boolean forceDac;
         private long atomicPoolSize = DEFAULT_ATOMIC_POOL;
+        private long cmaBase;
+        private long cmaSize;
 
         private Builder(PhysicalMemory memory) {
             this.memory = Objects.requireNonNull(memory, "memory");
@@ -241,9 +250,26 @@ public final class IommuDma {
         }
 
         /**
+         * Reserves a global CMA area ({@code cma=} on the kernel command line) that blocking
+         * contiguous allocations ({@link DmaAttr#FORCE_CONTIGUOUS}) of more than one page are
+         * served from. Default: none, so those fall back to the page allocator.
+         *
+         * @param base first physical address, aligned to {@code size}
+         * @param size a power of two, at least one page; claimed from the page allocator at build
+         * @return this builder
+         */
+        public Builder cmaArea(long base, long size) {
+            this.cmaBase = base;
+            this.cmaSize = size;
+            return this;
+        }
+
+        /**
          * Builds the model.
          *
          * @return the model
+         * @throws InvalidArgumentException if the CMA area is misaligned
+         * @throws org.dmashare.PhysicalMemoryExhaustedException if the CMA area is not free
          */
         public IommuDma build() {
             return new IommuDma(this);

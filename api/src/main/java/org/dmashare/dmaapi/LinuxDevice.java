@@ -241,8 +241,9 @@ public final class LinuxDevice {
      * {@code dma_alloc_attrs}: allocates a zeroed buffer and maps it for this device. Blocking
      * without {@link DmaAttr#FORCE_CONTIGUOUS} takes the remap path (pages gathered into an
      * array and mapped as one IOVA range); otherwise a non-coherent device without blocking uses
-     * the atomic pool, anything else one page-allocator block of order get_order(size) (CMA is not
-     * modelled: it behaves as if no CMA area could serve the request). The contiguous paths map
+     * the atomic pool; otherwise a blocking request of more than one page tries the CMA area (if
+     * one is configured: exactly PAGE_ALIGN(size) pages), and anything else takes one
+     * page-allocator block of order get_order(size). The contiguous paths map
      * the granules around the block and return IOVA + the block's granule offset.
      *
      * @param size bytes, positive
@@ -276,10 +277,20 @@ public final class LinuxDevice {
                         + " order-aligned free run (" + dma.pool() + ")");
             }
         } else {
-            path = CoherentBuffer.Path.CONTIGUOUS_PAGES;
             int order = getOrder(alloc);
-            pa = order > IommuDma.MAX_PAGE_ORDER ? PageSource.NO_PAGE : dma.pages().allocate(order, false);
-            owned = (long) pageSize << order;
+            CmaArea cma = dma.cma();
+            pa = PageSource.NO_PAGE;
+            if (cma != null && gfp.allowsBlocking() && alloc > pageSize) {
+                pa = cma.allocate(alloc / pageSize, order);
+            }
+            if (pa != PageSource.NO_PAGE) {
+                path = CoherentBuffer.Path.CMA;
+                owned = alloc;
+            } else {
+                path = CoherentBuffer.Path.CONTIGUOUS_PAGES;
+                pa = order > IommuDma.MAX_PAGE_ORDER ? PageSource.NO_PAGE : dma.pages().allocate(order, false);
+                owned = (long) pageSize << order;
+            }
             if (pa == PageSource.NO_PAGE) {
                 throw new DmaApiException(Errno.ENOMEM, name() + ": no free block of order " + order + " ("
                         + Hex.size(owned) + ") for a contiguous " + Hex.size(size) + " coherent buffer");
@@ -298,6 +309,8 @@ public final class LinuxDevice {
     private void freeContiguous(CoherentBuffer.Path path, long pa, long owned) {
         if (path == CoherentBuffer.Path.ATOMIC_POOL) {
             dma.pool().free(pa, owned / pageSize);
+        } else if (path == CoherentBuffer.Path.CMA) {
+            dma.cma().release(pa, owned / pageSize);
         } else {
             dma.pages().free(pa, Long.numberOfTrailingZeros(owned / pageSize));
         }

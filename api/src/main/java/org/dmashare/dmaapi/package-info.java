@@ -38,8 +38,7 @@
  *       in for a DART without changing the model.</li>
  *   <li><b>IOVA state</b> follows iova.c: size-aligned top-down placement from cached positions,
  *       power-of-two rounding below 32 granules, and the range cache, modelled for one CPU.</li>
- *   <li><b>Not modelled:</b> CMA (the contiguous path falls back to the page allocator as when
- *       no CMA area can serve a request), swiotlb bouncing for untrusted devices, PCI P2PDMA,
+ *   <li><b>Not modelled:</b> per-device and per-NUMA CMA areas (one global area is), swiotlb bouncing for untrusted devices, PCI P2PDMA,
  *       dma-direct (devices without a paging domain are refused), lazy flush queues (every unmap
  *       flushes the IOTLB before the IOVA is freed), cache maintenance.</li>
  * </ul>

@@ -67,6 +67,32 @@ class ContiguousPathsTest {
     }
 
     @Test
+    void cmaAllocationOwnsExactlyItsPagesAndExposesTheTailOfItsGranule() {
+        Rig rig = new Rig(Profile.ASAHI_GRANULE_NO_SGTABLE_GUARD);
+        IommuDma withCma = IommuDma.builder(rig.memory).profile(Profile.ASAHI_GRANULE_NO_SGTABLE_GUARD)
+                .pageSizeMask(Rig.DART_PAGE_SIZES).cmaArea(0x8_3000_0000L, 0x10_0000).build();
+        DmaDevice d = rig.dcpIommu.device(1);
+        d.attach(rig.dcpIommu.createDomain());
+        LinuxDevice dev = withCma.probe(d, DeviceParams.platform("dcp-cma"));
+        EnumSet<DmaAttr> contiguous = EnumSet.of(DmaAttr.FORCE_CONTIGUOUS);
+
+        CoherentBuffer twelve = dev.allocCoherent(0x3000, Gfp.KERNEL, contiguous);
+        CoherentBuffer eight = dev.allocCoherent(0x2000, Gfp.KERNEL, contiguous);
+
+        assertThat(twelve.path()).isEqualTo(CoherentBuffer.Path.CMA);
+        assertThat(twelve.firstPage()).isEqualTo(0x8_3000_0000L);
+        assertThat(twelve.dmaHandle()).isEqualTo(0xFFFF_C000L);
+        assertThat(ExposureReport.forBuffer(twelve).exposed()).containsExactly(
+                new ExposureReport.Exposure(0xFFFF_F000L, 0x8_3000_3000L, 0x1000, Prot.READ_WRITE, false));
+        // 2 pages aligned to 2 pages: the first free run after the 12 KiB is at 0x4000
+        assertThat(eight.firstPage()).isEqualTo(0x8_3000_4000L);
+        assertThat(eight.dmaHandle()).isEqualTo(0xFFFF_8000L);
+        assertThat(ExposureReport.forBuffer(eight).exposedBytes()).isEqualTo(0x2000);
+        dev.freeCoherent(twelve);
+        assertThat(dev.allocCoherent(0x3000, Gfp.KERNEL, contiguous).firstPage()).isEqualTo(0x8_3000_0000L);
+    }
+
+    @Test
     void mapSingleReturnsIovaPlusGranuleOffsetAndExposesTheRestOfTheGranule() {
         Rig rig = new Rig(Profile.ASAHI_GRANULE_NO_SGTABLE_GUARD);
         long phys = 0x8_3000_6100L;
