@@ -162,7 +162,13 @@ public final class LinuxDevice {
         long o = off(handle);
         long start = handle - o;
         long len = up(size + o);
-        long unmapped = domain.unmap(start, len);
+        long unmapped;
+        try {
+            unmapped = domain.unmap(start, len);
+        } catch (DmaShareException e) {
+            dma.warn(name() + ": unmap of " + Hex.range(start, len) + " refused by the IOMMU: " + e.getMessage());
+            unmapped = 0;
+        }
         if (unmapped != len) {
             dma.warn(name() + ": unmap of " + Hex.range(start, len) + " removed " + Hex.of(unmapped) + " bytes");
         }

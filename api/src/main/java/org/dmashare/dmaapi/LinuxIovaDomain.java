@@ -153,11 +153,12 @@ public final class LinuxIovaDomain {
 
     /**
      * Frees a range {@code allocIovaFast} returned ({@code free_iova_fast}): into the range cache
-     * when its size class is cached, else out of the tree.
+     * when its size class is cached, else out of the tree. As in iova.c nothing is checked before
+     * a range enters the cache (a double free caches it twice), and a tree free of a frame no
+     * live range contains does nothing.
      *
      * @param pfn the range's first frame
      * @param size its length in granules as the caller knows it (unrounded)
-     * @throws org.dmashare.InvalidArgumentException if no live range contains {@code pfn}
      */
     public synchronized void freeIovaFast(long pfn, long size) {
         if (!rcacheInsert(pfn, size)) {
@@ -251,8 +252,7 @@ public final class LinuxIovaDomain {
     private void freeIova(long pfn) {
         Map.Entry<Long, Long> node = nodes.floorEntry(pfn);
         if (node == null || pfn >= node.getKey() + node.getValue()) {
-            throw new org.dmashare.InvalidArgumentException("free of IOVA " + Hex.of(pfn << shift)
-                    + " refused: no live IOVA range contains it");
+            return; // iova.c: free_iova of an unknown frame is ignored
         }
         long lo = node.getKey();
         long hi = lo + node.getValue() - 1;

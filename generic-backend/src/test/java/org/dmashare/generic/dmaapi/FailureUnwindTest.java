@@ -54,6 +54,26 @@ class FailureUnwindTest {
     }
 
     @Test
+    void unmappingATableTwiceWarnsAndCachesItsIovaTwiceSoTwoLaterMappingsCollide() {
+        Rig rig = new Rig(Profile.ASAHI_GRANULE_NO_SGTABLE_GUARD);
+        SgTable first = scattered(rig);
+        rig.piodma.mapSgtable(first, DataDirection.BIDIRECTIONAL);
+        rig.piodma.unmapSgtable(first, DataDirection.BIDIRECTIONAL);
+
+        rig.piodma.unmapSgtable(first, DataDirection.BIDIRECTIONAL);
+
+        assertThat(rig.dma.warnings()).singleElement().asString().contains("removed 0x0 bytes");
+        assertThat(rig.piodma.iovaDomain().cachedRanges()).isEqualTo(2);
+        rig.piodma.mapSgtable(first, DataDirection.BIDIRECTIONAL);
+        SgTable second = SgTable.of(ScatterList.of(new ScatterList.Segment(0x8_4000_8000L, 0x1000),
+                new ScatterList.Segment(0x8_4001_0000L, 0x8000)), 4096);
+        assertThatThrownBy(() -> rig.piodma.mapSgtable(second, DataDirection.BIDIRECTIONAL))
+                .isInstanceOf(DmaApiException.class).hasMessageContaining("already mapped")
+                .satisfies(e -> assertThat(((DmaApiException) e).errno()).isEqualTo(Errno.EINVAL));
+        assertThat(rig.walk(rig.piodma, 0xFFFF_0000L)).isEqualTo(0x8_4000_0000L);
+    }
+
+    @Test
     void mapSgWithNoIovaBelowTheMaskReturnsEnomemAndRestoresTheTable() {
         Rig rig = new Rig(Profile.ASAHI_GRANULE_NO_SGTABLE_GUARD);
         // a second device in piodma's domain whose mask leaves one granule (0x4000..0x7FFF)
