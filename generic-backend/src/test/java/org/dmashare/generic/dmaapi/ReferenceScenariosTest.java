@@ -1,11 +1,17 @@
 package org.dmashare.generic.dmaapi;
 
-import org.dmashare.dmaapi.*;
-
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.util.Arrays;
 import java.util.List;
+import org.dmashare.dmaapi.CoherentBuffer;
+import org.dmashare.dmaapi.DataDirection;
+import org.dmashare.dmaapi.DmaSegment;
+import org.dmashare.dmaapi.ExposureReport;
+import org.dmashare.dmaapi.Gfp;
+import org.dmashare.dmaapi.Profile;
+import org.dmashare.dmaapi.SgEntry;
+import org.dmashare.dmaapi.SgTable;
 import org.dmashare.iommu.Prot;
 import org.dmashare.memory.PageUse;
 import org.dmashare.sharing.ScatterList;

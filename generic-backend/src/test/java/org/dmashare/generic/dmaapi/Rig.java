@@ -1,7 +1,10 @@
 package org.dmashare.generic.dmaapi;
 
-import org.dmashare.dmaapi.*;
-
+import org.dmashare.dmaapi.DeviceParams;
+import org.dmashare.dmaapi.IommuDma;
+import org.dmashare.dmaapi.LinuxDevice;
+import org.dmashare.dmaapi.Profile;
+import org.dmashare.dmaapi.ScriptedPageSource;
 import org.dmashare.iommu.DmaDevice;
 import org.dmashare.iommu.Iommu;
 import org.dmashare.iommu.IommuBackends;
