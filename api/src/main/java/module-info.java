@@ -12,6 +12,7 @@ module org.dmashare.api {
     exports org.dmashare.iommu.support;
     exports org.dmashare.pgtable;
     exports org.dmashare.sharing;
+    exports org.dmashare.dmaapi;
     exports org.dmashare.inject;
 
     opens org.dmashare.inject to com.google.guice;

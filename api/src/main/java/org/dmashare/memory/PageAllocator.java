@@ -181,42 +181,57 @@ public final class PageAllocator {
     }
 
     /**
-     * Allocates the specific block {@code [pa, pa + size)}, for memory that is already in use
-     * when the model starts (for example page tables a boot loader left behind). The block is
-     * split out of the free block that contains it.
+     * Allocates the naturally aligned block {@code [pa, pa + size)}, which must be free, splitting
+     * the free block that contains it. This lets a caller reproduce a given physical placement
+     * (for example a scripted page source in a test, or table pages a boot loader left behind)
+     * while every byte stays accounted for.
      *
-     * @param pa first address, a multiple of {@code size}, inside the memory
+     * @param pa first address, a multiple of {@code size}
      * @param size a power of two, at least the page size
-     * @param use what the block is used for
+     * @param use what the block is for
      * @return the block
-     * @throws InvalidArgumentException if the size is invalid or the block misaligned or outside
-     *     the memory
-     * @throws PhysicalMemoryExhaustedException if any byte of the block is already allocated;
-     *     nothing is changed
+     * @throws InvalidArgumentException if the size is invalid, {@code pa} is not aligned to it, or
+     *     the block is outside the memory
+     * @throws PhysicalMemoryExhaustedException if any byte of the block is not free (or an
+     *     injected failure fires); nothing is changed
      */
-    public synchronized Block claim(long pa, long size, PageUse use) {
+    public Block allocateAt(long pa, long size, PageUse use) {
         Objects.requireNonNull(use, "use");
-        int order = orderOf(size);
+        int target = orderOf(size);
         if ((pa & (size - 1)) != 0 || !memory.contains(pa, size)) {
-            throw new InvalidArgumentException("claim of " + Hex.range(pa, size) + " refused: the block must be aligned"
-                    + " to its size and inside memory " + Hex.range(memory.base(), memory.size()));
+            throw new InvalidArgumentException("block " + Hex.range(pa, size) + " must be naturally aligned to its size "
+                    + Hex.size(size) + " and inside memory " + Hex.range(memory.base(), memory.size()));
         }
-        for (int o = order; o < free.length; o++) {
-            long start = pa & -(1L << (o + pageShift));
-            if (!free[o].remove(start)) {
-                continue;
+        memory.failures().check(use == PageUse.BUFFER
+                ? FailureInjector.Point.PAGE_ALLOCATION : FailureInjector.Point.TABLE_PAGE_ALLOCATION);
+        synchronized (this) {
+            int from = target;
+            long start = pa;
+            while (from < free.length) {
+                start = pa & -(1L << (from + pageShift));
+                if (free[from].contains(start)) {
+                    break;
+                }
+                from++;
             }
-            while (o > order) {
-                o--;
-                long upper = start + (1L << (o + pageShift));
-                if (pa >= upper) {
-                    free[o].add(start);
-                    start = upper;
+            if (from == free.length) {
+                throw new PhysicalMemoryExhaustedException("block " + Hex.range(pa, size) + " for " + use
+                        + " is not free (allocated, or outside memory " + Hex.range(memory.base(), memory.size())
+                        + ")");
+            }
+            free[from].remove(start);
+            while (from > target) {
+                from--;
+                long half = 1L << (from + pageShift);
+                // keep the half that holds pa, give the other back
+                if ((pa & half) != 0) {
+                    free[from].add(start);
+                    start += half;
                 } else {
-                    free[o].add(upper);
+                    free[from].add(start + half);
                 }
             }
-            live.put(pa, new Live(order, use));
+            live.put(pa, new Live(target, use));
             freeBytes -= size;
             if (use == PageUse.BUFFER) {
                 bufferBytes += size;
@@ -225,8 +240,28 @@ public final class PageAllocator {
             }
             return new Block(pa, size, use);
         }
-        throw new PhysicalMemoryExhaustedException("claim of " + Hex.range(pa, size) + " for " + use
-                + " refused: part of it is already allocated");
+    }
+
+    /**
+     * Splits a live block into live blocks of one page each, as Linux's {@code split_page} does,
+     * so that its pages can then be freed one at a time. Accounting is unchanged.
+     *
+     * @param pa the address the block was allocated at
+     * @param size the size it was allocated with
+     * @throws InvalidArgumentException if {@code pa} is not the start of a live block of exactly
+     *     {@code size} bytes; nothing is changed
+     */
+    public synchronized void split(long pa, long size) {
+        Live block = live.get(pa);
+        if (block == null || (1L << (block.order + pageShift)) != size) {
+            String found = block == null ? "no live block starts there"
+                    : "the live block there is " + Hex.size(1L << (block.order + pageShift));
+            throw new InvalidArgumentException("split of " + Hex.range(pa, size) + " refused: " + found);
+        }
+        long page = 1L << pageShift;
+        for (long p = pa; p < pa + size; p += page) {
+            live.put(p, new Live(0, block.use));
+        }
     }
 
     /**

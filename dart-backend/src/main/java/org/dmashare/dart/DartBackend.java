@@ -123,7 +123,7 @@ public final class DartBackend implements IommuBackend {
                     }
                 }
                 if (owner == null) {
-                    claimed.add(memory.allocator().claim(pa & -block, block, PageUse.PAGE_TABLE).pa());
+                    claimed.add(memory.allocator().allocateAt(pa & -block, block, PageUse.PAGE_TABLE).pa());
                 } else if (owner.use() != PageUse.PAGE_TABLE) {
                     throw new PhysicalMemoryExhaustedException("dump page " + Hex.of(pa) + " lies in " + owner
                             + ", which is not a page table; restore it into memory where that page is free or"

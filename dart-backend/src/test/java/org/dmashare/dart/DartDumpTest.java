@@ -154,7 +154,7 @@ class DartDumpTest {
         assertThat(dump.memory()).hasSize(3);
         PhysicalMemory target = Darts.memory();
         long last = ((java.util.TreeMap<Long, byte[]>) new java.util.TreeMap<>(dump.memory())).lastKey();
-        target.allocator().claim(last, 0x4000, PageUse.BUFFER);
+        target.allocator().allocateAt(last, 0x4000, PageUse.BUFFER);
         org.dmashare.memory.PageAllocator.Usage before = target.allocator().usage();
         assertThatThrownBy(() -> Darts.BACKEND.restore(dump, IommuConfig.of("t8020"), target))
                 .isInstanceOf(org.dmashare.PhysicalMemoryExhaustedException.class);

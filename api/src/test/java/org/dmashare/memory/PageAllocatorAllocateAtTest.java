@@ -7,13 +7,13 @@ import org.dmashare.InvalidArgumentException;
 import org.dmashare.PhysicalMemoryExhaustedException;
 import org.junit.jupiter.api.Test;
 
-class PageAllocatorClaimTest {
+class PageAllocatorAllocateAtTest {
 
     @Test
-    void claimTakesExactlyTheBlockAndTheRestStaysAllocatable() {
+    void allocateAtTakesExactlyTheBlockAndTheRestStaysAllocatable() {
         PhysicalMemory memory = PhysicalMemory.create(0x8_0000_0000L, 1L << 20, 4096);
         PageAllocator a = memory.allocator();
-        PageAllocator.Block b = a.claim(0x8_0003_4000L, 0x4000, PageUse.PAGE_TABLE);
+        PageAllocator.Block b = a.allocateAt(0x8_0003_4000L, 0x4000, PageUse.PAGE_TABLE);
         assertThat(b.pa()).isEqualTo(0x8_0003_4000L);
         assertThat(a.isAllocated(0x8_0003_4000L, 0x4000)).isTrue();
         assertThat(a.usage().tableBytes()).isEqualTo(0x4000);
@@ -28,16 +28,16 @@ class PageAllocatorClaimTest {
     }
 
     @Test
-    void claimOfAllocatedOrMisalignedBlockIsRefusedAndChangesNothing() {
+    void allocateAtOfAllocatedOrMisalignedBlockIsRefusedAndChangesNothing() {
         PhysicalMemory memory = PhysicalMemory.create(0x8_0000_0000L, 1L << 20, 4096);
         PageAllocator a = memory.allocator();
         long pa = a.allocate(0x1000, PageUse.BUFFER);
         PageAllocator.Usage before = a.usage();
-        assertThatThrownBy(() -> a.claim(pa & -0x4000L, 0x4000, PageUse.PAGE_TABLE))
+        assertThatThrownBy(() -> a.allocateAt(pa & -0x4000L, 0x4000, PageUse.PAGE_TABLE))
                 .isInstanceOf(PhysicalMemoryExhaustedException.class);
-        assertThatThrownBy(() -> a.claim(0x8_0000_2000L, 0x4000, PageUse.PAGE_TABLE))
+        assertThatThrownBy(() -> a.allocateAt(0x8_0000_2000L, 0x4000, PageUse.PAGE_TABLE))
                 .isInstanceOf(InvalidArgumentException.class);
-        assertThatThrownBy(() -> a.claim(0x9_0000_0000L, 0x4000, PageUse.PAGE_TABLE))
+        assertThatThrownBy(() -> a.allocateAt(0x9_0000_0000L, 0x4000, PageUse.PAGE_TABLE))
                 .isInstanceOf(InvalidArgumentException.class);
         assertThat(a.usage()).isEqualTo(before);
         a.free(pa, 0x1000);
