@@ -48,6 +48,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Nested;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 
 /**
  * The conformance kit for {@link IommuBackend} implementations: extend it in a test class, supply
@@ -59,7 +60,8 @@ import org.junit.jupiter.api.Test;
  * {@code generic} backend.
  *
  * <p>Each check's name is the rule it checks, grouped in nested classes by topic. A failing check
- * says which rule broke and what the backend did. A check of a capability the backend does not
+ * says which rule broke and what the backend did, prefixed with the kit subclass and the unit
+ * under test; an unexpected exception from the backend fails the check naming it. A check of a capability the backend does not
  * declare is aborted through JUnit {@link Assumptions}, so it is reported as skipped with the
  * message "capability X not declared".
  *
@@ -74,6 +76,7 @@ import org.junit.jupiter.api.Test;
  *
  * <p>Designed for extension: one instance runs one check, with a fresh memory and a fresh unit.
  */
+@ExtendWith(KitFailureReporter.class)
 public abstract class IommuBackendConformanceKit {
 
     /** The memory of the current check, from {@link #createMemory()}. */
@@ -1157,7 +1160,13 @@ public abstract class IommuBackendConformanceKit {
         @Test
         void identityDomainPassesPhysicalAddressesThrough() {
             requireCapability(caps.bypass(), "bypass");
-            IommuDomain id = closeLater(iommu.createDomain(DomainType.IDENTITY));
+            IommuDomain id;
+            try {
+                id = closeLater(iommu.createDomain(DomainType.IDENTITY));
+            } catch (InvalidArgumentException e) {
+                throw new AssertionError(rule("a unit declaring bypass creates identity domains")
+                        + " broken: createDomain(IDENTITY) threw " + e, e);
+            }
             iommu.device(0).attach(id);
             long pa = pages(granule());
             assertThat(iommu.walk(0, pa + 8).map(Translation::pa)).as(rule("an identity domain translates every address"
