@@ -477,6 +477,26 @@ public abstract class IommuBackendConformanceKit {
     }
 
     @Test
+    void mapOfARangeStraddlingABlockUsesPagesAtTheEdgesAndTheBlockInside() {
+        requireCapability(caps.blockMappings(), "blockMappings");
+        IommuDomain d = attachedDomain(0);
+        long g = granule();
+        long block = caps.smallestBlock();
+        // Translation only, no DMA: the physical range need not be allocated, only inside memory.
+        long pa = (memory.base() + block + block - 1) & -block;
+        Assumptions.assumeTrue(memory.contains(pa - g, block + 2 * g), "memory too small for a block and two pages");
+        long iova = iovaBase(d, block) + block;
+        d.map(iova - g, pa - g, block + 2 * g, Prot.READ_WRITE);
+        String r = "map uses the largest page size that fits at each step";
+        assertThat(d).as(rule(r) + ": the granule before the block").translates(iova - g).to(pa - g).withLeafSize(g);
+        assertThat(d).as(rule(r) + ": the aligned block inside").translates(iova).to(pa).withLeafSize(block);
+        assertThat(d).as(rule(r) + ": the granule after the block").translates(iova + block).to(pa + block)
+                .withLeafSize(g);
+        assertThat(d.unmap(iova - g, block + 2 * g)).as(rule("unmap returns the bytes unmapped"))
+                .isEqualTo(block + 2 * g);
+    }
+
+    @Test
     void mapUsesGranulePagesWhereBlockAlignmentIsMissing() {
         IommuDomain d = attachedDomain(0);
         long g = granule();
