@@ -482,18 +482,23 @@ public abstract class IommuBackendConformanceKit {
         IommuDomain d = attachedDomain(0);
         long g = granule();
         long block = caps.smallestBlock();
-        // Translation only, no DMA: the physical range need not be allocated, only inside memory.
-        long pa = (memory.base() + block + block - 1) & -block;
-        Assumptions.assumeTrue(memory.contains(pa - g, block + 2 * g), "memory too small for a block and two pages");
-        long iova = iovaBase(d, block) + block;
-        d.map(iova - g, pa - g, block + 2 * g, Prot.READ_WRITE);
+        // Translation only, no DMA: the physical ranges need not be allocated, only inside memory.
+        long p0 = (memory.base() + block - 1) & -block;
+        Assumptions.assumeTrue(memory.contains(p0, 2 * block), "memory too small for two blocks");
+        long x = iovaBase(d, block) + block;
+        long y = x + 2 * block;
         String r = "map uses the largest page size that fits at each step";
-        assertThat(d).as(rule(r) + ": the granule before the block").translates(iova - g).to(pa - g).withLeafSize(g);
-        assertThat(d).as(rule(r) + ": the aligned block inside").translates(iova).to(pa).withLeafSize(block);
-        assertThat(d).as(rule(r) + ": the granule after the block").translates(iova + block).to(pa + block)
+        d.map(x - g, p0 + block - g, block + g, Prot.READ_WRITE);
+        assertThat(d).as(rule(r) + ": the granule before the block").translates(x - g).to(p0 + block - g)
                 .withLeafSize(g);
-        assertThat(d.unmap(iova - g, block + 2 * g)).as(rule("unmap returns the bytes unmapped"))
-                .isEqualTo(block + 2 * g);
+        assertThat(d).as(rule(r) + ": the aligned block").translates(x).to(p0 + block).withLeafSize(block);
+        d.map(y, p0, block + g, Prot.READ_WRITE);
+        assertThat(d).as(rule(r) + ": the aligned block").translates(y + block - 1).to(p0 + block - 1)
+                .withLeafSize(block);
+        assertThat(d).as(rule(r) + ": the granule after the block").translates(y + block).to(p0 + block)
+                .withLeafSize(g);
+        assertThat(d.unmap(x - g, 3 * block + 2 * g)).as(rule("unmap returns the bytes unmapped"))
+                .isEqualTo(2 * block + 2 * g);
     }
 
     @Test
@@ -523,6 +528,114 @@ public abstract class IommuBackendConformanceKit {
                 .allowing(Access.READ).allowing(Access.WRITE);
         assertThat(d).as(rule("a READ leaf allows reads and forbids writes")).translates(iova + g)
                 .allowing(Access.READ).forbidding(Access.WRITE);
+    }
+
+    @Test
+    void randomMapsAndUnmapsAgreeWithAReferenceModel() {
+        IommuDomain d = attachedDomain(0);
+        long g = granule();
+        long block = caps.blockMappings() ? caps.smallestBlock() : 0;
+        long unit = block != 0 && memory.size() >= 2 * block ? block : 16 * g;
+        long window = Math.min(2 * unit, Long.highestOneBit((d.apertureEnd() - iovaBase(d, unit)) / 2));
+        Assumptions.assumeTrue(window >= 4 * g, "aperture too small for the random map/unmap window");
+        long base = iovaBase(d, unit);
+        long paBase = (memory.base() + unit - 1) & -unit;
+        long paSpan = Math.min(memory.end() - paBase, 2 * unit);
+        long seed = Long.getLong("dmashare.test.seed", System.nanoTime());
+        int ops = 300 * Integer.getInteger("dmashare.test.scale", 1);
+        System.out.println("randomMapsAndUnmapsAgreeWithAReferenceModel on " + iommu + ": seed " + seed
+                + " (rerun with -Ddmashare.test.seed=" + seed + ")");
+        java.util.Random rnd = new java.util.Random(seed);
+        java.util.TreeMap<Long, Long> model = new java.util.TreeMap<>(); // granule IOVA -> granule PA
+        String r = "map and unmap behave as a reference model of their rules (seed " + seed + ")";
+        List<PageAllocator.Block> emptyDomain = memory.allocator().allocatedBlocks();
+        for (int op = 0; op < ops; op++) {
+            boolean big = unit != 16 * g && rnd.nextInt(4) == 0;
+            long size = big ? unit : g * (1 + rnd.nextInt(8));
+            long iova = big ? base + unit * rnd.nextInt((int) (window / unit))
+                    : base + g * rnd.nextInt((int) ((window - size) / g) + 1);
+            long pa = big ? paBase + unit * rnd.nextInt((int) Math.max(1, paSpan / unit))
+                    : paBase + g * rnd.nextInt((int) ((paSpan - size) / g) + 1);
+            String call;
+            if (rnd.nextBoolean()) {
+                call = "op " + op + ": map(" + Hex.of(iova) + ", " + Hex.of(pa) + ", " + Hex.of(size) + ")";
+                boolean clash = !model.subMap(iova, iova + size).isEmpty();
+                try {
+                    d.map(iova, pa, size, Prot.READ_WRITE);
+                    if (clash) {
+                        fail(rule(r) + " broken: " + call + " succeeded over an existing mapping");
+                    }
+                    for (long o = 0; o < size; o += g) {
+                        model.put(iova + o, pa + o);
+                    }
+                } catch (MappingConflictException e) {
+                    if (!clash) {
+                        fail(rule(r) + " broken: " + call + " was refused although the range is free: " + e.getMessage());
+                    }
+                }
+            } else {
+                call = "op " + op + ": unmap(" + Hex.of(iova) + ", " + Hex.of(size) + ")";
+                long mapped = model.subMap(iova, iova + size).size() * g;
+                try {
+                    long n = d.unmap(iova, size);
+                    assertThat(n).as(rule(r) + " broken: " + call + " returned " + Hex.of(n) + " but " + Hex.of(mapped)
+                            + " bytes of the range were mapped").isEqualTo(mapped);
+                    model.subMap(iova, iova + size).clear();
+                } catch (MappingConflictException e) {
+                    Optional<Translation> first = iommu.walk(0, iova);
+                    Optional<Translation> last = iommu.walk(0, iova + size - 1);
+                    boolean cuts = first.filter(t -> (iova & (t.pageSize() - 1)) != 0).isPresent()
+                            || last.filter(t -> ((iova + size) & (t.pageSize() - 1)) != 0).isPresent();
+                    if (!cuts) {
+                        fail(rule(r) + " broken: " + call + " was refused although no leaf sticks out of the range: "
+                                + e.getMessage());
+                    }
+                }
+            }
+            // The op's own range (and a granule either side) after every op; the whole window every
+            // 20 ops and after the last, so that a stray write anywhere is caught within 20 ops.
+            boolean full = op % 20 == 19 || op == ops - 1;
+            long from = full ? base : Math.max(base, iova - g);
+            long to = full ? base + window : Math.min(base + window, iova + size + g);
+            String when = full ? "after " + call + " (whole window, checked every 20 ops)" : "after " + call;
+            agreesWithModel(r, when, model, from, to);
+        }
+        d.unmap(base, window);
+        if (caps.reclaimsEmptyTables()) {
+            assertThat(memory.allocator().allocatedBlocks()).as(rule(r) + " broken: after unmapping everything the table"
+                    + " pages are not back").isEqualTo(emptyDomain);
+        }
+    }
+
+    /** Walks [from, to) and fails at the first granule whose translation differs from the model. */
+    private void agreesWithModel(String r, String when, java.util.NavigableMap<Long, Long> model, long from, long to) {
+        long g = granule();
+        long at = from;
+        while (at < to) {
+            Optional<Translation> t = iommu.walk(0, at);
+            Long want = model.get(at);
+            if (want == null) {
+                if (t.isPresent()) {
+                    fail(rule(r) + " broken " + when + ": IOVA " + Hex.of(at)
+                            + " should be unmapped but the hardware walk finds " + t.get());
+                }
+                at += g;
+                continue;
+            }
+            if (t.isEmpty() || t.get().pa() != want) {
+                fail(rule(r) + " broken " + when + ": IOVA " + Hex.of(at) + " should translate to " + Hex.of(want)
+                        + " but the hardware walk finds " + t.map(Translation::toString).orElse("nothing"));
+            }
+            long leafEnd = Math.min((at & -t.get().pageSize()) + t.get().pageSize(), to);
+            for (long o = at + g; o < leafEnd; o += g) {
+                Long w = model.get(o);
+                if (w == null || w != t.get().pa() + (o - at)) {
+                    fail(rule(r) + " broken " + when + ": the leaf " + t.get() + " maps IOVA " + Hex.of(o)
+                            + " which the model has " + (w == null ? "unmapped" : "at " + Hex.of(w)));
+                }
+            }
+            at = leafEnd;
+        }
     }
 
     // =====================================================================================
