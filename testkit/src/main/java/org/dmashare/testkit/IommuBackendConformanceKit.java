@@ -1443,6 +1443,57 @@ public abstract class IommuBackendConformanceKit {
     }
 
     @Test
+    void failedLateSharingOrImportLeavesEveryDomainAndAllocatorAsBefore() {
+        twoDomains();
+        String r = "late sharing and import complete or leave every domain, IOVA allocator and the page allocator"
+                + " as before";
+        long a = sharing.alignment(List.of(first, second), ShareOptions.DEFAULTS);
+        long pa = pages(4 * a);
+        ScatterList list = ScatterList.of(new ScatterList.Segment(pa + 2 * a, a), new ScatterList.Segment(pa, a));
+        try (SharedBuffer owner = sharing.allocate(3 * granule(), List.of(first))) {
+            for (String what : List.of("shareWith", "importScatterList")) {
+                for (FailureInjector.Point point : FailureInjector.Point.values()) {
+                    for (int n = 1; n <= 32; n++) {
+                        List<PageAllocator.Block> blocks = memory.allocator().allocatedBlocks();
+                        var iovasFirst = first.iovaAllocator().snapshot();
+                        var iovasSecond = second.iovaAllocator().snapshot();
+                        memory.failures().failNth(point, n);
+                        SharedBuffer imported = null;
+                        try {
+                            if (what.equals("shareWith")) {
+                                owner.shareWith(second);
+                            } else {
+                                imported = sharing.importScatterList(list, List.of(first, second), ShareOptions.DEFAULTS);
+                            }
+                        } catch (RuntimeException e) {
+                            memory.failures().clear();
+                            String call = what + " failing at the " + n + "th " + point + " (" + e + ")";
+                            assertThat(memory.allocator().allocatedBlocks()).as(rule(r) + " broken: " + call
+                                    + " changed the page allocator").isEqualTo(blocks);
+                            assertThat(first.iovaAllocator().snapshot()).as(rule(r) + " broken: " + call
+                                    + " changed the first domain's IOVA allocator").isEqualTo(iovasFirst);
+                            assertThat(second.iovaAllocator().snapshot()).as(rule(r) + " broken: " + call
+                                    + " changed the second domain's IOVA allocator").isEqualTo(iovasSecond);
+                            assertThat(owner.isMappedIn(second)).as(rule(r) + " broken: " + call
+                                    + " left the buffer mapped").isFalse();
+                            continue;
+                        }
+                        memory.failures().clear();
+                        if (imported != null) {
+                            assertThat(imported).isContiguousIn(first).isContiguousIn(second).hasNoOverExposure();
+                            imported.close();
+                        } else {
+                            assertThat(owner).isContiguousIn(second);
+                            owner.unshare(second);
+                        }
+                        break;
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
     void lateSharingIntoADomainWhoseGranuleDividesTheAlignmentIsContiguous() {
         twoDomains();
         try (SharedBuffer b = sharing.allocate(3 * granule(), List.of(first))) {
