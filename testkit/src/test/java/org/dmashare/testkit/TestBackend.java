@@ -40,7 +40,11 @@ final class TestBackend {
         /** map overwrites existing entries instead of refusing. */
         OVERWRITES_ON_CONFLICT,
         /** the walk of stream 1 uses stream 0's table. */
-        STREAMS_SHARE_ONE_TABLE
+        STREAMS_SHARE_ONE_TABLE,
+        /** map installs granule by granule and keeps what it installed when a later step fails. */
+        MAP_NOT_ATOMIC,
+        /** unmap reports one granule more than it removed. */
+        UNMAP_MISCOUNTS
     }
 
     /** Two levels: a root of blocks or table pointers, then pages. */
@@ -168,6 +172,12 @@ final class TestBackend {
                     table().map(iova, pa, size, p);
                     return;
                 }
+                if (unit.bugs.contains(Bug.MAP_NOT_ATOMIC)) {
+                    for (long o = 0; o < size; o += granule()) {
+                        super.map(iova + o, pa + o, granule(), p);
+                    }
+                    return;
+                }
                 try {
                     super.map(iova, pa, size, p);
                 } catch (MappingConflictException e) {
@@ -185,7 +195,7 @@ final class TestBackend {
                 if (unit.bugs.contains(Bug.FLUSH_ON_UNMAP)) {
                     flushIotlb();
                 }
-                return n;
+                return unit.bugs.contains(Bug.UNMAP_MISCOUNTS) && n > 0 ? n + granule() : n;
             }
 
             @Override
