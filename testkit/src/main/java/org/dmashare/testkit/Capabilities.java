@@ -37,7 +37,9 @@ public record Capabilities(long granule, long pageSizes, int streams, boolean bl
         /**
          * Allows device access only to bytes {@code [first, last]} of the granule page at
          * {@code iova} of {@code domain}; accesses to the rest of that page must fault with
-         * {@link org.dmashare.iommu.IommuFault.Reason#SUBPAGE}.
+         * {@link org.dmashare.iommu.IommuFault.Reason#SUBPAGE}. The kit passes a window of whole
+         * quarter pages ({@code first} and {@code last + 1} are multiples of a quarter of the
+         * granule), so hardware with coarse sub-page units can express it exactly.
          *
          * @param domain a paging domain where {@code iova} is mapped
          * @param iova the page's IOVA, granule-aligned

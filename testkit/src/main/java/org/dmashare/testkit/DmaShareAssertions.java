@@ -1,12 +1,14 @@
 package org.dmashare.testkit;
 
+import org.dmashare.iommu.Iommu;
 import org.dmashare.iommu.IommuDomain;
 import org.dmashare.sharing.SharedBuffer;
 
 /**
  * AssertJ entry point for dmashare's domain assertions, for example
- * {@code assertThat(buffer).isContiguousIn(domain).hasNoOverExposure()} or
- * {@code assertThat(domain).translates(iova).to(pa)}. Statically import {@code assertThat} next to
+ * {@code assertThat(buffer).isContiguousIn(domain).hasNoOverExposure()},
+ * {@code assertThat(domain).translates(iova).to(pa)} or
+ * {@code assertThat(iommu).hasLoggedFault(0, iova, Access.WRITE, Reason.PERMISSION)}. Statically import {@code assertThat} next to
  * AssertJ's own: the overloads are told apart by argument type.
  *
  * <p>Every assertion reads translations as a device would: through
@@ -26,6 +28,16 @@ public final class DmaShareAssertions {
      */
     public static SharedBufferAssert assertThat(SharedBuffer actual) {
         return new SharedBufferAssert(actual);
+    }
+
+    /**
+     * Starts assertions about an IOMMU unit: its fault log and IOTLB.
+     *
+     * @param actual the unit, may be null (the assertion then fails)
+     * @return the assertion object
+     */
+    public static IommuAssert assertThat(Iommu actual) {
+        return new IommuAssert(actual);
     }
 
     /**

@@ -39,6 +39,20 @@ class DmaShareAssertionsTest {
     }
 
     @Test
+    void iommuAssertionsReadTheFaultLogAndTheIotlb() {
+        unit.device(0).attach(domain);
+        assertThat(unit).hasNoFaults().hasEmptyIotlb();
+        assertThatThrownBy(() -> unit.device(0).read(0x7000, 1)).isInstanceOf(org.dmashare.DeviceFaultException.class);
+        assertThat(unit).hasLoggedFault(0, 0x7000, Access.READ, org.dmashare.iommu.IommuFault.Reason.TRANSLATION);
+        assertThatThrownBy(() -> assertThat(unit).hasNoFaults()).hasMessageContaining("but it logged");
+        assertThatThrownBy(() -> assertThat(unit).hasLoggedFault(1, 0x7000, Access.READ,
+                org.dmashare.iommu.IommuFault.Reason.TRANSLATION)).hasMessageContaining("but its log holds");
+        domain.map(0x1000, memory.base(), 0x1000, Prot.READ);
+        unit.device(0).read(0x1000, 1);
+        assertThatThrownBy(() -> assertThat(unit).hasEmptyIotlb()).hasMessageContaining("caches 1 translations");
+    }
+
+    @Test
     void aDomainWithoutDeviceCannotBeWalkedAndTheFailureSaysSo() {
         assertThatThrownBy(() -> assertThat(domain).doesNotTranslate(0x1000))
                 .hasMessageContaining("has no device attached");
