@@ -54,6 +54,20 @@ class ConformanceKitSelfTest {
     static class Correct extends TestKit {
     }
 
+    /** A 16 KiB granule over 4 KiB CPU pages, as Apple's DART under a 4 KiB kernel. */
+    static class Correct16k extends TestKit {
+        @Override
+        protected Iommu createIommu(PhysicalMemory memory, int streams) {
+            return TestBackend.create(memory, streams, 14, bugs());
+        }
+
+        @Override
+        protected Capabilities capabilities() {
+            return Capabilities.builder(1L << 14).pageSizes((1L << 14) | (1L << 25)).blockMappings(true)
+                    .writeOnly(true).streams(3).build();
+        }
+    }
+
     static class FlushOnUnmap extends TestKit {
         @Override
         Set<TestBackend.Bug> bugs() {
@@ -165,6 +179,15 @@ class ConformanceKitSelfTest {
                 .isEqualTo(TestExecutionResult.Status.FAILED);
         assertThat(message(r)).as("failure message of " + check).contains(ruleText)
                 .startsWith("[" + kit.getSimpleName() + " on test test-4k IOMMU 'test-unit'");
+    }
+
+    @Test
+    void aCorrectBackendWithA16KiBGranuleOver4KiBPagesPassesEveryCheck() {
+        Map<String, TestExecutionResult> results = run(Correct16k.class);
+        assertThat(results).hasSizeGreaterThan(40);
+        results.forEach((check, r) -> assertThat(r.getStatus())
+                .as(check + ": " + r.getThrowable().map(Throwable::toString).orElse(""))
+                .isIn(TestExecutionResult.Status.SUCCESSFUL, TestExecutionResult.Status.ABORTED));
     }
 
     @Test
