@@ -1,0 +1,16 @@
+/**
+ * The dmashare backend conformance kit: {@link org.dmashare.testkit.IommuBackendConformanceKit},
+ * an abstract JUnit 5 suite a backend author extends, and {@link
+ * org.dmashare.testkit.DmaShareAssertions}, AssertJ assertions that walk the page tables in
+ * memory.
+ */
+module org.dmashare.testkit {
+    requires transitive org.dmashare.api;
+    requires transitive org.junit.jupiter.api;
+    requires transitive org.assertj.core;
+
+    exports org.dmashare.testkit;
+
+    // JUnit instantiates the kit's nested test classes reflectively.
+    opens org.dmashare.testkit to org.junit.platform.commons;
+}

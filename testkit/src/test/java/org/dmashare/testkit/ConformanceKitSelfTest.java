@@ -1,0 +1,288 @@
+package org.dmashare.testkit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.platform.engine.discovery.DiscoverySelectors.selectClass;
+import static org.junit.platform.engine.discovery.DiscoverySelectors.selectMethod;
+
+import java.util.EnumSet;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import org.dmashare.iommu.Iommu;
+import org.dmashare.memory.PhysicalMemory;
+import org.junit.jupiter.api.Test;
+import org.junit.platform.engine.DiscoverySelector;
+import org.junit.platform.engine.TestExecutionResult;
+import org.junit.platform.engine.support.descriptor.MethodSource;
+import org.junit.platform.launcher.Launcher;
+import org.junit.platform.launcher.TestExecutionListener;
+import org.junit.platform.launcher.TestIdentifier;
+import org.junit.platform.launcher.core.LauncherDiscoveryRequestBuilder;
+import org.junit.platform.launcher.core.LauncherFactory;
+
+/**
+ * Runs the kit, through the JUnit launcher, against a correct test backend (every check passes or
+ * is skipped for an undeclared capability) and against backends with one deliberate bug each (the
+ * check for that rule fails, naming the rule and what the backend did).
+ */
+class ConformanceKitSelfTest {
+
+    /** A kit over the test backend; the subclasses pick the bugs and the declaration. */
+    abstract static class TestKit extends IommuBackendConformanceKit {
+        Set<TestBackend.Bug> bugs() {
+            return Set.of();
+        }
+
+        @Override
+        protected Iommu createIommu(PhysicalMemory memory, int streams) {
+            return TestBackend.create(memory, streams, 12, bugs());
+        }
+
+        @Override
+        protected Capabilities capabilities() {
+            return Capabilities.builder(4096).pageSizes((1L << 12) | (1L << 21)).blockMappings(true).writeOnly(true)
+                    .build();
+        }
+
+        /** The generic backend is not on this module's class path: stand in with test units. */
+        @Override
+        protected Iommu createPartnerIommu(PhysicalMemory memory, String variant) {
+            return TestBackend.create(memory, 2, variant.equals("lpae-64k") ? 16 : 12, Set.of());
+        }
+    }
+
+    static class Correct extends TestKit {
+    }
+
+    /** A 16 KiB granule over 4 KiB CPU pages, as Apple's DART under a 4 KiB kernel. */
+    static class Correct16k extends TestKit {
+        @Override
+        protected Iommu createIommu(PhysicalMemory memory, int streams) {
+            return TestBackend.create(memory, streams, 14, bugs());
+        }
+
+        @Override
+        protected Capabilities capabilities() {
+            return Capabilities.builder(1L << 14).pageSizes((1L << 14) | (1L << 25)).blockMappings(true)
+                    .writeOnly(true).streams(3).build();
+        }
+    }
+
+    static class FlushOnUnmap extends TestKit {
+        @Override
+        Set<TestBackend.Bug> bugs() {
+            return EnumSet.of(TestBackend.Bug.FLUSH_ON_UNMAP);
+        }
+    }
+
+    static class IovaToPhysOff extends TestKit {
+        @Override
+        Set<TestBackend.Bug> bugs() {
+            return EnumSet.of(TestBackend.Bug.IOVA_TO_PHYS_OFF_BY_A_GRANULE);
+        }
+    }
+
+    static class IgnoresReadOnly extends TestKit {
+        @Override
+        Set<TestBackend.Bug> bugs() {
+            return EnumSet.of(TestBackend.Bug.IGNORES_READ_ONLY);
+        }
+    }
+
+    static class LeaksTables extends TestKit {
+        @Override
+        Set<TestBackend.Bug> bugs() {
+            return EnumSet.of(TestBackend.Bug.LEAKS_TABLES_ON_CLOSE);
+        }
+    }
+
+    static class NoApertureCheck extends TestKit {
+        @Override
+        Set<TestBackend.Bug> bugs() {
+            return EnumSet.of(TestBackend.Bug.NO_APERTURE_CHECK);
+        }
+    }
+
+    static class OverwritesOnConflict extends TestKit {
+        @Override
+        Set<TestBackend.Bug> bugs() {
+            return EnumSet.of(TestBackend.Bug.OVERWRITES_ON_CONFLICT);
+        }
+    }
+
+    static class StreamsShareOneTable extends TestKit {
+        @Override
+        Set<TestBackend.Bug> bugs() {
+            return EnumSet.of(TestBackend.Bug.STREAMS_SHARE_ONE_TABLE);
+        }
+    }
+
+    static class MapNotAtomic extends TestKit {
+        @Override
+        Set<TestBackend.Bug> bugs() {
+            return EnumSet.of(TestBackend.Bug.MAP_NOT_ATOMIC);
+        }
+    }
+
+    static class UnmapMiscounts extends TestKit {
+        @Override
+        Set<TestBackend.Bug> bugs() {
+            return EnumSet.of(TestBackend.Bug.UNMAP_MISCOUNTS);
+        }
+    }
+
+    /** Declares bypass although the test backend has none. */
+    static class OverDeclared extends TestKit {
+        @Override
+        protected Capabilities capabilities() {
+            return Capabilities.builder(4096).pageSizes((1L << 12) | (1L << 21)).blockMappings(true).writeOnly(true)
+                    .bypass(true).build();
+        }
+    }
+
+    /** Declares nothing optional: the capability checks are skipped. */
+    static class UnderDeclared extends TestKit {
+        @Override
+        protected Capabilities capabilities() {
+            return Capabilities.builder(4096).pageSizes((1L << 12) | (1L << 21)).streams(1).writeOnly(true).build();
+        }
+    }
+
+    /** Check method name to its outcome. */
+    private static Map<String, TestExecutionResult> run(Class<?> kit) {
+        return run(kit, selectClass(kit));
+    }
+
+    private static Map<String, TestExecutionResult> run(Class<?> kit, DiscoverySelector selector) {
+        Map<String, TestExecutionResult> results = new TreeMap<>();
+        Launcher launcher = LauncherFactory.create();
+        launcher.execute(LauncherDiscoveryRequestBuilder.request().selectors(selector).build(),
+                new TestExecutionListener() {
+                    @Override
+                    public void executionFinished(TestIdentifier id, TestExecutionResult result) {
+                        id.getSource().filter(MethodSource.class::isInstance).map(MethodSource.class::cast)
+                                .ifPresent(m -> results.put(m.getMethodName(), result));
+                    }
+                });
+        return results;
+    }
+
+    private static String message(TestExecutionResult r) {
+        return r.getThrowable().map(Throwable::getMessage).orElse("");
+    }
+
+    private static void onlyFails(Class<?> kit, String check, String ruleText) {
+        Map<String, TestExecutionResult> results = run(kit, selectMethod(kit, check));
+        assertThat(results).containsKey(check);
+        TestExecutionResult r = results.get(check);
+        assertThat(r.getStatus()).as(check + " against " + kit.getSimpleName())
+                .isEqualTo(TestExecutionResult.Status.FAILED);
+        assertThat(message(r)).as("failure message of " + check).contains(ruleText)
+                .startsWith("[" + kit.getSimpleName() + " on test test-4k IOMMU 'test-unit'");
+    }
+
+    @Test
+    void aCorrectBackendWithA16KiBGranuleOver4KiBPagesPassesEveryCheck() {
+        Map<String, TestExecutionResult> results = run(Correct16k.class);
+        assertThat(results).hasSizeGreaterThan(40);
+        results.forEach((check, r) -> assertThat(r.getStatus())
+                .as(check + ": " + r.getThrowable().map(Throwable::toString).orElse(""))
+                .isIn(TestExecutionResult.Status.SUCCESSFUL, TestExecutionResult.Status.ABORTED));
+    }
+
+    @Test
+    void aCorrectBackendPassesEveryCheckOrSkipsOnlyUndeclaredCapabilities() {
+        Map<String, TestExecutionResult> results = run(Correct.class);
+        assertThat(results).hasSizeGreaterThan(40);
+        results.forEach((check, r) -> {
+            if (r.getStatus() == TestExecutionResult.Status.ABORTED) {
+                assertThat(message(r)).as(check).containsAnyOf("not declared", "is declared; this check covers");
+            } else {
+                assertThat(r.getStatus()).as(check + ": " + r.getThrowable().map(Throwable::toString).orElse(""))
+                        .isEqualTo(TestExecutionResult.Status.SUCCESSFUL);
+            }
+        });
+        assertThat(results.get("accessOutsideTheSubPageWindowFaultsWithSubpage").getStatus())
+                .isEqualTo(TestExecutionResult.Status.ABORTED);
+        assertThat(message(results.get("accessOutsideTheSubPageWindowFaultsWithSubpage")))
+                .isEqualTo("Assumption failed: capability subPageProtection not declared");
+    }
+
+    @Test
+    void undeclaredCapabilitiesAreReportedAsSkippedWithTheirName() {
+        Map<String, TestExecutionResult> results = run(UnderDeclared.class);
+        for (String check : new String[] {"mapUsesBlockLeavesWhenAlignmentAndLengthAllow",
+                "unmapRefusesToCutABlockMappingAndChangesNothing", "streamsInDifferentDomainsAreIsolated",
+                "identityDomainPassesPhysicalAddressesThrough"}) {
+            assertThat(results.get(check).getStatus()).as(check).isEqualTo(TestExecutionResult.Status.ABORTED);
+            assertThat(message(results.get(check))).as(check).contains("capability").contains("not declared");
+        }
+    }
+
+    @Test
+    void aBackendThatFlushesOnUnmapBreaksStaleUntilFlush() {
+        onlyFails(FlushOnUnmap.class, "unmapWithoutFlushLeavesTheCachedTranslationUsableUntilFlushIotlb",
+                "rule 'a cached translation stays usable until flushIotlb (stale until flush)' broken: after unmap"
+                        + " without flush the device access faulted");
+    }
+
+    @Test
+    void aBackendWhoseIovaToPhysDisagreesWithTheWalkIsCaught() {
+        onlyFails(IovaToPhysOff.class, "iovaToPhysAgreesWithTheHardwareWalk",
+                "rule 'iovaToPhys agrees with the hardware walk'");
+    }
+
+    @Test
+    void aBackendThatIgnoresReadOnlyIsCaught() {
+        onlyFails(IgnoresReadOnly.class, "writeToAReadOnlyMappingFaultsWithPermissionAndWritesNothing",
+                "rule 'a device write to a read-only mapping faults with PERMISSION and writes nothing' broken: a device"
+                        + " write to read-only IOVA 0x1000 should throw DeviceFaultException but the backend completed"
+                        + " normally");
+        onlyFails(IgnoresReadOnly.class, "walkReportsTheRightsTheMappingGranted",
+                "rule 'a READ leaf allows reads and forbids writes'");
+    }
+
+    @Test
+    void aBackendThatLeaksTablesOnCloseIsCaught() {
+        onlyFails(LeaksTables.class, "closingADomainReturnsEveryTablePage",
+                "rule 'closing a domain returns every table page to the page allocator'");
+    }
+
+    @Test
+    void aBackendThatMapsOutsideItsApertureIsCaught() {
+        onlyFails(NoApertureCheck.class, "mapRefusesRangesOutsideTheAperture",
+                "rule 'map refuses ranges outside the aperture' broken: map(");
+    }
+
+    @Test
+    void aBackendThatOverwritesExistingMappingsIsCaught() {
+        onlyFails(OverwritesOnConflict.class, "mapRefusesAnyOverlapWithAnExistingMappingAndChangesNothing",
+                "should throw MappingConflictException but the backend completed normally");
+    }
+
+    @Test
+    void aBackendWhoseStreamsShareOneTableIsCaught() {
+        onlyFails(StreamsShareOneTable.class, "streamsInDifferentDomainsAreIsolated",
+                "rule 'each stream walks its own domain's tables'");
+    }
+
+    @Test
+    void aBackendWhoseFailedMapLeavesPartOfTheRangeMappedIsCaught() {
+        onlyFails(MapNotAtomic.class, "mapThatFailsPartwayLeavesTablesAndTranslationsAsBefore",
+                "rule 'a map that fails partway (table page or map failure) changes nothing' broken: map(");
+    }
+
+    @Test
+    void aBackendThatMiscountsUnmappedBytesIsCaughtByTheRandomRun() {
+        onlyFails(UnmapMiscounts.class, "randomMapsAndUnmapsAgreeWithAReferenceModel",
+                "rule 'map and unmap behave as a reference model of their rules (seed ");
+        onlyFails(UnmapMiscounts.class, "unmapReturnsTheBytesUnmappedAndRemovesTheTranslations",
+                "rule 'unmap returns the bytes unmapped'");
+    }
+
+    @Test
+    void aBackendThatDeclaresBypassItLacksIsCaught() {
+        onlyFails(OverDeclared.class, "identityDomainPassesPhysicalAddressesThrough",
+                "rule 'a unit declaring bypass creates identity domains' broken: createDomain(IDENTITY) threw");
+    }
+}

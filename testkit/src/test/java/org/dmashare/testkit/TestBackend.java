@@ -1,0 +1,215 @@
+package org.dmashare.testkit;
+
+import java.util.EnumSet;
+import java.util.Set;
+import org.dmashare.MappingConflictException;
+import org.dmashare.iommu.DomainType;
+import org.dmashare.iommu.Iommu;
+import org.dmashare.iommu.IommuBackend;
+import org.dmashare.iommu.IommuFault;
+import org.dmashare.iommu.Prot;
+import org.dmashare.iommu.support.AbstractIommu;
+import org.dmashare.iommu.support.BaseDomain;
+import org.dmashare.iommu.support.PagingDomain;
+import org.dmashare.memory.PhysicalMemory;
+import org.dmashare.pgtable.PageTableWalker;
+import org.dmashare.pgtable.PteFormat;
+import org.dmashare.pgtable.PteKind;
+
+/**
+ * A small two-level backend for the kit's own tests (the real backends depend on the kit, not the
+ * other way round), with switchable bugs so that each check can be shown to catch the bug it is
+ * about.
+ */
+final class TestBackend {
+    private TestBackend() {
+    }
+
+    /** Deliberate contract violations. */
+    enum Bug {
+        /** unmap invalidates the IOTLB itself: no stale-until-flush window. */
+        FLUSH_ON_UNMAP,
+        /** iovaToPhys answers one granule off. */
+        IOVA_TO_PHYS_OFF_BY_A_GRANULE,
+        /** map ignores read-only and grants write. */
+        IGNORES_READ_ONLY,
+        /** close keeps the table pages. */
+        LEAKS_TABLES_ON_CLOSE,
+        /** map skips the aperture check (the aperture is half the input range). */
+        NO_APERTURE_CHECK,
+        /** map overwrites existing entries instead of refusing. */
+        OVERWRITES_ON_CONFLICT,
+        /** the walk of stream 1 uses stream 0's table. */
+        STREAMS_SHARE_ONE_TABLE,
+        /** map installs granule by granule and keeps what it installed when a later step fails. */
+        MAP_NOT_ATOMIC,
+        /** unmap reports one granule more than it removed. */
+        UNMAP_MISCOUNTS
+    }
+
+    /** Two levels: a root of blocks or table pointers, then pages. */
+    static final class Format implements PteFormat {
+        private final int shift;
+
+        Format(int granuleShift) {
+            this.shift = granuleShift;
+        }
+
+        @Override
+        public int granuleShift() {
+            return shift;
+        }
+
+        @Override
+        public int bitsPerLevel() {
+            return shift - 3;
+        }
+
+        @Override
+        public int levels() {
+            return 2;
+        }
+
+        @Override
+        public int inputBits() {
+            return shift + (shift - 3) + 9;
+        }
+
+        @Override
+        public int outputBits() {
+            return 40;
+        }
+
+        @Override
+        public long pageSizes() {
+            return (1L << shift) | (1L << (shift + shift - 3));
+        }
+
+        @Override
+        public long encodeTable(long tablePa, int level) {
+            return tablePa | 0b11;
+        }
+
+        @Override
+        public long encodeLeaf(long pa, Prot prot, int level) {
+            return pa | 0b01 | (level == 1 ? 0b10 : 0) | (prot.read() ? 1 << 2 : 0) | (prot.write() ? 1 << 3 : 0);
+        }
+
+        @Override
+        public PteKind kind(long pte, int level) {
+            if ((pte & 1) == 0) {
+                return PteKind.INVALID;
+            }
+            return level == 0 && (pte & 0b10) != 0 ? PteKind.TABLE : PteKind.LEAF;
+        }
+
+        @Override
+        public long address(long pte, int level) {
+            return pte & ((1L << 40) - 1) & -(1L << shift);
+        }
+
+        @Override
+        public Prot prot(long pte, int level) {
+            return new Prot((pte & 4) != 0, (pte & 8) != 0, false, false);
+        }
+    }
+
+    static Iommu create(PhysicalMemory memory, int streams, int granuleShift, Set<Bug> bugs) {
+        Format f = new Format(granuleShift);
+        IommuBackend.Variant v = new IommuBackend.Variant("test-" + (1 << (granuleShift - 10)) + "k", 1L << granuleShift,
+                f.pageSizes(), "test");
+        return new Unit(v, memory, streams, f, bugs.isEmpty() ? EnumSet.noneOf(Bug.class) : EnumSet.copyOf(bugs));
+    }
+
+    private static final class Unit extends AbstractIommu {
+        private final Format format;
+        private final Set<Bug> bugs;
+        private final long[] root;
+
+        Unit(IommuBackend.Variant v, PhysicalMemory memory, int streams, Format format, Set<Bug> bugs) {
+            super("test", v, "test-unit", memory, streams, format.inputBits(), format.outputBits());
+            this.format = format;
+            this.bugs = bugs;
+            this.root = new long[streams];
+        }
+
+        @Override
+        protected PagingDomain createPagingDomain() {
+            return new Domain(this);
+        }
+
+        @Override
+        protected synchronized void programStream(int streamId, BaseDomain domain) {
+            root[streamId] = domain != null && domain.type() == DomainType.PAGING
+                    ? ((PagingDomain) domain).table().rootPa() : 0;
+        }
+
+        @Override
+        protected PageTableWalker.Result hardwareWalk(int streamId, long iova) {
+            long r;
+            synchronized (this) {
+                r = root[bugs.contains(Bug.STREAMS_SHARE_ONE_TABLE) ? 0 : streamId];
+            }
+            if (r == 0) {
+                return new PageTableWalker.Result(null, IommuFault.Reason.BLOCKED, -1);
+            }
+            return PageTableWalker.walk(memory(), format, r, iova);
+        }
+
+        private static final class Domain extends PagingDomain {
+            private final Unit unit;
+
+            Domain(Unit unit) {
+                super(unit, unit.format, 0, unit.bugs.contains(Bug.NO_APERTURE_CHECK)
+                        ? 1L << (unit.format.inputBits() - 1) : 1L << unit.format.inputBits());
+                this.unit = unit;
+            }
+
+            @Override
+            public void map(long iova, long pa, long size, Prot prot) {
+                Prot p = unit.bugs.contains(Bug.IGNORES_READ_ONLY) && prot.read() ? Prot.READ_WRITE : prot;
+                if (unit.bugs.contains(Bug.NO_APERTURE_CHECK)) {
+                    table().map(iova, pa, size, p);
+                    return;
+                }
+                if (unit.bugs.contains(Bug.MAP_NOT_ATOMIC)) {
+                    for (long o = 0; o < size; o += granule()) {
+                        super.map(iova + o, pa + o, granule(), p);
+                    }
+                    return;
+                }
+                try {
+                    super.map(iova, pa, size, p);
+                } catch (MappingConflictException e) {
+                    if (!unit.bugs.contains(Bug.OVERWRITES_ON_CONFLICT)) {
+                        throw e;
+                    }
+                    table().unmap(iova, size);
+                    table().map(iova, pa, size, p);
+                }
+            }
+
+            @Override
+            public long unmap(long iova, long size) {
+                long n = super.unmap(iova, size);
+                if (unit.bugs.contains(Bug.FLUSH_ON_UNMAP)) {
+                    flushIotlb();
+                }
+                return unit.bugs.contains(Bug.UNMAP_MISCOUNTS) && n > 0 ? n + granule() : n;
+            }
+
+            @Override
+            public long iovaToPhys(long iova) {
+                long pa = super.iovaToPhys(iova);
+                return pa >= 0 && unit.bugs.contains(Bug.IOVA_TO_PHYS_OFF_BY_A_GRANULE) ? pa + granule() : pa;
+            }
+
+            @Override
+            protected void release() {
+                if (!unit.bugs.contains(Bug.LEAKS_TABLES_ON_CLOSE)) {
+                    super.release();
+                }
+            }
+        }
+    }
+}
