@@ -208,6 +208,11 @@ class GenericPageTableTest {
         assertThat(d.unmap(0, M2)).as("nothing mapped there").isZero();
         assertThat(d.unmap(0, 4 * M2)).isEqualTo(M2 + 3 * K4);
         assertThat(d.unmap(0, 4 * M2)).isZero();
+        // The whole input range at once, across every root entry.
+        d.map((511L << 39) + G1, BASE, G1, Prot.READ_WRITE);
+        d.map(K4, BASE, K4, Prot.READ_WRITE);
+        assertThat(d.unmap(0, 1L << 48)).isEqualTo(G1 + K4);
+        assertThat(((PagingDomain) d).table().tablePages()).hasSize(1);
         for (long iova : new long[] {M2, 3 * M2, 3 * M2 + 8 * K4}) {
             assertThat(iommu.walk(0, iova)).isEmpty();
             assertThat(d.iovaToPhys(iova)).isEqualTo(IommuDomain.NO_TRANSLATION);
@@ -239,6 +244,8 @@ class GenericPageTableTest {
         assertThat(memory.allocator().usage().tableBytes()).isEqualTo(tablesBefore);
         assertThat(memory.allocator().usage().bufferBytes()).isZero();
         assertThat(iommu.device(0).domain()).isEmpty();
+        assertThat(p.table().tablePages()).as("a closed table lists no pages").isEmpty();
+        assertThat(p.table().isClosed()).isTrue();
         assertThat(iommu.walk(0, far)).isEmpty();
         assertThatThrownBy(() -> d.map(0, BASE, K4, Prot.READ)).isInstanceOf(ObjectClosedException.class);
         assertThatThrownBy(() -> d.unmap(0, K4)).isInstanceOf(ObjectClosedException.class);
