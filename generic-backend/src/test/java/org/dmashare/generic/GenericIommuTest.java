@@ -344,6 +344,23 @@ class GenericIommuTest {
     }
 
     @Test
+    void configOptionsAreImmutableAndSortedByKey() {
+        IommuConfig.Builder b = IommuConfig.builder("lpae-4k");
+        java.util.List<String> keys = java.util.List.of("k", "c", "a", "z", "m", "b", "q", "d", "x", "e", "bypass");
+        for (String k : keys) {
+            b.option(k, "v");
+        }
+        IommuConfig config = b.build();
+        assertThat(config.options().keySet()).containsExactlyElementsOf(new java.util.TreeSet<>(keys));
+        assertThat(config.option("q")).contains("v");
+        assertThat(config.option("nope")).isEmpty();
+        assertThatThrownBy(() -> config.options().put("y", "v")).isInstanceOf(UnsupportedOperationException.class);
+        assertThatThrownBy(() -> new IommuConfig("lpae-4k", "n", 0, 0, 0, java.util.Collections.singletonMap("k", null)))
+                .isInstanceOf(NullPointerException.class);
+        assertThat(config).isEqualTo(b.build());
+    }
+
+    @Test
     void unknownVariantIsRefusedWithTheList() {
         assertThatThrownBy(() -> backend.create(IommuConfig.of("lpae-8k"), memory))
                 .isInstanceOf(InvalidArgumentException.class)
