@@ -45,18 +45,15 @@ class GenericPageTableTest {
     }
 
     /** Every table page's entries plus the page allocator's state. */
-    private record TableState(Map<Long, List<Long>> tables, PageAllocator.Usage usage, List<PageAllocator.Block> blocks) {
+    private record TableState(Map<Long, java.nio.ByteBuffer> tables, PageAllocator.Usage usage, List<PageAllocator.Block> blocks) {
     }
 
     private TableState state(IommuDomain d) {
         PagingDomain p = (PagingDomain) d;
-        Map<Long, List<Long>> tables = new TreeMap<>();
+        Map<Long, java.nio.ByteBuffer> tables = new TreeMap<>();
         for (long t : p.table().tablePages()) {
-            List<Long> entries = new ArrayList<>();
-            for (long off = 0; off < p.table().tablePageBytes(); off += 8) {
-                entries.add(memory.readLong(t + off));
-            }
-            tables.put(t, entries);
+            // ByteBuffer.equals compares contents: every entry of every table page.
+            tables.put(t, java.nio.ByteBuffer.wrap(memory.read(t, (int) p.table().tablePageBytes())));
         }
         return new TableState(tables, memory.allocator().usage(), memory.allocator().allocatedBlocks());
     }
@@ -348,13 +345,10 @@ class GenericPageTableTest {
 
     private static TableState stateOf(PhysicalMemory m, IommuDomain d) {
         PagingDomain p = (PagingDomain) d;
-        Map<Long, List<Long>> tables = new TreeMap<>();
+        Map<Long, java.nio.ByteBuffer> tables = new TreeMap<>();
         for (long t : p.table().tablePages()) {
-            List<Long> entries = new ArrayList<>();
-            for (long off = 0; off < p.table().tablePageBytes(); off += 8) {
-                entries.add(m.readLong(t + off));
-            }
-            tables.put(t, entries);
+            // ByteBuffer.equals compares contents: every entry of every table page.
+            tables.put(t, java.nio.ByteBuffer.wrap(m.read(t, (int) p.table().tablePageBytes())));
         }
         return new TableState(tables, m.allocator().usage(), m.allocator().allocatedBlocks());
     }
@@ -367,5 +361,164 @@ class GenericPageTableTest {
         assertThat(d.iovaAllocator().start()).isEqualTo(0x4000);
         assertThat(d.iovaAllocator().end()).isEqualTo(1L << 36);
         assertThat(d.iovaAllocator().allocate(0x4000, 0x4000, 0x8000)).isEqualTo(0x4000);
+    }
+
+    private record Leaf(long iova, long pa, long size) {
+    }
+
+    /**
+     * Random maps and unmaps against a model of the leaves the io-pgtable greedy split must
+     * produce: conflicts and cuts are refused exactly when the model says so and change nothing,
+     * device-visible walks match the model, and the table pages in use are exactly the ones the
+     * live leaves need (emptied tables are freed). Injected table-allocation failures now and then
+     * must leave everything as it was.
+     */
+    @Test
+    void randomMapsAndUnmapsMatchALeafModel() {
+        long seed = Long.getLong("dmashare.test.seed", System.nanoTime());
+        int scale = Integer.getInteger("dmashare.test.scale", 1);
+        System.out.println("GenericPageTableTest.randomMapsAndUnmapsMatchALeafModel seed=" + seed + " scale=" + scale);
+        java.util.Random rnd = new java.util.Random(seed);
+        Iommu iommu = unit("lpae-4k");
+        IommuDomain d = domain(iommu);
+        long tablesBefore = memory.allocator().usage().tableBytes() - K4;
+        TreeMap<Long, Leaf> leaves = new TreeMap<>();
+        long window = 4 * G1; // IOVAs in [0, 4 GiB) so ranges collide often
+        int ops = 2000 * scale;
+        for (int op = 0; op < ops; op++) {
+            String at = "seed " + seed + " op " + op;
+            int kind = rnd.nextInt(10);
+            long[] req = randomRange(rnd, window);
+            long iova = req[0];
+            long size = req[1];
+            if (kind < 5) {
+                // Same offset in a GiB as the IOVA (blocks possible), or any page for small maps.
+                long pa = BASE + (size > 4 * M2 || rnd.nextBoolean() ? (iova & (G1 - 1)) : K4 * rnd.nextInt(1 << 16));
+                if (pa + size > memory.end()) {
+                    continue;
+                }
+                boolean clash = !overlapping(leaves, iova, iova + size).isEmpty();
+                boolean inject = !clash && rnd.nextInt(8) == 0;
+                TableState before = clash || inject ? state(d) : null;
+                if (clash) {
+                    assertThatThrownBy(() -> d.map(iova, pa, size, Prot.READ_WRITE)).as(at)
+                            .isInstanceOf(MappingConflictException.class);
+                    assertThat(state(d)).as(at).isEqualTo(before);
+                } else if (inject) {
+                    memory.failures().failNth(Point.TABLE_PAGE_ALLOCATION, 1 + rnd.nextInt(3));
+                    try {
+                        d.map(iova, pa, size, Prot.READ_WRITE);
+                        addLeaves(leaves, iova, pa, size);
+                    } catch (PhysicalMemoryExhaustedException e) {
+                        assertThat(state(d)).as(at).isEqualTo(before);
+                    } finally {
+                        memory.failures().clear();
+                    }
+                } else {
+                    d.map(iova, pa, size, Prot.READ_WRITE);
+                    addLeaves(leaves, iova, pa, size);
+                }
+            } else {
+                List<Leaf> hit = overlapping(leaves, iova, iova + size);
+                boolean cuts = hit.stream().anyMatch(l -> l.iova() < iova || l.iova() + l.size() > iova + size);
+                if (cuts) {
+                    TableState before = state(d);
+                    assertThatThrownBy(() -> d.unmap(iova, size)).as(at).isInstanceOf(MappingConflictException.class);
+                    assertThat(state(d)).as(at).isEqualTo(before);
+                } else {
+                    long expected = hit.stream().mapToLong(Leaf::size).sum();
+                    assertThat(d.unmap(iova, size)).as(at).isEqualTo(expected);
+                    hit.forEach(l -> leaves.remove(l.iova()));
+                }
+            }
+            for (int probe = 0; probe < 8; probe++) {
+                long q = probe < 4 || leaves.isEmpty() ? (rnd.nextLong() & (window - 1))
+                        : randomLeafByte(rnd, leaves);
+                Map.Entry<Long, Leaf> e = leaves.floorEntry(q);
+                Leaf l = e == null || e.getValue().iova() + e.getValue().size() <= q ? null : e.getValue();
+                Optional<Translation> t = iommu.walk(0, q);
+                if (l == null) {
+                    assertThat(t).as("%s probe %x", at, q).isEmpty();
+                } else {
+                    assertThat(t).as("%s probe %x", at, q).isPresent();
+                    assertThat(t.get().pa()).as("%s probe %x", at, q).isEqualTo(l.pa() + (q - l.iova()));
+                    assertThat(t.get().pageSize()).as("%s probe %x", at, q).isEqualTo(l.size());
+                }
+            }
+            if (op % 64 == 0 || op == ops - 1) {
+                long tables = expectedTables(leaves);
+                assertThat(((PagingDomain) d).table().tablePages()).as(at).hasSize((int) tables);
+                assertThat(memory.allocator().usage().tableBytes()).as(at).isEqualTo(tablesBefore + tables * K4);
+            }
+        }
+        assertThat(d.unmap(0, window)).isEqualTo(leaves.values().stream().mapToLong(Leaf::size).sum());
+        assertThat(((PagingDomain) d).table().tablePages()).hasSize(1);
+        d.close();
+        assertThat(memory.allocator().usage().tableBytes()).isEqualTo(tablesBefore);
+    }
+
+    private static long[] randomRange(java.util.Random rnd, long window) {
+        int shape = rnd.nextInt(10);
+        long unit = shape < 6 ? K4 : shape < 9 ? M2 : G1;
+        long count = unit == G1 ? 1 : 1 + rnd.nextInt(unit == K4 ? 64 : 3);
+        long size = unit * count;
+        long iova = (rnd.nextLong() & (window - 1)) & -unit;
+        if (unit == M2 && rnd.nextInt(3) == 0) {
+            iova += K4 * rnd.nextInt(4);             // unaligned start: pages then blocks
+        }
+        if (iova + size > window) {
+            iova = window - size;
+        }
+        return new long[] {iova, size};
+    }
+
+    private static long randomLeafByte(java.util.Random rnd, TreeMap<Long, Leaf> leaves) {
+        Map.Entry<Long, Leaf> e = leaves.ceilingEntry(rnd.nextLong() & (4 * G1 - 1));
+        Leaf l = (e != null ? e : leaves.firstEntry()).getValue();
+        return l.iova() + (rnd.nextLong() & (l.size() - 1));
+    }
+
+    private static List<Leaf> overlapping(TreeMap<Long, Leaf> leaves, long from, long to) {
+        List<Leaf> out = new ArrayList<>();
+        Map.Entry<Long, Leaf> first = leaves.floorEntry(from);
+        if (first != null && first.getValue().iova() + first.getValue().size() > from) {
+            out.add(first.getValue());
+        }
+        for (Leaf l : leaves.subMap(from, false, to, false).values()) {
+            out.add(l);
+        }
+        if (leaves.containsKey(from) && (out.isEmpty() || out.get(0).iova() != from)) {
+            out.add(0, leaves.get(from));
+        }
+        return out;
+    }
+
+    /** The greedy split io-pgtable uses: the largest page that alignment and length allow. */
+    private static void addLeaves(TreeMap<Long, Leaf> leaves, long iova, long pa, long size) {
+        long done = 0;
+        while (done < size) {
+            for (long page : new long[] {G1, M2, K4}) {
+                if ((((iova + done) | (pa + done)) & (page - 1)) == 0 && size - done >= page) {
+                    leaves.put(iova + done, new Leaf(iova + done, pa + done, page));
+                    done += page;
+                    break;
+                }
+            }
+        }
+    }
+
+    /** Root plus one table per (level, prefix) that some leaf lies under. */
+    private static long expectedTables(TreeMap<Long, Leaf> leaves) {
+        java.util.Set<Long> tables = new java.util.HashSet<>();
+        for (Leaf l : leaves.values()) {
+            tables.add((1L << 60) | (l.iova() >>> 39));
+            if (l.size() <= M2) {
+                tables.add((2L << 60) | (l.iova() >>> 30));
+            }
+            if (l.size() == K4) {
+                tables.add((3L << 60) | (l.iova() >>> 21));
+            }
+        }
+        return 1 + tables.size();
     }
 }
