@@ -308,6 +308,46 @@ class IovaAllocatorTest {
         }
     }
 
+    @Test
+    void concurrentAllocateAndFreeNeverHandOutOverlappingRanges() throws Exception {
+        int threads = 4;
+        java.util.concurrent.CountDownLatch start = new java.util.concurrent.CountDownLatch(1);
+        java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(threads);
+        try {
+            List<java.util.concurrent.Future<List<Range>>> results = new ArrayList<>();
+            for (int t = 0; t < threads; t++) {
+                int id = t;
+                results.add(pool.submit(() -> {
+                    Random rnd = new Random(id);
+                    List<Range> mine = new ArrayList<>();
+                    start.await();
+                    for (int i = 0; i < 20_000; i++) {
+                        if (mine.size() < 50 && rnd.nextBoolean()) {
+                            long size = G * (1 + rnd.nextInt(8));
+                            mine.add(new Range(iovas.allocate(size, G << rnd.nextInt(3)), size));
+                        } else if (!mine.isEmpty()) {
+                            Range r = mine.remove(rnd.nextInt(mine.size()));
+                            iovas.free(r.start(), r.size());
+                        }
+                    }
+                    return mine;
+                }));
+            }
+            start.countDown();
+            List<Range> live = new ArrayList<>();
+            for (java.util.concurrent.Future<List<Range>> f : results) {
+                live.addAll(f.get(60, java.util.concurrent.TimeUnit.SECONDS));
+            }
+            live.sort(java.util.Comparator.comparingLong(Range::start));
+            assertThat(iovas.snapshot().allocated()).containsExactlyElementsOf(live);
+            for (int i = 1; i < live.size(); i++) {
+                assertThat(live.get(i).start()).isGreaterThanOrEqualTo(live.get(i - 1).end());
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+
     private static List<Range> ranges(TreeMap<Long, Long> m) {
         List<Range> out = new ArrayList<>();
         m.forEach((s, n) -> out.add(new Range(s, n)));

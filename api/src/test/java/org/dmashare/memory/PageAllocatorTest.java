@@ -333,6 +333,52 @@ class PageAllocatorTest {
         assertThat(a.usage()).isEqualTo(new Usage(pages * K4, 0, 0, 0));
     }
 
+    @Test
+    void concurrentAllocateAndFreeKeepBlocksDisjointAndAccountingExact() throws Exception {
+        PageAllocator a = allocator(4 * MIB);
+        int threads = 4;
+        java.util.concurrent.CountDownLatch start = new java.util.concurrent.CountDownLatch(1);
+        java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(threads);
+        try {
+            List<java.util.concurrent.Future<List<Block>>> results = new ArrayList<>();
+            for (int t = 0; t < threads; t++) {
+                int id = t;
+                results.add(pool.submit(() -> {
+                    Random rnd = new Random(id);
+                    List<Block> mine = new ArrayList<>();
+                    start.await();
+                    for (int i = 0; i < 5000; i++) {
+                        if (mine.size() < 20 && rnd.nextBoolean()) {
+                            mine.add(a.allocateLargest(K4 << rnd.nextInt(4), K4, PageUse.BUFFER));
+                        } else if (!mine.isEmpty()) {
+                            Block b = mine.remove(rnd.nextInt(mine.size()));
+                            a.free(b.pa(), b.size());
+                        }
+                    }
+                    return mine;
+                }));
+            }
+            start.countDown();
+            List<Block> live = new ArrayList<>();
+            for (java.util.concurrent.Future<List<Block>> f : results) {
+                live.addAll(f.get(60, java.util.concurrent.TimeUnit.SECONDS));
+            }
+            live.sort(java.util.Comparator.comparingLong(Block::pa));
+            for (int i = 1; i < live.size(); i++) {
+                assertThat(live.get(i).pa()).isGreaterThanOrEqualTo(live.get(i - 1).pa() + live.get(i - 1).size());
+            }
+            assertThat(a.allocatedBlocks()).containsExactlyElementsOf(live);
+            long used = live.stream().mapToLong(Block::size).sum();
+            assertThat(a.usage()).isEqualTo(new Usage(4 * MIB - used, used, 0, live.size()));
+            for (Block b : live) {
+                a.free(b.pa(), b.size());
+            }
+            assertThat(a.largestFreeBlock()).isEqualTo(4 * MIB);
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+
     private static boolean alignedFreeRun(boolean[] used, int n) {
         outer:
         for (int start = 0; start + n <= used.length; start += n) {

@@ -173,6 +173,47 @@ class LpaeFormatTest {
         assertThat(((GenericIommu) iommu).ttbr(0)).isEqualTo(root);
     }
 
+    @Test
+    void hardwareWalkRejectsBlocksWhereTheFormatHasNone() {
+        PhysicalMemory memory = PhysicalMemory.create(BASE, 1L << 32, 4096);
+        Iommu iommu = new GenericBackend().create(IommuConfig.of("lpae-4k"), memory);
+        PagingDomain domain = (PagingDomain) iommu.createDomain();
+        iommu.device(0).attach(domain);
+        long root = domain.table().rootPa();
+        // A 512 GiB "block" (0b01) at level 0 and a 0b01 entry at level 3 are both invalid.
+        memory.writeLong(root + 8 * 2, 0x0000_0000_0000_0F41L);
+        assertThat(iommu.walk(0, 2L << 39)).isEmpty();
+        domain.map(0x1000, 0x8_0000_5000L, 0x1000, Prot.READ_WRITE);
+        long l1 = tableAt(memory, root);
+        long l2 = tableAt(memory, l1);
+        long l3 = tableAt(memory, l2);
+        memory.writeLong(l3 + 8 * 2, 0x0000_0008_0000_6F41L);
+        assertThat(iommu.walk(0, 0x2000)).isEmpty();
+        assertThat(iommu.walk(0, 0x1000)).map(t -> t.pa()).contains(0x8_0000_5000L);
+        // A hand-written page descriptor is honoured bit for bit: read-only, cacheable.
+        memory.writeLong(l3 + 8 * 3, 0x0000_0008_0000_7FC7L);
+        assertThat(iommu.walk(0, 0x3abc)).hasValueSatisfying(t -> {
+            assertThat(t.pa()).isEqualTo(0x8_0000_7abcL);
+            assertThat(t.prot()).isEqualTo(Prot.READ.withCache());
+            assertThat(t.pageSize()).isEqualTo(0x1000);
+        });
+    }
+
+    @Test
+    void tablesOnSixteenKibCpuPagesAreWholePagesAndAllReturned() {
+        PhysicalMemory memory = PhysicalMemory.create(BASE, 1L << 32, 16384);
+        long before = memory.allocator().usage().tableBytes();
+        Iommu iommu = new GenericBackend().create(IommuConfig.of("lpae-4k"), memory);
+        PagingDomain domain = (PagingDomain) iommu.createDomain();
+        assertThat(domain.table().tablePageBytes()).isEqualTo(16384);
+        domain.map(0x40_0000, BASE + 0x100_0000, 0x5000, Prot.READ_WRITE);
+        iommu.device(0).attach(domain);
+        assertThat(iommu.walk(0, 0x40_4123)).map(t -> t.pa()).contains(BASE + 0x100_4123);
+        assertThat(memory.allocator().usage().tableBytes()).isEqualTo(before + 4 * 16384);
+        domain.close();
+        assertThat(memory.allocator().usage().tableBytes()).isEqualTo(before);
+    }
+
     /** Reads a table descriptor: only the address and type bits 0b11 may be set. */
     private static long tableAt(PhysicalMemory memory, long entryPa) {
         long e = memory.readLong(entryPa);
