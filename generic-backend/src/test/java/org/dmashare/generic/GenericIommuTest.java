@@ -344,6 +344,39 @@ class GenericIommuTest {
     }
 
     @Test
+    void identityAndBlockedDomainsHaveNoTableNorIovaSpace() {
+        Iommu bypass = backend.create(IommuConfig.builder("lpae-16k").option("bypass", "true").build(), memory);
+        for (DomainType type : new DomainType[] {DomainType.IDENTITY, DomainType.BLOCKED}) {
+            IommuDomain d = bypass.createDomain(type);
+            assertThat(d.type()).isEqualTo(type);
+            assertThat(d.iommu()).isSameAs(bypass);
+            assertThat(d.granule()).isEqualTo(0x4000);
+            assertThat(d.pageSizes()).isEqualTo(0x4000 | (1L << 25));
+            assertThat(d.apertureEnd()).isEqualTo(d.apertureStart());
+            assertThatThrownBy(d::iovaAllocator).isInstanceOf(InvalidArgumentException.class);
+            assertThatThrownBy(() -> d.map(0x4000, buf, 0x4000, Prot.READ)).isInstanceOf(InvalidArgumentException.class);
+            assertThatThrownBy(() -> d.unmap(0x4000, 0x4000)).isInstanceOf(InvalidArgumentException.class);
+            d.close();
+            assertThat(d.isClosed()).isTrue();
+        }
+    }
+
+    @Test
+    void iotlbIsEmptiedWhenItOverflows() {
+        IommuDomain d = iommu.createDomain();
+        DmaDevice dev = iommu.device(0);
+        dev.attach(d);
+        int pages = AbstractIommu.IOTLB_CAPACITY + 1;
+        d.map(0x1000_0000L, buf, pages * K4, Prot.READ_WRITE);
+        for (int i = 0; i < AbstractIommu.IOTLB_CAPACITY; i++) {
+            dev.read(0x1000_0000L + i * K4, 1);
+        }
+        assertThat(iommu.iotlbSize()).isEqualTo(AbstractIommu.IOTLB_CAPACITY);
+        dev.read(0x1000_0000L + (pages - 1) * K4, 1);
+        assertThat(iommu.iotlbSize()).isEqualTo(1);
+    }
+
+    @Test
     void configOptionsAreImmutableAndSortedByKey() {
         IommuConfig.Builder b = IommuConfig.builder("lpae-4k");
         java.util.List<String> keys = java.util.List.of("k", "c", "a", "z", "m", "b", "q", "d", "x", "e", "bypass");

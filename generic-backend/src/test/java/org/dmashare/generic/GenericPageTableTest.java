@@ -296,6 +296,19 @@ class GenericPageTableTest {
     }
 
     @Test
+    void domainCreationThatCannotAllocateItsRootChangesNothing() {
+        Iommu iommu = unit("lpae-64k");
+        PageAllocator.Usage before = memory.allocator().usage();
+        memory.failures().failNth(Point.TABLE_PAGE_ALLOCATION, 1);
+        assertThatThrownBy(iommu::createDomain).isInstanceOf(PhysicalMemoryExhaustedException.class);
+        memory.failures().clear();
+        assertThat(memory.allocator().usage()).isEqualTo(before);
+        IommuDomain d = iommu.createDomain();
+        assertThat(((PagingDomain) d).table().tablePageBytes()).isEqualTo(0x10000);
+        assertThat(memory.allocator().usage().tableBytes()).isEqualTo(before.tableBytes() + 0x10000);
+    }
+
+    @Test
     void injectedMapFailureIsAConflictAndChangesNothing() {
         Iommu iommu = unit("lpae-4k");
         IommuDomain d = domain(iommu);
