@@ -377,6 +377,50 @@ class GenericIommuTest {
     }
 
     @Test
+    void threadsMappingDisjointRangesOfOneDomainSeeOnlyTheirOwnData() throws Exception {
+        IommuDomain d = iommu.createDomain();
+        int threads = 4;
+        long tables = memory.allocator().usage().tableBytes();
+        java.util.concurrent.CountDownLatch start = new java.util.concurrent.CountDownLatch(1);
+        java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(threads);
+        try {
+            java.util.List<java.util.concurrent.Future<?>> done = new java.util.ArrayList<>();
+            for (int t = 0; t < threads; t++) {
+                int id = t;
+                DmaDevice dev = iommu.device(id);
+                dev.attach(d);
+                done.add(pool.submit((java.util.concurrent.Callable<Void>) () -> {
+                    java.util.Random rnd = new java.util.Random(id);
+                    long region = 0x4000_0000L + id * M2;     // same level-2 table for all threads
+                    long pa = buf + id * (2 * M2);     // inside the test's own 64 MiB of buffer pages
+                    start.await();
+                    for (int round = 0; round < 300; round++) {
+                        int pages = 1 + rnd.nextInt(16);
+                        long iova = region + K4 * rnd.nextInt(512 - pages);
+                        d.map(iova, pa, pages * K4, Prot.READ_WRITE);
+                        byte[] data = pattern((int) (pages * K4) - 3, id * 1000 + round);
+                        dev.write(iova + 3, data);
+                        assertThat(dev.read(iova + 3, data.length)).isEqualTo(data);
+                        assertThat(memory.read(pa + 3, data.length)).isEqualTo(data);
+                        assertThat(d.unmap(iova, pages * K4)).isEqualTo(pages * K4);
+                        d.flushIotlb();
+                    }
+                    return null;
+                }));
+            }
+            start.countDown();
+            for (java.util.concurrent.Future<?> f : done) {
+                f.get(60, java.util.concurrent.TimeUnit.SECONDS);
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+        assertThat(((org.dmashare.iommu.support.PagingDomain) d).table().tablePages()).hasSize(1);
+        assertThat(memory.allocator().usage().tableBytes()).isEqualTo(tables);
+        assertThat(iommu.faults()).isEmpty();
+    }
+
+    @Test
     void configOptionsAreImmutableAndSortedByKey() {
         IommuConfig.Builder b = IommuConfig.builder("lpae-4k");
         java.util.List<String> keys = java.util.List.of("k", "c", "a", "z", "m", "b", "q", "d", "x", "e", "bypass");
