@@ -1,5 +1,6 @@
 package org.dmashare.iommu;
 
+import java.util.Collections;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
@@ -44,7 +45,8 @@ public record IommuConfig(String variant, String name, int streams, int inputBit
             throw new InvalidArgumentException("stream count and address widths must be >= 0 (0 = default), got streams "
                     + streams + ", input " + inputBits + ", output " + outputBits);
         }
-        options = Map.copyOf(new TreeMap<>(options));
+        // Map.copyOf rejects nulls but iterates in no fixed order; keep the promised key order.
+        options = Collections.unmodifiableMap(new TreeMap<>(Map.copyOf(options)));
     }
 
     /**

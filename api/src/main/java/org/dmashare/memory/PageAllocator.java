@@ -78,7 +78,9 @@ public final class PageAllocator {
     PageAllocator(PhysicalMemory memory) {
         this.memory = memory;
         this.pageShift = Long.numberOfTrailingZeros(memory.pageSize());
-        int maxOrder = 63 - pageShift;
+        // Largest order whose block size (2^62) is still a positive long; 2^63 would overflow the
+        // size comparisons below (a memory at base 0 then never finished carving).
+        int maxOrder = 62 - pageShift;
         this.free = new TreeSet[maxOrder + 1];
         for (int i = 0; i <= maxOrder; i++) {
             free[i] = new TreeSet<>();
@@ -87,7 +89,7 @@ public final class PageAllocator {
         long pa = memory.base();
         long end = memory.end();
         while (pa < end) {
-            int order = 63 - pageShift;
+            int order = maxOrder;
             while (order > 0 && ((pa & ((1L << (order + pageShift)) - 1)) != 0
                     || (1L << (order + pageShift)) > end - pa)) {
                 order--;

@@ -93,11 +93,14 @@ public final class IoPageTable implements AutoCloseable {
     }
 
     /**
-     * Physical addresses of every table page, root first.
+     * Physical addresses of every table page, root first; none once closed.
      *
-     * @return an immutable list
+     * @return an immutable list, empty after {@link #close()}
      */
     public synchronized List<Long> tablePages() {
+        if (closed) {
+            return List.of();
+        }
         List<Long> out = new ArrayList<>(tables.size());
         out.add(root.pa);
         for (Long pa : tables.keySet()) {
