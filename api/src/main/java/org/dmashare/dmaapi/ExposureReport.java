@@ -141,8 +141,25 @@ public record ExposureReport(String device, long iova, long length, List<Reach> 
      * @throws InvalidArgumentException if the table is not mapped
      */
     public static ExposureReport forMapping(LinuxDevice device, SgTable sgt) {
+        Objects.requireNonNull(sgt, "sgt");
+        return forMapping(device, sgt, sgt.cpuSegments());
+    }
+
+    /**
+     * What {@code device} reaches through the granule-aligned IOVA span of its mapping of
+     * {@code sgt}, judged against {@code owned}: for example the whole coherent allocation the
+     * table was exported from, when only memory outside that allocation counts as exposed.
+     *
+     * @param device the device the table is mapped for
+     * @param sgt a table mapped for {@code device}
+     * @param owned the physical ranges that belong to the buffer
+     * @return the report
+     * @throws InvalidArgumentException if the table is not mapped
+     */
+    public static ExposureReport forMapping(LinuxDevice device, SgTable sgt, ScatterList owned) {
         Objects.requireNonNull(device, "device");
         Objects.requireNonNull(sgt, "sgt");
+        Objects.requireNonNull(owned, "owned");
         List<DmaSegment> segs = sgt.dmaSegments();
         if (segs.isEmpty()) {
             throw new InvalidArgumentException("table " + sgt + " is not mapped");
@@ -150,7 +167,7 @@ public record ExposureReport(String device, long iova, long length, List<Reach> 
         long g = device.granule();
         long start = segs.get(0).address() & -g;
         long end = (segs.get(segs.size() - 1).end() + g - 1) & -g;
-        return scan(device.dmaDevice(), start, end - start, sgt.cpuSegments());
+        return scan(device.dmaDevice(), start, end - start, owned);
     }
 
     /**

@@ -792,16 +792,19 @@ public abstract class IommuBackendConformanceKit {
         d.iovaAllocator().free(a, 4 * g);
     }
 
+    // Hardware whose walk reaches further than the configured input size (DART's L1 table covers
+    // 36 bits however few of them Linux uses) faults there with TRANSLATION instead; both are right.
     @Test
-    void accessBeyondTheInputSizeFaultsWithAddressSize() {
+    void accessBeyondTheInputSizeFaultsWithAddressSizeOrTranslation() {
         Assumptions.assumeTrue(iommu.inputBits() < 63, "input size of 63 bits or more leaves no IOVA beyond it");
         IommuDomain d = attachedDomain(0);
         long beyond = 1L << iommu.inputBits();
+        String r = "an access beyond the input size faults with ADDRESS_SIZE or TRANSLATION";
         assertThat(d).as(rule("an IOVA beyond the input size has no translation")).doesNotTranslate(beyond);
-        DeviceFaultException e = faults("an access beyond the input size faults with ADDRESS_SIZE",
-                "a device read at " + Hex.of(beyond), () -> iommu.device(0).read(beyond, 8));
-        expectFault("an access beyond the input size faults with ADDRESS_SIZE", e, 0, beyond, Access.READ,
-                IommuFault.Reason.ADDRESS_SIZE);
+        DeviceFaultException e = faults(r, "a device read at " + Hex.of(beyond), () -> iommu.device(0).read(beyond, 8));
+        IommuFault.Reason reason = e.fault().reason() == IommuFault.Reason.TRANSLATION
+                ? IommuFault.Reason.TRANSLATION : IommuFault.Reason.ADDRESS_SIZE;
+        expectFault(r, e, 0, beyond, Access.READ, reason);
     }
 
     // =====================================================================================

@@ -110,7 +110,7 @@ public final class DcpDemo {
                 continue;
             }
             long exposed = ExposureReport.forBuffer(buf).exposedBytes()
-                    + (mapped ? ExposureReport.forMapping(endpoint.piodmaDevice(), sgt).exposedBytes() : 0);
+                    + (mapped ? ExposureReport.forMapping(endpoint.piodmaDevice(), sgt, buf.ownedRanges()).exposedBytes() : 0);
             long piodmaIova = mapped ? m.dva() : -1;
             boolean contiguous = mapped && reachesInOrder(platform.dcp(), buf.dmaHandle(), size, buf::physicalAddress)
                     && reachesInOrder(platform.piodma(), piodmaIova, size, buf::physicalAddress);
