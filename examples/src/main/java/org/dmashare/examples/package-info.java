@@ -1,5 +1,6 @@
 /**
- * Runnable examples of dmashare: the quick-start demo. The example of a custom backend written as a
- * user would write one is in {@code org.dmashare.examples.flat}.
+ * Runnable examples of dmashare: the DCP/PIODMA driver callbacks before and after migration
+ * ({@code dcp}), the {@code dmashare} command line ({@code cli}) and a backend written as a user
+ * would ({@code flat}).
  */
 package org.dmashare.examples;

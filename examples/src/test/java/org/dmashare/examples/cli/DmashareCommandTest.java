@@ -88,9 +88,28 @@ class DmashareCommandTest {
     }
 
     @Test
-    void demoIsTheDefaultCommandAndPasses() {
+    void demoIsTheDefaultCommandAndPrintsOneRowPerBufferAndPath() {
         Run r = run();
-        assertThat(r.exit()).isZero();
-        assertThat(r.out()).contains("all checks passed");
+        assertThat(r.exit()).as(r.err()).isZero();
+        assertThat(r.out()).contains("DCP IOVA").contains("PIODMA IOVA").contains("over-exposed");
+        assertThat(r.out().lines().filter(l -> l.startsWith("legacy") || l.startsWith("migrated"))).hasSize(5 * 4);
+    }
+
+    @Test
+    void demoJsonHasTheDocumentedFieldsForEveryRow() {
+        Run r = run("demo", "--json", "--profile", "ASAHI_GRANULE_NO_SGTABLE_GUARD");
+        assertThat(r.exit()).as(r.err()).isZero();
+        assertThat(r.out()).startsWith("[{\"path\":\"legacy\",\"profile\":\"ASAHI_GRANULE_NO_SGTABLE_GUARD\",\"size\":16384,"
+                + "\"dcpIova\":");
+        for (String field : new String[] {"path", "profile", "size", "dcpIova", "piodmaIova", "contiguous", "overExposedBytes",
+                "dataMatches", "error"}) {
+            assertThat(r.out().split("\"" + field + "\":", -1)).as(field).hasSize(3 * 4 + 1);
+        }
+    }
+
+    @Test
+    void demoRefusesAnUnknownProfileOrPageSize() {
+        assertThat(run("demo", "--profile", "NOPE").exit()).isEqualTo(2);
+        assertThat(run("demo", "--page-size", "8K").exit()).isEqualTo(2);
     }
 }
