@@ -11,6 +11,7 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 import org.dmashare.DmaShareException;
 import org.dmashare.Hex;
+import org.dmashare.dart.DartIommu;
 import org.dmashare.iommu.Iommu;
 import org.dmashare.iommu.IommuBackend;
 import org.dmashare.iommu.IommuBackends;
@@ -56,6 +57,10 @@ final class ShareCommand implements Callable<Integer> {
     @Option(names = "--svg", paramLabel = "FILE", description = "Write a diagram of the layout as SVG.")
     Path svg;
 
+    @Option(names = "--dump", paramLabel = "DIR",
+            description = "Write each DART instance's register and table dump as DIR/<instance name>.json.")
+    Path dump;
+
     @Option(names = "--page-size", defaultValue = "4K", converter = Sizes.class, paramLabel = "4K|16K",
             description = "CPU page size of the modelled kernel (default ${DEFAULT-VALUE}).")
     long pageSize;
@@ -91,6 +96,15 @@ final class ShareCommand implements Callable<Integer> {
         }
         if (svg != null) {
             Files.writeString(svg, Svg.render(buffer, created), StandardCharsets.UTF_8);
+        }
+        if (dump != null) {
+            Files.createDirectories(dump);
+            for (IommuDomain d : created) {
+                if (d.iommu() instanceof DartIommu) {
+                    Files.writeString(dump.resolve(d.iommu().name() + ".json"), ((DartIommu) d.iommu()).dump().toJson(),
+                            StandardCharsets.UTF_8);
+                }
+            }
         }
         return 0;
     }

@@ -63,6 +63,25 @@ class DmashareCommandTest {
     }
 
     @Test
+    void shareAcrossDartFlatAndGenericWritesTheDartDumps(@TempDir Path dir) throws Exception {
+        Run r = run("share", "--domain", "apple-dart:t8020", "--domain", "flat:flat-64k", "--domain", "generic:lpae-4k",
+                "--size", "20K", "--dump", dir.toString());
+        assertThat(r.exit()).as(r.err()).isZero();
+        assertThat(r.out()).contains("alignment 64 KiB").contains("apple-dart-t8020-0").contains("flat-flat-64k-1");
+        String dump = Files.readString(dir.resolve("apple-dart-t8020-0.json"));
+        assertThat(dump).contains("\"variant\"").contains("\"ttbr\"").contains("\"tcr\"").contains("\"memory\"");
+        org.dmashare.dart.DartDump parsed = org.dmashare.dart.DartDump.fromJson(dump);
+        assertThat(parsed.variant()).isEqualTo("t8020");
+        assertThat(parsed.memory()).isNotEmpty();
+        assertThat(Files.list(dir)).hasSize(1);
+    }
+
+    @Test
+    void backendsListsEveryDiscoveredBackend() {
+        assertThat(run("backends").out()).contains("apple-dart").contains("t8110").contains("flat-64k").contains("generic");
+    }
+
+    @Test
     void badArgumentsPrintOneLineAndExitWithTwo() {
         for (String[] args : new String[][] {
                 {"share", "--domain", "nope:x", "--size", "4K"},
