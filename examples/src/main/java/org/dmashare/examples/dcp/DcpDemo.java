@@ -194,6 +194,11 @@ public final class DcpDemo {
         return log.isEmpty() ? "(nothing logged)" : log.get(log.size() - 1);
     }
 
+    /** Table cells keep errors to one short line; {@code --json} has them whole. */
+    private static String shorten(String error) {
+        return error.length() <= 72 ? error : error.substring(0, 71) + "…";
+    }
+
     static byte[] pattern(int length, int seed) {
         byte[] b = new byte[length];
         for (int i = 0; i < length; i++) {
@@ -217,7 +222,7 @@ public final class DcpDemo {
                     (r.size() >> 10) + " KiB", r.dcpIova() < 0 ? "-" : Hex.of(r.dcpIova()),
                     r.piodmaIova() < 0 ? "-" : Hex.of(r.piodmaIova()), r.contiguous() ? "yes" : "no",
                     r.overExposedBytes() == 0 ? "0" : Hex.size(r.overExposedBytes()).replaceAll(" \\(.*", ""),
-                    r.dataMatches() ? "equal" : "NO", r.error() == null ? "" : r.error()));
+                    r.dataMatches() ? "equal" : "NO", r.error() == null ? "" : shorten(r.error())));
         }
         return out.toString();
     }
