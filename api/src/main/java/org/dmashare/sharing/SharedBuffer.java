@@ -180,7 +180,8 @@ public final class SharedBuffer implements AutoCloseable {
      *     alignment; the message names both sizes
      * @throws InvalidArgumentException if already mapped there, or the domain is over other memory
      * @throws ObjectClosedException if the buffer or the domain is closed
-     * @throws MappingConflictException if identical IOVAs are required and the range is taken
+     * @throws MappingConflictException if identical IOVAs are required and the range is taken in
+     *     that domain or lies outside its IOVA space
      * @throws IovaSpaceExhaustedException if the domain has no free range
      */
     public synchronized long shareWith(IommuDomain domain) {
@@ -372,6 +373,12 @@ public final class SharedBuffer implements AutoCloseable {
         if (identical && pendingIdentical.remove(d)) {
             iova = identicalIova;
         } else if (identical && identicalIova >= 0) {
+            if (identicalIova < iovas.start() || identicalIova > iovas.end() - length) {
+                throw new MappingConflictException("cannot share with " + d + " at the identical IOVA "
+                        + Hex.range(identicalIova, length) + ": that range is outside its IOVA space "
+                        + Hex.range(iovas.start(), iovas.end() - iovas.start()) + "; identical-IOVA buffers need the"
+                        + " same range free in every domain");
+            }
             try {
                 iovas.allocateAt(identicalIova, length);
             } catch (MappingConflictException taken) {

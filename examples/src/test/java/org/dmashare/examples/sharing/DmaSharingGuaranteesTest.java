@@ -1,5 +1,7 @@
-package org.dmashare.generic.sharing;
+package org.dmashare.examples.sharing;
 
+import java.util.stream.Stream;
+import org.junit.jupiter.params.provider.Arguments;
 import org.dmashare.sharing.DmaSharing;
 import org.dmashare.sharing.ScatterList;
 import org.dmashare.sharing.ShareOptions;
@@ -20,9 +22,45 @@ import org.dmashare.iommu.Prot;
 import org.dmashare.iommu.Translation;
 import org.dmashare.memory.PageUse;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
 
-/** The guarantees of DESIGN.md, each checked by walking the tables in memory and by device DMA. */
+/**
+ * The guarantees of DESIGN.md, each checked by walking the tables in memory and by device DMA.
+ * Tests that do not depend on particular granules run on generic, DART and mixed domain sets.
+ */
 class DmaSharingGuaranteesTest {
+
+    static Stream<Arguments> pairs() {
+        return Rig.pairs();
+    }
+
+    static Stream<Arguments> trios() {
+        return Rig.trios();
+    }
+
+    static Stream<Arguments> singles() {
+        return Stream.of(
+                Arguments.of((Object) new String[] {"lpae-4k"}),
+                Arguments.of((Object) new String[] {"apple-dart:t8020"}),
+                Arguments.of((Object) new String[] {"apple-dart:t8110"}));
+    }
+
+    /** Pairs where the second domain's granule divides the first's. */
+    static Stream<Arguments> finerSecond() {
+        return Stream.of(
+                Arguments.of((Object) new String[] {"lpae-16k", "lpae-4k"}),
+                Arguments.of((Object) new String[] {"apple-dart:t8020", "apple-dart:t8110"}),
+                Arguments.of((Object) new String[] {"apple-dart:t6000", "lpae-4k"}));
+    }
+
+    /** Pairs where the second domain's granule is coarser than the first's. */
+    static Stream<Arguments> coarserSecond() {
+        return Stream.of(
+                Arguments.of((Object) new String[] {"lpae-4k", "lpae-64k"}),
+                Arguments.of((Object) new String[] {"lpae-4k", "apple-dart:t8020"}),
+                Arguments.of((Object) new String[] {"apple-dart:t6000", "flat:flat-64k"}));
+    }
 
     @Test
     void sharesBetween4kAnd64kDomainsContiguouslyWith64kAlignment() {
@@ -48,11 +86,12 @@ class DmaSharingGuaranteesTest {
         }
     }
 
-    @Test
-    void sharesAmongThreeDomainsOfDifferentGranules() {
-        Rig rig = new Rig("lpae-4k", "lpae-16k", "lpae-64k");
+    @ParameterizedTest
+    @MethodSource("trios")
+    void sharesAmongThreeDomainsOfDifferentGranules(String[] set) {
+        Rig rig = new Rig(set);
         try (SharedBuffer b = rig.sharing.allocate(300 * 1024, rig.domains)) {
-            assertThat(b.alignment()).isEqualTo(0x1_0000);
+            assertThat(b.alignment()).isEqualTo(rig.domains.stream().mapToLong(IommuDomain::granule).max().orElseThrow());
             Rig.assertAligned(b);
             byte[] data = Rig.pattern((int) b.length(), 3);
             b.write(0, data);
@@ -84,9 +123,10 @@ class DmaSharingGuaranteesTest {
         }
     }
 
-    @Test
-    void buildsBufferFromScatteredBlocksWhenMemoryIsFragmented() {
-        Rig rig = new Rig(64L << 20, 4096, "lpae-4k", "lpae-16k");
+    @ParameterizedTest
+    @MethodSource("pairs")
+    void buildsBufferFromScatteredBlocksWhenMemoryIsFragmented(String[] set) {
+        Rig rig = new Rig(64L << 20, 4096, set);
         // Fragment: take every 64 KiB block, give back every other one.
         List<Long> taken = new ArrayList<>();
         while (rig.memory.allocator().largestFreeBlock() >= 0x1_0000) {
@@ -108,9 +148,10 @@ class DmaSharingGuaranteesTest {
         }
     }
 
-    @Test
-    void noByteOutsideLiveBuffersIsReachableInAnyDomain() {
-        Rig rig = new Rig("lpae-4k", "lpae-16k", "lpae-64k");
+    @ParameterizedTest
+    @MethodSource("trios")
+    void noByteOutsideLiveBuffersIsReachableInAnyDomain(String[] set) {
+        Rig rig = new Rig(set);
         List<SharedBuffer> live = new ArrayList<>();
         long[] sizes = {1, 0x1000, 0x5000, 0x1_0001, 0x4_2000, 3 << 20};
         for (long size : sizes) {
@@ -136,9 +177,10 @@ class DmaSharingGuaranteesTest {
         }
     }
 
-    @Test
-    void closeUnmapsEverywhereAndReturnsPagesAndIovas() {
-        Rig rig = new Rig("lpae-4k", "lpae-64k");
+    @ParameterizedTest
+    @MethodSource("pairs")
+    void closeUnmapsEverywhereAndReturnsPagesAndIovas(String[] set) {
+        Rig rig = new Rig(set);
         Rig.State before = rig.state();
         SharedBuffer b = rig.sharing.allocate(0x2_0000, rig.domains);
         byte[] data = Rig.pattern(0x2_0000, 5);
@@ -161,9 +203,10 @@ class DmaSharingGuaranteesTest {
         assertThat(rig.sharing.liveBuffers()).isZero();
     }
 
-    @Test
-    void closeFlushesIotlbBeforeFreeingPages() {
-        Rig rig = new Rig("lpae-4k");
+    @ParameterizedTest
+    @MethodSource("singles")
+    void closeFlushesIotlbBeforeFreeingPages(String[] set) {
+        Rig rig = new Rig(set);
         IommuDomain real = rig.domain(0);
         List<String> events = new ArrayList<>();
         IommuDomain spy = new RecordingDomain(real, events, rig.memory);
@@ -191,9 +234,10 @@ class DmaSharingGuaranteesTest {
         assertThat(rig.sharing.liveBuffers()).isZero();
     }
 
-    @Test
-    void lateSharingIntoDomainWhoseGranuleDividesAlignmentWorks() {
-        Rig rig = new Rig("lpae-16k", "lpae-4k");
+    @ParameterizedTest
+    @MethodSource("finerSecond")
+    void lateSharingIntoDomainWhoseGranuleDividesAlignmentWorks(String[] set) {
+        Rig rig = new Rig(set);
         try (SharedBuffer b = rig.sharing.allocate(0x5000, List.of(rig.domain(0)))) {
             byte[] data = Rig.pattern((int) b.length(), 6);
             b.write(0, data);
@@ -207,23 +251,27 @@ class DmaSharingGuaranteesTest {
         }
     }
 
-    @Test
-    void lateSharingIntoCoarserGranuleIsRefusedNamingBothSizes() {
-        Rig rig = new Rig("lpae-4k", "lpae-64k");
+    @ParameterizedTest
+    @MethodSource("coarserSecond")
+    void lateSharingIntoCoarserGranuleIsRefusedNamingBothSizes(String[] set) {
+        Rig rig = new Rig(set);
         try (SharedBuffer b = rig.sharing.allocate(0x5000, List.of(rig.domain(0)))) {
             Rig.State before = rig.state();
             assertThatThrownBy(() -> b.shareWith(rig.domain(1))).isInstanceOf(GranuleMismatchException.class)
-                    .hasMessageContaining("64 KiB").hasMessageContaining("aligned to 4 KiB").hasMessageContaining("future domain");
+                    .hasMessageContaining(org.dmashare.Hex.size(rig.domain(1).granule()))
+                    .hasMessageContaining("aligned to " + org.dmashare.Hex.size(b.alignment()))
+                    .hasMessageContaining("future domain");
             assertThat(rig.state()).isEqualTo(before);
         }
     }
 
-    @Test
-    void declaringFutureDomainRaisesAlignmentSoLateSharingWorks() {
-        Rig rig = new Rig("lpae-4k", "lpae-64k");
+    @ParameterizedTest
+    @MethodSource("coarserSecond")
+    void declaringFutureDomainRaisesAlignmentSoLateSharingWorks(String[] set) {
+        Rig rig = new Rig(set);
         ShareOptions opts = ShareOptions.builder().futureDomains(rig.domain(1)).build();
         try (SharedBuffer b = rig.sharing.allocate(0x5000, List.of(rig.domain(0)), opts)) {
-            assertThat(b.alignment()).isEqualTo(0x1_0000);
+            assertThat(b.alignment()).isEqualTo(rig.domain(1).granule());
             assertThat(b.mappings()).hasSize(1);
             assertThat(Rig.leaves(rig.domain(1))).isEmpty();
             b.shareWith(rig.domain(1));
@@ -253,9 +301,10 @@ class DmaSharingGuaranteesTest {
         }
     }
 
-    @Test
-    void lateIdenticalShareIsRefusedWhenTheRangeIsTakenThere() {
-        Rig rig = new Rig("lpae-4k", "lpae-16k");
+    @ParameterizedTest
+    @MethodSource("pairs")
+    void lateIdenticalShareIsRefusedWhenTheRangeIsTakenThere(String[] set) {
+        Rig rig = new Rig(set);
         ShareOptions opts = ShareOptions.builder().identicalIova(true).futureDomains(rig.domain(1)).build();
         try (SharedBuffer b = rig.sharing.allocate(0x4000, List.of(rig.domain(0)), opts)) {
             long iova = b.iova(rig.domain(0));
@@ -270,8 +319,22 @@ class DmaSharingGuaranteesTest {
     }
 
     @Test
-    void importsAlignedScatterListWithoutTakingOwnership() {
-        Rig rig = new Rig("lpae-4k", "lpae-16k");
+    void lateIdenticalShareIsRefusedWhenTheRangeLiesOutsideTheDomainsIovaSpace() {
+        Rig rig = new Rig("apple-dart:t8020", "flat:flat-64k");
+        ShareOptions opts = ShareOptions.builder().identicalIova(true).futureDomains(rig.domain(1)).build();
+        try (SharedBuffer b = rig.sharing.allocate(0x4000, List.of(rig.domain(0)), opts)) {
+            assertThat(b.iova(rig.domain(0))).as("top of the DART's 4 GiB space").isGreaterThan(1L << 29);
+            Rig.State before = rig.state();
+            assertThatThrownBy(() -> b.shareWith(rig.domain(1))).isInstanceOf(MappingConflictException.class)
+                    .hasMessageContaining("outside its IOVA space");
+            assertThat(rig.state()).isEqualTo(before);
+        }
+    }
+
+    @ParameterizedTest
+    @MethodSource("pairs")
+    void importsAlignedScatterListWithoutTakingOwnership(String[] set) {
+        Rig rig = new Rig(set);
         long p1 = rig.memory.allocator().allocate(0x8000, PageUse.BUFFER);
         long p2 = rig.memory.allocator().allocate(0x1_0000, PageUse.BUFFER);
         long p3 = rig.memory.allocator().allocate(0x4000, PageUse.BUFFER);
@@ -292,9 +355,10 @@ class DmaSharingGuaranteesTest {
         assertThat(Rig.leaves(rig.domain(0))).isEmpty();
     }
 
-    @Test
-    void importRefusesFirstUnalignedSegmentAndChangesNothing() {
-        Rig rig = new Rig("lpae-4k", "lpae-16k");
+    @ParameterizedTest
+    @MethodSource("pairs")
+    void importRefusesFirstUnalignedSegmentAndChangesNothing(String[] set) {
+        Rig rig = new Rig(set);
         long p1 = rig.memory.allocator().allocate(0x8000, PageUse.BUFFER);
         long p2 = rig.memory.allocator().allocate(0x8000, PageUse.BUFFER);
         ScatterList badLength = ScatterList.of(new ScatterList.Segment(p1, 0x4000), new ScatterList.Segment(p2, 0x1000),
@@ -312,9 +376,10 @@ class DmaSharingGuaranteesTest {
         assertThat(rig.state()).isEqualTo(before);
     }
 
-    @Test
-    void readOnlyBufferRefusesDeviceWrites() {
-        Rig rig = new Rig("lpae-4k", "lpae-16k");
+    @ParameterizedTest
+    @MethodSource("pairs")
+    void readOnlyBufferRefusesDeviceWrites(String[] set) {
+        Rig rig = new Rig(set);
         ShareOptions ro = ShareOptions.builder().prot(Prot.READ).build();
         try (SharedBuffer b = rig.sharing.allocate(0x4000, rig.domains, ro)) {
             b.write(0, new byte[] {42});
@@ -328,9 +393,10 @@ class DmaSharingGuaranteesTest {
         }
     }
 
-    @Test
-    void closedDomainIsSkippedWhenTheBufferClosesLater() {
-        Rig rig = new Rig("lpae-4k", "lpae-16k");
+    @ParameterizedTest
+    @MethodSource("pairs")
+    void closedDomainIsSkippedWhenTheBufferClosesLater(String[] set) {
+        Rig rig = new Rig(set);
         SharedBuffer b = rig.sharing.allocate(0x4000, rig.domains);
         rig.domain(1).close();
         b.close();

@@ -1,5 +1,7 @@
-package org.dmashare.generic.sharing;
+package org.dmashare.examples.sharing;
 
+import java.util.stream.Stream;
+import org.junit.jupiter.params.provider.Arguments;
 import org.dmashare.sharing.DmaSharing;
 import org.dmashare.sharing.ScatterList;
 import org.dmashare.sharing.ShareOptions;
@@ -24,8 +26,10 @@ import org.dmashare.memory.PhysicalMemory;
 import org.dmashare.pgtable.PageTableWalker;
 
 /**
- * Test rig: one memory, IOMMUs of the generic backend with one domain and one device (stream 0)
- * each, and checks that read the page tables back from memory (the hardware side).
+ * Test rig: one memory, IOMMUs with one domain and one device (stream 0) each, and checks that
+ * read the page tables back from memory (the hardware side). A domain is named by
+ * {@code backend:variant} ({@code apple-dart:t8020}) or by a generic variant alone ({@code lpae-4k});
+ * backends are found with ServiceLoader, so the same tests run on every backend.
  */
 final class Rig {
     static final long RAM_BASE = 0x8_0000_0000L;
@@ -38,7 +42,7 @@ final class Rig {
         memory = PhysicalMemory.create(RAM_BASE, ramSize, pageSize);
         sharing = new DmaSharing(memory);
         for (String v : variants) {
-            addDomain(v, 48);
+            addDomain(v, 0);
         }
     }
 
@@ -46,13 +50,39 @@ final class Rig {
         this(1L << 30, 4096, variants);
     }
 
-    IommuDomain addDomain(String variant, int inputBits) {
-        Iommu iommu = IommuBackends.find("generic").create(
-                IommuConfig.builder(variant).name(variant + "#" + domains.size()).inputBits(inputBits).build(), memory);
+    /**
+     * Adds an IOMMU with one attached domain.
+     *
+     * @param spec {@code backend:variant}, or a generic variant
+     * @param inputBits IOVA width, 0 for the default (48 for generic, the variant's for others)
+     */
+    IommuDomain addDomain(String spec, int inputBits) {
+        int colon = spec.indexOf(':');
+        String backend = colon < 0 ? "generic" : spec.substring(0, colon);
+        String variant = spec.substring(colon + 1);
+        int bits = inputBits != 0 ? inputBits : backend.equals("generic") ? 48 : 0;
+        Iommu iommu = IommuBackends.find(backend).create(
+                IommuConfig.builder(variant).name(variant + "#" + domains.size()).inputBits(bits).build(), memory);
         IommuDomain d = iommu.createDomain();
         iommu.device(0).attach(d);
         domains.add(d);
         return d;
+    }
+
+    /** Pairs of domains every pairwise test runs on: generic, DART, and mixed. */
+    static Stream<Arguments> pairs() {
+        return Stream.of(
+                Arguments.of((Object) new String[] {"lpae-4k", "lpae-16k"}),
+                Arguments.of((Object) new String[] {"apple-dart:t8020", "apple-dart:t6000"}),
+                Arguments.of((Object) new String[] {"apple-dart:t8110", "lpae-4k"}));
+    }
+
+    /** Trios of domains every three-domain test runs on: generic, DART, and mixed with the flat example backend. */
+    static Stream<Arguments> trios() {
+        return Stream.of(
+                Arguments.of((Object) new String[] {"lpae-4k", "lpae-16k", "lpae-64k"}),
+                Arguments.of((Object) new String[] {"apple-dart:t8020", "apple-dart:t6000", "apple-dart:t8110"}),
+                Arguments.of((Object) new String[] {"apple-dart:t8020", "lpae-4k", "flat:flat-64k"}));
     }
 
     IommuDomain domain(int i) {

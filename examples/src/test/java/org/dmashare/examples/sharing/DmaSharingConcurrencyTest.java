@@ -1,4 +1,4 @@
-package org.dmashare.generic.sharing;
+package org.dmashare.examples.sharing;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -14,7 +14,8 @@ import java.util.concurrent.TimeUnit;
 import org.dmashare.iommu.IommuDomain;
 import org.dmashare.sharing.ShareOptions;
 import org.dmashare.sharing.SharedBuffer;
-import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
 
 /**
  * Guarantee 9: the helper, buffers and domains may be used from many threads. Threads allocate,
@@ -25,9 +26,10 @@ class DmaSharingConcurrencyTest {
     private static final int THREADS = 4;
     private static final int SCALE = Integer.getInteger("dmashare.test.scale", 1);
 
-    @Test
-    void concurrentSharingKeepsEveryInvariant() throws Exception {
-        Rig rig = new Rig(256L << 20, 4096, "lpae-4k", "lpae-16k", "lpae-64k");
+    @ParameterizedTest
+    @MethodSource("org.dmashare.examples.sharing.Rig#trios")
+    void concurrentSharingKeepsEveryInvariant(String[] set) throws Exception {
+        Rig rig = new Rig(256L << 20, 4096, set);
         Rig.State initial = rig.state();
         long seed = System.nanoTime();
         System.out.println("concurrentSharingKeepsEveryInvariant seed=" + seed + " scale=" + SCALE);

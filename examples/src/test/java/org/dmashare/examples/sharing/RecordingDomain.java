@@ -1,4 +1,4 @@
-package org.dmashare.generic.sharing;
+package org.dmashare.examples.sharing;
 
 import java.util.List;
 import java.util.Set;

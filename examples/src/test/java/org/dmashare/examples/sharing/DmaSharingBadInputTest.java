@@ -1,4 +1,4 @@
-package org.dmashare.generic.sharing;
+package org.dmashare.examples.sharing;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -78,16 +78,16 @@ class DmaSharingBadInputTest {
                 new Case("segment of zero length", InvalidArgumentException.class, "positive length",
                         (r, x) -> new ScatterList.Segment(Rig.RAM_BASE, 0)),
                 new Case("unaligned map", InvalidArgumentException.class, "aligned to the granule",
-                        (r, x) -> r.domain(1).map(0x4000, Rig.RAM_BASE + 0x1000, 0x4000, org.dmashare.iommu.Prot.READ)),
+                        (r, x) -> r.domain(1).map(0x4_0000, Rig.RAM_BASE + 0x800, 0x1_0000, org.dmashare.iommu.Prot.READ)),
                 new Case("map outside the aperture", InvalidArgumentException.class, "aperture",
                         (r, x) -> r.domain(0).map(1L << 48, Rig.RAM_BASE, 0x1000, org.dmashare.iommu.Prot.READ))));
-        return cases.stream().map(Arguments::of);
+        return Rig.pairs().flatMap(set -> cases.stream().map(c -> Arguments.of(c, set.get()[0])));
     }
 
-    @ParameterizedTest(name = "{0}")
+    @ParameterizedTest(name = "{0} on {1}")
     @MethodSource("cases")
-    void badInputIsRefusedPreciselyAndChangesNothing(Case c) {
-        Rig rig = new Rig(8L << 30, 4096, "lpae-4k", "lpae-16k");
+    void badInputIsRefusedPreciselyAndChangesNothing(Case c, String[] set) {
+        Rig rig = new Rig(8L << 30, 4096, set);
         IommuDomain closed = rig.addDomain("lpae-4k", 48);
         closed.close();
         PhysicalMemory other = PhysicalMemory.create(Rig.RAM_BASE, 1L << 24, 4096);
