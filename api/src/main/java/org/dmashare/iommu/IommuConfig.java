@@ -98,6 +98,23 @@ public record IommuConfig(String variant, String name, int streams, int inputBit
         return Boolean.parseBoolean(v);
     }
 
+    /**
+     * Refuses options a backend does not know, so a misspelt option fails loudly instead of being
+     * ignored.
+     *
+     * @param backend the backend's name, for the message
+     * @param accepted the option names the backend reads
+     * @throws InvalidArgumentException naming the first unknown option and listing the accepted ones
+     */
+    public void requireKnownOptions(String backend, java.util.Set<String> accepted) {
+        for (String key : options.keySet()) {
+            if (!accepted.contains(key)) {
+                throw new InvalidArgumentException("backend " + backend + " has no option '" + key + "'; it accepts "
+                        + (accepted.isEmpty() ? "none" : new java.util.TreeSet<>(accepted)));
+            }
+        }
+    }
+
     /** Builds an {@link IommuConfig}. */
     public static final class Builder {
         private final String variant;

@@ -65,7 +65,7 @@ public final class DartBackend implements IommuBackend {
     public DartIommu create(IommuConfig config, PhysicalMemory memory) {
         Objects.requireNonNull(config, "config");
         Objects.requireNonNull(memory, "memory");
-        checkOptions(config);
+        config.requireKnownOptions(NAME, OPTIONS);
         if (config.flag("locked", false)) {
             throw new InvalidArgumentException("DART " + config.name() + ": locked=true needs the firmware's TTBR, TCR"
                     + " and tables; create it with DartBackend.restore(dump, config, memory), for example from"
@@ -146,17 +146,9 @@ public final class DartBackend implements IommuBackend {
         return dart;
     }
 
-    private static void checkOptions(IommuConfig config) {
-        for (String key : config.options().keySet()) {
-            if (!OPTIONS.contains(key)) {
-                throw new InvalidArgumentException("backend " + NAME + " has no option '" + key + "'; it accepts "
-                        + OPTIONS.stream().sorted().toList());
-            }
-        }
-    }
 
     private DartIommu build(IommuConfig config, PhysicalMemory memory, boolean reset) {
-        checkOptions(config);
+        config.requireKnownOptions(NAME, OPTIONS);
         DartVariant v = DartVariant.of(variant(config.variant()).name());
         int streams = config.streams() == 0 ? v.maxStreams() : config.streams();
         if (streams > v.maxStreams()) {

@@ -61,12 +61,7 @@ public final class GenericBackend implements IommuBackend {
         Objects.requireNonNull(config, "config");
         Objects.requireNonNull(memory, "memory");
         Variant variant = variant(config.variant());
-        for (String key : config.options().keySet()) {
-            if (!OPTIONS.contains(key)) {
-                throw new InvalidArgumentException("backend " + NAME + " has no option '" + key + "'; it accepts "
-                        + OPTIONS);
-            }
-        }
+        config.requireKnownOptions(NAME, OPTIONS);
         int streams = config.streams() == 0 ? DEFAULT_STREAMS : config.streams();
         if (streams > MAX_STREAMS) {
             throw new InvalidArgumentException("backend " + NAME + " supports 1.." + MAX_STREAMS + " streams, got "

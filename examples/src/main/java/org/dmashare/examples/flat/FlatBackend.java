@@ -52,9 +52,7 @@ public final class FlatBackend implements IommuBackend {
         Objects.requireNonNull(config, "config");
         Objects.requireNonNull(memory, "memory");
         Variant variant = variant(config.variant());
-        if (!config.options().isEmpty()) {
-            throw new InvalidArgumentException("backend " + NAME + " has no options, got " + config.options().keySet());
-        }
+        config.requireKnownOptions(NAME, java.util.Set.of());
         int streams = config.streams() == 0 ? DEFAULT_STREAMS : config.streams();
         if (streams > MAX_STREAMS) {
             throw new InvalidArgumentException("backend " + NAME + " supports 1.." + MAX_STREAMS + " streams, got "

@@ -46,7 +46,8 @@ class FlatBackendTest {
         assertThatThrownBy(() -> flat.create(IommuConfig.builder("flat-64k").inputBits(32).build(), memory))
                 .isInstanceOf(InvalidArgumentException.class).hasMessageContaining("29-bit");
         assertThatThrownBy(() -> flat.create(IommuConfig.builder("flat-64k").option("bypass", "true").build(), memory))
-                .isInstanceOf(InvalidArgumentException.class).hasMessageContaining("no options");
+                .isInstanceOf(InvalidArgumentException.class).hasMessageContaining("no option 'bypass'")
+                .hasMessageContaining("accepts none");
         assertThatThrownBy(() -> flat.create(IommuConfig.of("flat-4k"), memory))
                 .isInstanceOf(InvalidArgumentException.class).hasMessageContaining("flat-64k");
     }
