@@ -28,8 +28,8 @@ import org.junit.jupiter.params.provider.MethodSource;
 
 /**
  * Concurrency (guarantee 9), harder than {@code sharing.DmaSharingConcurrencyTest}: the buffers
- * are in one pool shared by every thread, so threads late-share, unshare and close buffers other
- * threads are doing DMA on. N threads ({@code -Ddmashare.test.threads}, default 4) each run a
+ * are in one small pool (2 per thread) shared by every thread, so threads late-share, unshare and
+ * close buffers other threads are doing DMA on. N threads ({@code -Ddmashare.test.threads}, default 4) each run a
  * bounded number of operations (1,500 x {@code dmashare.test.scale}); the whole run must end
  * within 120 s or the test fails (no deadlock).
  *
@@ -44,6 +44,7 @@ class ConcurrencyCampaignTest {
     static final int THREADS = Integer.getInteger("dmashare.test.threads", 4);
     static final int OPS = 1_500 * Campaign.SCALE;
     static final int SLOT = 0x1000;
+    static final int POOL = 2 * THREADS;
     private static final AtomicLongArray TOTALS = new AtomicLongArray(8);
     private static final String[] KINDS = {"allocations", "late shares", "unshares", "closes", "DMA round trips",
         "races refused cleanly", "faults explained by a racing unmap", "runs"};
@@ -70,8 +71,13 @@ class ConcurrencyCampaignTest {
                 for (int op = 0; op < OPS; op++) {
                     int choice = random.nextInt(20);
                     Entry e;
+                    boolean full;
                     synchronized (pool) {
                         e = pool.isEmpty() ? null : pool.get(random.nextInt(pool.size()));
+                        full = pool.size() >= POOL;
+                    }
+                    if (choice < 5 && full) {
+                        choice = 10; // keep the pool small, so that threads meet on the same buffers
                     }
                     try {
                         if (e == null || choice < 5) {
