@@ -33,9 +33,9 @@ import org.junit.jupiter.params.provider.MethodSource;
  * bounded number of operations (1,500 x {@code dmashare.test.scale}); the whole run must end
  * within 120 s or the test fails (no deadlock).
  *
- * <p>A device access may fault only if an unshare or close of that buffer began after the access
- * started (each buffer has an epoch, bumped before every unshare and close); a DMA that no unshare
- * or close overlapped must read exactly what the thread wrote into its own slot of the buffer,
+ * <p>A device access may fault only if an unshare or close of that buffer was in progress when the
+ * access started or began after it (each buffer counts the unshares and closes that started and
+ * that finished); a DMA that no unshare or close overlapped must read exactly what the thread wrote into its own slot of the buffer,
  * through every domain. Afterwards: the IOVA allocators hold exactly the live buffers' ranges,
  * which never overlap; every live buffer translates correctly in every domain and over-exposes
  * nothing; page accounting balances; and once all are closed the state is the initial one.
@@ -49,7 +49,20 @@ class ConcurrencyCampaignTest {
     private static final String[] KINDS = {"allocations", "late shares", "unshares", "closes", "DMA round trips",
         "races refused cleanly", "faults explained by a racing unmap", "runs"};
 
-    record Entry(SharedBuffer buffer, AtomicLong epoch) {
+    /** A pooled buffer with counters of the unshares and closes that started and that finished. */
+    record Entry(SharedBuffer buffer, AtomicLong started, AtomicLong finished) {
+        Entry(SharedBuffer buffer) {
+            this(buffer, new AtomicLong(), new AtomicLong());
+        }
+
+        void unmapping(Runnable op) {
+            started.incrementAndGet();
+            try {
+                op.run();
+            } finally {
+                finished.incrementAndGet();
+            }
+        }
     }
 
     @ParameterizedTest
@@ -86,15 +99,14 @@ class ConcurrencyCampaignTest {
                                     ? ShareOptions.builder().identicalIova(true).futureDomains(late).build() : opts;
                             SharedBuffer b = rig.sharing.allocate(size, rig.domains.subList(0, 2), o);
                             synchronized (pool) {
-                                pool.add(new Entry(b, new AtomicLong()));
+                                pool.add(new Entry(b));
                             }
                             TOTALS.incrementAndGet(0);
                         } else if (choice < 8) {
                             e.buffer().shareWith(late);
                             TOTALS.incrementAndGet(1);
                         } else if (choice < 10) {
-                            e.epoch().incrementAndGet();
-                            e.buffer().unshare(late);
+                            e.unmapping(() -> e.buffer().unshare(late));
                             TOTALS.incrementAndGet(2);
                         } else if (choice < 12) {
                             boolean mine;
@@ -102,8 +114,7 @@ class ConcurrencyCampaignTest {
                                 mine = pool.remove(e);
                             }
                             if (mine) {
-                                e.epoch().incrementAndGet();
-                                e.buffer().close();
+                                e.unmapping(e.buffer()::close);
                                 TOTALS.incrementAndGet(3);
                             }
                         } else {
@@ -166,7 +177,9 @@ class ConcurrencyCampaignTest {
 
     /** Writes this thread's slot through one domain, reads it back through every domain. */
     private static void dmaRoundTrip(Entry e, int thread, int op) {
-        long epoch = e.epoch().get();
+        long finished = e.finished().get();
+        long started = e.started().get();
+        boolean unmapInProgress = started > finished;
         List<SharedBuffer.Mapping> mappings = e.buffer().mappings();
         if (mappings.isEmpty()) {
             return;
@@ -178,14 +191,14 @@ class ConcurrencyCampaignTest {
             Rig.device(w.domain()).write(w.iova() + offset, data);
             for (SharedBuffer.Mapping m : mappings) {
                 byte[] back = Rig.device(m.domain()).read(m.iova() + offset, SLOT);
-                if (!Arrays.equals(back, data) && e.epoch().get() == epoch) {
+                if (!Arrays.equals(back, data) && !unmapInProgress && e.started().get() == started) {
                     throw new AssertionError("DMA through " + m + " read other bytes than thread " + thread + " wrote, with"
                             + " no unshare or close of " + e.buffer() + " overlapping");
                 }
             }
             TOTALS.incrementAndGet(4);
         } catch (DeviceFaultException fault) {
-            if (e.epoch().get() == epoch) {
+            if (!unmapInProgress && e.started().get() == started) {
                 throw new AssertionError("device fault on " + e.buffer() + " with no unshare or close overlapping: " + fault,
                         fault);
             }
