@@ -30,7 +30,7 @@ import org.junit.jupiter.api.Test;
 /**
  * Model-based (stateful) test of the helper: random sequences of allocate, late share, unshare,
  * close, import (safe and unsafe) and device reads and writes, on generic, DART and mixed domain
- * trios, checked after every step against a reference model: the live buffers with their size,
+ * trios, over 4 KiB and (a quarter of the sequences) 16 KiB CPU pages, checked after every step against a reference model: the live buffers with their size,
  * alignment, rights, domains, IOVAs and the bytes last written.
  *
  * <p>After every step: the helper's live count and the page allocator's buffer bytes equal the
@@ -144,6 +144,7 @@ class ModelBasedSharingTest {
 
     static final class Stats {
         long sequences;
+        long sequences16k;
         long steps;
         long refusals;
         long faultsExpected;
@@ -162,8 +163,8 @@ class ModelBasedSharingTest {
         final Stats stats;
         final Consumer<Run> extraInvariant;
 
-        Run(int set, Stats stats, Consumer<Run> extraInvariant) {
-            this.rig = new Rig(64L << 20, 4096, SETS[set]);
+        Run(int set, int pageSize, Stats stats, Consumer<Run> extraInvariant) {
+            this.rig = new Rig(64L << 20, pageSize, SETS[set]);
             this.initial = rig.state();
             this.initialBufferBytes = rig.memory.allocator().usage().bufferBytes();
             this.initialTableBytes = rig.memory.allocator().usage().tableBytes();
@@ -524,8 +525,8 @@ class ModelBasedSharingTest {
     }
 
     /** Runs one sequence on a fresh rig; returns the failure, or null if every check held. */
-    static Throwable runSequence(int set, List<Action> actions, Stats stats, Consumer<Run> extraInvariant) {
-        Run run = new Run(set, stats, extraInvariant);
+    static Throwable runSequence(int set, int pageSize, List<Action> actions, Stats stats, Consumer<Run> extraInvariant) {
+        Run run = new Run(set, pageSize, stats, extraInvariant);
         int i = 0;
         try {
             for (; i < actions.size(); i++) {
@@ -541,7 +542,7 @@ class ModelBasedSharingTest {
     }
 
     /** Delta debugging: removes chunks of actions while the sequence still fails. */
-    static List<Action> shrink(int set, List<Action> failing, Consumer<Run> extraInvariant) {
+    static List<Action> shrink(int set, int pageSize, List<Action> failing, Consumer<Run> extraInvariant) {
         List<Action> current = new ArrayList<>(failing);
         for (int chunk = Math.max(1, current.size() / 2); chunk >= 1; chunk = chunk == 1 ? 0 : chunk / 2) {
             boolean removed = true;
@@ -550,7 +551,7 @@ class ModelBasedSharingTest {
                 for (int start = 0; start < current.size(); start += chunk) {
                     List<Action> candidate = new ArrayList<>(current.subList(0, start));
                     candidate.addAll(current.subList(Math.min(current.size(), start + chunk), current.size()));
-                    if (!candidate.isEmpty() && runSequence(set, candidate, new Stats(), extraInvariant) != null) {
+                    if (!candidate.isEmpty() && runSequence(set, pageSize, candidate, new Stats(), extraInvariant) != null) {
                         current = candidate;
                         removed = true;
                         break;
@@ -567,16 +568,20 @@ class ModelBasedSharingTest {
         Random master = new Random(seed);
         for (long s = 0; s < sequences; s++) {
             int set = (int) (s % SETS.length);
+            int pageSize = (s / SETS.length) % 4 == 3 ? 16384 : 4096; // a quarter on 16 KiB CPU pages
             long sequenceSeed = master.nextLong();
             List<Action> actions = generate(new Random(sequenceSeed));
             long stepsBefore = stats.steps;
-            Throwable failure = runSequence(set, actions, stats, extraInvariant);
+            Throwable failure = runSequence(set, pageSize, actions, stats, extraInvariant);
             if (failure != null) {
-                List<Action> minimal = shrink(set, actions, extraInvariant);
-                Throwable minimalFailure = runSequence(set, minimal, new Stats(), extraInvariant);
-                throw new ShrunkFailure(seed, s, set, actions, minimal, minimalFailure);
+                List<Action> minimal = shrink(set, pageSize, actions, extraInvariant);
+                Throwable minimalFailure = runSequence(set, pageSize, minimal, new Stats(), extraInvariant);
+                throw new ShrunkFailure(seed, s, set, pageSize, actions, minimal, minimalFailure);
             }
             stats.sequences++;
+            if (pageSize == 16384) {
+                stats.sequences16k++;
+            }
             stats.perSet[set] += stats.steps - stepsBefore;
         }
         return stats;
@@ -587,8 +592,10 @@ class ModelBasedSharingTest {
         private static final long serialVersionUID = 1L;
         final transient List<Action> minimal;
 
-        ShrunkFailure(long seed, long index, int set, List<Action> original, List<Action> minimal, Throwable cause) {
+        ShrunkFailure(long seed, long index, int set, int pageSize, List<Action> original, List<Action> minimal,
+                Throwable cause) {
             super("model-based run failed on the " + SET_NAMES[set] + " trio " + Arrays.toString(SETS[set])
+                    + " over " + pageSize / 1024 + " KiB CPU pages"
                     + " in sequence " + index + " of seed " + seed + " (replay with -Ddmashare.test.seed=" + seed + ")\n"
                     + "minimal failing sequence (" + minimal.size() + " of " + original.size() + " steps): " + minimal
                     + "\nfailure: " + (cause == null ? "(did not reproduce)" : cause.getMessage()), cause);
@@ -606,9 +613,9 @@ class ModelBasedSharingTest {
         long sequences = sequences();
         long t0 = System.nanoTime();
         Stats stats = campaign(seed, sequences, null);
-        Campaign.summary("model-based", "%,d sequences, %,d steps (generic %,d, dart %,d, mixed %,d), %,d predicted"
-                + " refusals, %,d predicted device faults, %,d bytes of DMA checked, %.1f s", stats.sequences, stats.steps,
-                stats.perSet[0], stats.perSet[1], stats.perSet[2], stats.refusals, stats.faultsExpected, stats.dmaBytes,
+        Campaign.summary("model-based", "%,d sequences (%,d over 16 KiB CPU pages), %,d steps (generic %,d, dart %,d, mixed %,d), %,d predicted"
+                + " refusals, %,d predicted device faults, %,d bytes of DMA checked, %.1f s", stats.sequences, stats.sequences16k,
+                stats.steps, stats.perSet[0], stats.perSet[1], stats.perSet[2], stats.refusals, stats.faultsExpected, stats.dmaBytes,
                 (System.nanoTime() - t0) / 1e9);
         assertThat(stats.sequences).isEqualTo(sequences);
         assertThat(stats.refusals).as("the sequences exercise refusals").isPositive();
