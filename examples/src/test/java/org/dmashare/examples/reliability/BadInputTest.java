@@ -239,6 +239,28 @@ class BadInputTest {
         apiCases++;
     }
 
+    /** Running out of IOVA space or of physical memory is refused with its own type and changes nothing. */
+    @org.junit.jupiter.api.Test
+    void exhaustionIsRefusedSpecificallyAndChangesNothing() {
+        Rig rig = new Rig(1L << 30, 4096, "flat:flat-64k", "lpae-4k");
+        SharedBuffer big = rig.sharing.allocate(0x1000_0000L, rig.domains); // half of flat's 512 MiB aperture
+        Rig.State before = rig.state();
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> rig.sharing.allocate(0x1000_0000L, rig.domains))
+                .isExactlyInstanceOf(org.dmashare.IovaSpaceExhaustedException.class);
+        assertThat(rig.state()).isEqualTo(before);
+        SharedBuffer more = rig.sharing.allocate(0x1000_0000L, List.of(rig.domain(1)));
+        SharedBuffer most = rig.sharing.allocate(0x1000_0000L, List.of(rig.domain(1)));
+        Rig.State full = rig.state();
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> rig.sharing.allocate(0x1000_0000L, List.of(rig.domain(1))))
+                .isExactlyInstanceOf(PhysicalMemoryExhaustedException.class).hasMessageContaining("cannot allocate");
+        assertThat(rig.state()).isEqualTo(full);
+        most.close();
+        more.close();
+        big.close();
+        assertThat(rig.sharing.liveBuffers()).isZero();
+        apiCases += 2;
+    }
+
     // ---- command line ----
 
     record Run(int exit, String out, String err) {
