@@ -274,6 +274,7 @@ public abstract class AbstractIommu implements Iommu {
      * faults are logged and thrown.
      */
     final long translate(int sid, long iova, long length, Access access) {
+        long generation = iotlb.generation(sid);
         Translation t = iotlb.lookup(sid, iova);
         if (t == null) {
             PageTableWalker.Result r = hardwareWalk(sid, iova);
@@ -281,7 +282,7 @@ public abstract class AbstractIommu implements Iommu {
                 throw fault(sid, iova, access, r.reason(), r.level());
             }
             t = r.translation();
-            iotlb.fill(sid, t);
+            iotlb.fill(sid, t, generation); // not cached if a flush came after the walk began
             return checked(sid, iova, length, access, t, t.pa());
         }
         return checked(sid, iova, length, access, t, t.pa() + (iova - t.iova()));

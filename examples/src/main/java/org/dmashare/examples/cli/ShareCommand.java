@@ -77,6 +77,10 @@ final class ShareCommand implements Callable<Integer> {
         if (pageSize != 4096 && pageSize != 16384) {
             throw new CommandLine.ParameterException(spec.commandLine(), "--page-size must be 4K or 16K, got " + pageSize);
         }
+        if (memorySize % pageSize != 0 || memorySize > PhysicalMemory.MAX_SIZE) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "--memory must be a multiple of the page size "
+                    + pageSize + " up to 4T (" + PhysicalMemory.MAX_SIZE + "), got " + memorySize);
+        }
         List<Target> targets = parseTargets();
         PhysicalMemory memory = PhysicalMemory.create(RAM_BASE, memorySize, (int) pageSize);
         List<IommuDomain> created = new ArrayList<>();

@@ -1,5 +1,6 @@
 package org.dmashare.examples.sharing;
 
+import org.dmashare.examples.rig.Rig;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 

@@ -1,5 +1,6 @@
 package org.dmashare.examples.sharing;
 
+import org.dmashare.examples.rig.Rig;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.util.ArrayList;
@@ -27,7 +28,7 @@ class DmaSharingConcurrencyTest {
     private static final int SCALE = Integer.getInteger("dmashare.test.scale", 1);
 
     @ParameterizedTest
-    @MethodSource("org.dmashare.examples.sharing.Rig#trios")
+    @MethodSource("org.dmashare.examples.rig.Rig#trios")
     void concurrentSharingKeepsEveryInvariant(String[] set) throws Exception {
         Rig rig = new Rig(256L << 20, 4096, set);
         Rig.State initial = rig.state();

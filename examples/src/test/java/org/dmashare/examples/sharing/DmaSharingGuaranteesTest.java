@@ -1,5 +1,6 @@
 package org.dmashare.examples.sharing;
 
+import org.dmashare.examples.rig.Rig;
 import java.util.stream.Stream;
 import org.junit.jupiter.params.provider.Arguments;
 import org.dmashare.sharing.DmaSharing;

@@ -1,4 +1,4 @@
-package org.dmashare.examples.sharing;
+package org.dmashare.examples.rig;
 
 import java.util.stream.Stream;
 import org.junit.jupiter.params.provider.Arguments;
@@ -31,14 +31,14 @@ import org.dmashare.pgtable.PageTableWalker;
  * {@code backend:variant} ({@code apple-dart:t8020}) or by a generic variant alone ({@code lpae-4k});
  * backends are found with ServiceLoader, so the same tests run on every backend.
  */
-final class Rig {
-    static final long RAM_BASE = 0x8_0000_0000L;
+public final class Rig {
+    public static final long RAM_BASE = 0x8_0000_0000L;
 
-    final PhysicalMemory memory;
-    final DmaSharing sharing;
-    final List<IommuDomain> domains = new ArrayList<>();
+    public final PhysicalMemory memory;
+    public final DmaSharing sharing;
+    public final List<IommuDomain> domains = new ArrayList<>();
 
-    Rig(long ramSize, int pageSize, String... variants) {
+    public Rig(long ramSize, int pageSize, String... variants) {
         memory = PhysicalMemory.create(RAM_BASE, ramSize, pageSize);
         sharing = new DmaSharing(memory);
         for (String v : variants) {
@@ -46,7 +46,7 @@ final class Rig {
         }
     }
 
-    Rig(String... variants) {
+    public Rig(String... variants) {
         this(1L << 30, 4096, variants);
     }
 
@@ -56,7 +56,7 @@ final class Rig {
      * @param spec {@code backend:variant}, or a generic variant
      * @param inputBits IOVA width, 0 for the default (48 for generic, the variant's for others)
      */
-    IommuDomain addDomain(String spec, int inputBits) {
+    public IommuDomain addDomain(String spec, int inputBits) {
         int colon = spec.indexOf(':');
         String backend = colon < 0 ? "generic" : spec.substring(0, colon);
         String variant = spec.substring(colon + 1);
@@ -70,7 +70,7 @@ final class Rig {
     }
 
     /** Pairs of domains every pairwise test runs on: generic, DART, and mixed. */
-    static Stream<Arguments> pairs() {
+    public static Stream<Arguments> pairs() {
         return Stream.of(
                 Arguments.of((Object) new String[] {"lpae-4k", "lpae-16k"}),
                 Arguments.of((Object) new String[] {"apple-dart:t8020", "apple-dart:t6000"}),
@@ -78,22 +78,22 @@ final class Rig {
     }
 
     /** Trios of domains every three-domain test runs on: generic, DART, and mixed with the flat example backend. */
-    static Stream<Arguments> trios() {
+    public static Stream<Arguments> trios() {
         return Stream.of(
                 Arguments.of((Object) new String[] {"lpae-4k", "lpae-16k", "lpae-64k"}),
                 Arguments.of((Object) new String[] {"apple-dart:t8020", "apple-dart:t6000", "apple-dart:t8110"}),
                 Arguments.of((Object) new String[] {"apple-dart:t8020", "lpae-4k", "flat:flat-64k"}));
     }
 
-    IommuDomain domain(int i) {
+    public IommuDomain domain(int i) {
         return domains.get(i);
     }
 
-    static DmaDevice device(IommuDomain d) {
+    public static DmaDevice device(IommuDomain d) {
         return d.iommu().device(0);
     }
 
-    static byte[] pattern(int length, int seed) {
+    public static byte[] pattern(int length, int seed) {
         byte[] b = new byte[length];
         for (int i = 0; i < length; i++) {
             b[i] = (byte) (i * 131 + seed * 17 + (i >>> 12));
@@ -102,7 +102,7 @@ final class Rig {
     }
 
     /** Guarantee 1: every byte of the range translates, by a walk of the tables, to byte o of the buffer. */
-    static void assertContiguous(SharedBuffer buffer, IommuDomain d) {
+    public static void assertContiguous(SharedBuffer buffer, IommuDomain d) {
         long iova = buffer.iova(d);
         long step = 0x1000;
         for (long o = 0; o < buffer.length(); o += step) {
@@ -115,7 +115,7 @@ final class Rig {
     }
 
     /** Guarantee 2: IOVA, blocks and length are multiples of A. */
-    static void assertAligned(SharedBuffer buffer) {
+    public static void assertAligned(SharedBuffer buffer) {
         long a = buffer.alignment();
         assertThat(buffer.length() % a).isZero();
         for (ScatterList.Segment s : buffer.blocks()) {
@@ -128,7 +128,7 @@ final class Rig {
     }
 
     /** Every valid leaf of the domain's tables, read from memory. */
-    static List<Translation> leaves(IommuDomain d) {
+    public static List<Translation> leaves(IommuDomain d) {
         PagingDomain p = (PagingDomain) d;
         return PageTableWalker.leaves(d.iommu().memory(), p.table().format(), p.table().rootPa());
     }
@@ -137,7 +137,7 @@ final class Rig {
      * Guarantee 3: every byte reachable through the domain belongs to a live buffer's own blocks,
      * at that buffer's own offset.
      */
-    static void assertNoOverExposure(IommuDomain d, List<SharedBuffer> live) {
+    public static void assertNoOverExposure(IommuDomain d, List<SharedBuffer> live) {
         for (Translation leaf : leaves(d)) {
             SharedBuffer owner = null;
             for (SharedBuffer b : live) {
@@ -153,13 +153,13 @@ final class Rig {
     }
 
     /** Everything a failed operation must leave untouched. */
-    record State(List<PageAllocator.Block> blocks, PageAllocator.Usage usage, Map<String, IovaAllocator.Snapshot> iovas,
+    public record State(List<PageAllocator.Block> blocks, PageAllocator.Usage usage, Map<String, IovaAllocator.Snapshot> iovas,
             Map<String, Map<Long, String>> tables) {
         // tables: per domain, per table page, its non-zero entries as index=value
 
     }
 
-    State state() {
+    public State state() {
         Map<String, IovaAllocator.Snapshot> iovas = new LinkedHashMap<>();
         Map<String, Map<Long, String>> tables = new LinkedHashMap<>();
         for (IommuDomain d : domains) {
