@@ -1,16 +1,15 @@
 package org.dmashare.iova;
 
 import java.util.ArrayList;
-import java.util.HashMap;
+import java.util.Comparator;
 import java.util.List;
-import java.util.Map;
-import java.util.Objects;
 import java.util.TreeMap;
 import java.util.concurrent.ThreadLocalRandom;
 import org.dmashare.Hex;
 import org.dmashare.InvalidArgumentException;
 import org.dmashare.IovaSpaceExhaustedException;
 import org.dmashare.MappingConflictException;
+import org.dmashare.internal.LongLongMap;
 import org.dmashare.memory.FailureInjector;
 
 /**
@@ -78,7 +77,8 @@ public final class IovaAllocator {
     private final long end;
     private final long granule;
     private final FailureInjector failures;
-    private final Map<Long, Long> allocated = new HashMap<>();
+    /** Live allocations, start to size; primitive so allocate + free box and allocate nothing. */
+    private final LongLongMap allocated = new LongLongMap();
     private final TreeMap<Long, Long> reserved = new TreeMap<>();
     private Node root;
     private long allocatedBytes;
@@ -229,10 +229,10 @@ public final class IovaAllocator {
      *     allocation; nothing is changed
      */
     public synchronized void free(long iova, long size) {
-        Long live = allocated.get(iova);
-        if (live == null || live != size) {
+        long live = allocated.get(iova, -1);
+        if (live != size) {
             throw new InvalidArgumentException("free of IOVA " + Hex.range(iova, size) + " refused: "
-                    + (live == null ? "no allocation starts there" : "the allocation there is " + Hex.size(live))
+                    + (live < 0 ? "no allocation starts there" : "the allocation there is " + Hex.size(live))
                     + "; only exact live allocations can be freed");
         }
         allocated.remove(iova);
@@ -291,8 +291,9 @@ public final class IovaAllocator {
      * @return allocations and reservations sorted by address
      */
     public synchronized Snapshot snapshot() {
-        List<Range> a = new ArrayList<>();
-        new TreeMap<>(allocated).forEach((s, n) -> a.add(new Range(s, n)));
+        List<Range> a = new ArrayList<>(allocated.size());
+        allocated.forEach((s, n) -> a.add(new Range(s, n)));
+        a.sort(Comparator.comparingLong(Range::start));
         List<Range> r = new ArrayList<>();
         reserved.forEach((s, n) -> r.add(new Range(s, n)));
         return new Snapshot(List.copyOf(a), List.copyOf(r));
