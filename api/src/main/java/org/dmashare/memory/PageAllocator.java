@@ -4,11 +4,11 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Objects;
-import java.util.TreeSet;
 import org.dmashare.Hex;
 import org.dmashare.InvalidArgumentException;
 import org.dmashare.PhysicalMemoryExhaustedException;
 import org.dmashare.internal.LongLongMap;
+import org.dmashare.internal.LongSortedSet;
 
 /**
  * The buddy page allocator of one {@link PhysicalMemory}. It hands out naturally aligned blocks
@@ -72,7 +72,8 @@ public final class PageAllocator {
 
     private final PhysicalMemory memory;
     private final int pageShift;
-    private final TreeSet<Long>[] free;
+    /** Free blocks per order, by address; primitive sorted sets (see {@link LongSortedSet} for why). */
+    private final LongSortedSet[] free;
     /**
      * Live blocks, address to {@link #liveValue}; a primitive map so that a block costs two array
      * slots rather than a boxed key, an entry and a value object (heap per buffer is a target).
@@ -82,16 +83,15 @@ public final class PageAllocator {
     private long bufferBytes;
     private long tableBytes;
 
-    @SuppressWarnings("unchecked")
     PageAllocator(PhysicalMemory memory) {
         this.memory = memory;
         this.pageShift = Long.numberOfTrailingZeros(memory.pageSize());
         // Largest order whose block size (2^62) is still a positive long; 2^63 would overflow the
         // size comparisons below (a memory at base 0 then never finished carving).
         int maxOrder = 62 - pageShift;
-        this.free = new TreeSet[maxOrder + 1];
+        this.free = new LongSortedSet[maxOrder + 1];
         for (int i = 0; i <= maxOrder; i++) {
-            free[i] = new TreeSet<>();
+            free[i] = new LongSortedSet();
         }
         // Carve the memory into maximal naturally aligned power-of-two blocks.
         long pa = memory.base();
