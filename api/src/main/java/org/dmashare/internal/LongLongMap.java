@@ -20,6 +20,8 @@ public final class LongLongMap {
     private long[] keys;
     private long[] values;
     private int mask;
+    /** 64 minus log2 of the capacity: {@link #slot} keeps the top bits of the product. */
+    private int shift;
     private int size;
 
     /** An empty map. */
@@ -32,12 +34,16 @@ public final class LongLongMap {
         Arrays.fill(keys, EMPTY);
         values = new long[capacity];
         mask = capacity - 1;
+        shift = 64 - Integer.numberOfTrailingZeros(capacity);
     }
 
-    /** Fibonacci hashing: addresses are multiples of a page, so their low bits carry nothing. */
+    /**
+     * Fibonacci hashing, taking the top bits of the product: addresses are multiples of a page
+     * and often in arithmetic progression, which the top bits spread evenly (the middle or low
+     * bits clustered them into long probe runs).
+     */
     private int slot(long key) {
-        long h = key * 0x9E37_79B9_7F4A_7C15L;
-        return (int) (h ^ (h >>> 32)) & mask;
+        return (int) ((key * 0x9E37_79B9_7F4A_7C15L) >>> shift);
     }
 
     /**

@@ -48,6 +48,13 @@ public final class IoPageTable implements AutoCloseable {
     private final PteFormat format;
     private final long tableBytes;
     private final Map<Long, Table> tables = new HashMap<>();
+    /**
+     * The format's per-level geometry, read once: {@link PteFormat}'s shift, entries and index are
+     * default methods that recompute from several interface calls, and every walk step used them.
+     */
+    private final int[] shifts;
+    private final int[] entries;
+    private final boolean[] leafAllowed;
     private final Table root;
     private boolean closed;
 
@@ -62,6 +69,15 @@ public final class IoPageTable implements AutoCloseable {
         this.memory = Objects.requireNonNull(memory, "memory");
         this.format = Objects.requireNonNull(format, "format");
         this.tableBytes = Math.max(1L << format.granuleShift(), memory.pageSize());
+        int levels = format.levels();
+        this.shifts = new int[levels];
+        this.entries = new int[levels];
+        this.leafAllowed = new boolean[levels];
+        for (int l = 0; l < levels; l++) {
+            shifts[l] = format.shift(l);
+            entries[l] = format.entries(l);
+            leafAllowed[l] = format.leafAllowed(l);
+        }
         this.root = newTable(0, -1, null);
     }
 
@@ -142,7 +158,7 @@ public final class IoPageTable implements AutoCloseable {
             throw new MappingConflictException("map of IOVA " + Hex.range(iova, size) + " refused: IOVA "
                     + Hex.of(clash) + " is already mapped; unmap it first");
         }
-        List<Table> created = new ArrayList<>();
+        List<Table> created = new ArrayList<>(2); // a map rarely creates more than a couple of tables
         long done = 0;
         try {
             while (done < size) {
@@ -257,8 +273,8 @@ public final class IoPageTable implements AutoCloseable {
     private long mapRun(long iova, long pa, long remaining, Prot prot, List<Table> created) {
         int level = 0;
         while (true) {
-            if (format.leafAllowed(level)) {
-                long leaf = 1L << format.shift(level);
+            if (leafAllowed[level]) {
+                long leaf = 1L << shifts[level];
                 if (((iova | pa) & (leaf - 1)) == 0 && remaining >= leaf) {
                     break;
                 }
@@ -267,7 +283,7 @@ public final class IoPageTable implements AutoCloseable {
         }
         Table table = root;
         for (int l = 0; l < level; l++) {
-            long entryPa = table.pa + 8L * format.index(iova, l);
+            long entryPa = table.pa + 8L * index(iova, l);
             long pte = memory.readLong(entryPa);
             if (format.kind(pte, l) == PteKind.TABLE) {
                 table = tables.get(format.address(pte, l));
@@ -279,9 +295,9 @@ public final class IoPageTable implements AutoCloseable {
                 table = child;
             }
         }
-        long leaf = 1L << format.shift(level);
-        int first = format.index(iova, level);
-        int room = format.entries(level) - first;
+        long leaf = 1L << shifts[level];
+        int first = index(iova, level);
+        int room = entries[level] - first;
         long count = Math.min(room, remaining / leaf);
         for (long i = 0; i < count; i++) {
             memory.writeLong(table.pa + 8L * (first + i), format.encodeLeaf(pa + i * leaf, prot, level));
@@ -293,9 +309,9 @@ public final class IoPageTable implements AutoCloseable {
     /** Returns the first mapped IOVA in [from, to) under {@code t}, or -1. */
     private long firstMapped(Table t, long from, long to) {
         int level = t.level;
-        long span = 1L << format.shift(level);
+        long span = 1L << shifts[level];
         long base = tableBase(from, level);
-        for (int i = format.index(from, level); i < format.entries(level); i++) {
+        for (int i = index(from, level); i < entries[level]; i++) {
             long start = base + (long) i * span;
             if (start >= to) {
                 break;
@@ -319,9 +335,9 @@ public final class IoPageTable implements AutoCloseable {
     /** Describes the first leaf that sticks out of [from, to), or null if none does. */
     private String firstCut(Table t, long from, long to) {
         int level = t.level;
-        long span = 1L << format.shift(level);
+        long span = 1L << shifts[level];
         long base = tableBase(from, level);
-        for (int i = format.index(from, level); i < format.entries(level); i++) {
+        for (int i = index(from, level); i < entries[level]; i++) {
             long start = base + (long) i * span;
             if (start >= to) {
                 break;
@@ -349,10 +365,10 @@ public final class IoPageTable implements AutoCloseable {
             return 0;
         }
         int level = t.level;
-        long span = 1L << format.shift(level);
+        long span = 1L << shifts[level];
         long base = tableBase(from, level);
         long bytes = 0;
-        for (int i = format.index(from, level); i < format.entries(level); i++) {
+        for (int i = index(from, level); i < entries[level]; i++) {
             long start = base + (long) i * span;
             if (start >= to) {
                 break;
@@ -375,9 +391,14 @@ public final class IoPageTable implements AutoCloseable {
         return bytes;
     }
 
+    /** The entry of the level-{@code level} table that translates {@code iova}. */
+    private int index(long iova, int level) {
+        return (int) ((iova >>> shifts[level]) & (entries[level] - 1));
+    }
+
     /** The first IOVA covered by the table at {@code level} that contains {@code iova}. */
     private long tableBase(long iova, int level) {
-        int bits = format.shift(level) + Integer.numberOfTrailingZeros(format.entries(level));
+        int bits = shifts[level] + Integer.numberOfTrailingZeros(entries[level]);
         return bits >= 63 ? 0 : iova & -(1L << bits);
     }
 

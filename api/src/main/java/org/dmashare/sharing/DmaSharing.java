@@ -273,7 +273,8 @@ public final class DmaSharing {
     /** Largest-first aligned blocks covering {@code length}; all or nothing. */
     private ScatterList allocateBlocks(long length, long alignment) {
         PageAllocator allocator = memory.allocator();
-        List<ScatterList.Segment> blocks = new ArrayList<>();
+        // Usually one block (the buddy allocator hands out the largest that fits): start small.
+        List<ScatterList.Segment> blocks = new ArrayList<>(1);
         long remaining = length;
         long max = Long.highestOneBit(remaining);
         try {
