@@ -53,6 +53,11 @@ public final class LongSortedSet {
         if (tree != null) {
             return tree.add(value);
         }
+        // Fast path for the usual free list of zero or a few ascending addresses: append.
+        if ((size == 0 || value > array[size - 1]) && size < array.length) {
+            array[size++] = value;
+            return true;
+        }
         int i = Arrays.binarySearch(array, 0, size, value);
         if (i >= 0) {
             return false;
@@ -86,6 +91,11 @@ public final class LongSortedSet {
         if (tree != null) {
             return tree.remove(value);
         }
+        // Fast path: buddy merges mostly remove the only or the last element.
+        if (size > 0 && array[size - 1] == value) {
+            size--;
+            return true;
+        }
         int i = Arrays.binarySearch(array, 0, size, value);
         if (i < 0) {
             return false;
@@ -113,8 +123,10 @@ public final class LongSortedSet {
             throw new java.util.NoSuchElementException("empty set");
         }
         long first = array[0];
-        System.arraycopy(array, 1, array, 0, size - 1);
         size--;
+        if (size > 0) {
+            System.arraycopy(array, 1, array, 0, size);
+        }
         return first;
     }
 }

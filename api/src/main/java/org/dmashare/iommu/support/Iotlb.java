@@ -39,7 +39,12 @@ final class Iotlb {
     }
 
     void invalidate(int sid) {
-        streams.set(sid, null);
+        // Every map and unmap flushes; most find the stream's cache already empty. Reading first
+        // skips the volatile store (a full fence) then, and a fill racing with either version
+        // ends the same way.
+        if (streams.get(sid) != null) {
+            streams.set(sid, null);
+        }
     }
 
     void invalidateAll() {
