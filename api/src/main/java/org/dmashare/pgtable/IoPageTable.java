@@ -1,15 +1,14 @@
 package org.dmashare.pgtable;
 
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.Objects;
 import org.dmashare.Hex;
 import org.dmashare.InvalidArgumentException;
 import org.dmashare.MappingConflictException;
 import org.dmashare.ObjectClosedException;
 import org.dmashare.PhysicalMemoryExhaustedException;
+import org.dmashare.internal.LongObjectMap;
 import org.dmashare.iommu.Prot;
 import org.dmashare.memory.FailureInjector;
 import org.dmashare.memory.PageUse;
@@ -47,7 +46,8 @@ public final class IoPageTable implements AutoCloseable {
     private final PhysicalMemory memory;
     private final PteFormat format;
     private final long tableBytes;
-    private final Map<Long, Table> tables = new HashMap<>();
+    /** Every table page, by physical address; primitive keys because every walk step looks one up. */
+    private final LongObjectMap<Table> tables = new LongObjectMap<>();
     /**
      * The format's per-level geometry, read once: {@link PteFormat}'s shift, entries and index are
      * default methods that recompute from several interface calls, and every walk step used them.
@@ -117,13 +117,16 @@ public final class IoPageTable implements AutoCloseable {
         if (closed) {
             return List.of();
         }
+        List<Long> rest = new ArrayList<>(tables.size());
+        tables.forEachValue(t -> {
+            if (t != root) {
+                rest.add(t.pa);
+            }
+        });
+        rest.sort(null); // by address, so the list does not depend on the map's layout
         List<Long> out = new ArrayList<>(tables.size());
         out.add(root.pa);
-        for (Long pa : tables.keySet()) {
-            if (pa != root.pa) {
-                out.add(pa);
-            }
-        }
+        out.addAll(rest);
         return List.copyOf(out);
     }
 
@@ -220,10 +223,10 @@ public final class IoPageTable implements AutoCloseable {
             return;
         }
         closed = true;
-        for (Table t : tables.values()) {
+        tables.forEachValue(t -> {
             memory.fill(t.pa, tableBytes, (byte) 0);
             memory.allocator().free(t.pa, tableBytes);
-        }
+        });
         tables.clear();
     }
 
