@@ -1,16 +1,15 @@
 package org.dmashare.iova;
 
 import java.util.ArrayList;
-import java.util.HashMap;
+import java.util.Comparator;
 import java.util.List;
-import java.util.Map;
-import java.util.Objects;
 import java.util.TreeMap;
 import java.util.concurrent.ThreadLocalRandom;
 import org.dmashare.Hex;
 import org.dmashare.InvalidArgumentException;
 import org.dmashare.IovaSpaceExhaustedException;
 import org.dmashare.MappingConflictException;
+import org.dmashare.internal.LongLongMap;
 import org.dmashare.memory.FailureInjector;
 
 /**
@@ -62,27 +61,34 @@ public final class IovaAllocator {
         long start;
         long end;
         long maxLen;
-        final int priority;
+        int priority;
         Node left;
         Node right;
-
-        Node(long start, long end) {
-            this.start = start;
-            this.end = end;
-            this.maxLen = end - start;
-            this.priority = ThreadLocalRandom.current().nextInt();
-        }
     }
 
     private final long start;
     private final long end;
     private final long granule;
     private final FailureInjector failures;
-    private final Map<Long, Long> allocated = new HashMap<>();
+    /** Live allocations, start to size; primitive so allocate + free box and allocate nothing. */
+    private final LongLongMap allocated = new LongLongMap();
     private final TreeMap<Long, Long> reserved = new TreeMap<>();
     private Node root;
     private long allocatedBytes;
     private final Node[] path = new Node[512];
+    /** Treap priorities: xorshift, seeded per allocator; cheaper than a shared RNG per node. */
+    private int seed = ThreadLocalRandom.current().nextInt() | 1;
+    /**
+     * The last node deleted from the tree, reused by the next insert: an allocate that splits a
+     * free range and the free that merges it back then allocate nothing.
+     */
+    private Node spare;
+    /**
+     * The free node {@link #findHighest} found the range in and its depth; {@link #path} then
+     * holds its ancestors, so {@link #take} neither searches for it nor walks down again.
+     */
+    private Node found;
+    private int foundDepth;
 
     /**
      * Creates an allocator for {@code [start, end)}, all free.
@@ -105,7 +111,7 @@ public final class IovaAllocator {
         this.end = end;
         this.granule = granule;
         this.failures = failures;
-        this.root = new Node(start, end);
+        this.root = newNode(start, end);
     }
 
     /**
@@ -164,14 +170,15 @@ public final class IovaAllocator {
         if (failures != null) {
             failures.check(FailureInjector.Point.IOVA_ALLOCATION);
         }
-        long at = findHighest(root, size, alignment, Math.min(limit, end));
+        long at = findHighest(root, size, alignment, Math.min(limit, end), 0);
         if (at < 0) {
             throw new IovaSpaceExhaustedException("no free IOVA range of " + Hex.size(size) + " aligned to "
                     + Hex.size(alignment) + " below " + Hex.of(Math.min(limit, end)) + " in "
                     + Hex.range(start, end - start) + "; " + allocated.size() + " ranges live, "
                     + Hex.size(allocatedBytes) + " allocated, largest free gap " + Hex.of(maxGap()));
         }
-        take(at, size);
+        take(found, foundDepth, at, size);
+        found = null;
         allocated.put(at, size);
         allocatedBytes += size;
         return at;
@@ -196,7 +203,7 @@ public final class IovaAllocator {
             throw new MappingConflictException("IOVA range " + Hex.range(iova, size)
                     + " is not free: it overlaps an allocated or reserved range");
         }
-        take(iova, size);
+        take(floor(iova), -1, iova, size);
         allocated.put(iova, size);
         allocatedBytes += size;
     }
@@ -216,7 +223,7 @@ public final class IovaAllocator {
             throw new MappingConflictException("cannot reserve " + Hex.range(iova, size)
                     + ": it overlaps an allocated or reserved range");
         }
-        take(iova, size);
+        take(floor(iova), -1, iova, size);
         reserved.put(iova, size);
     }
 
@@ -229,10 +236,10 @@ public final class IovaAllocator {
      *     allocation; nothing is changed
      */
     public synchronized void free(long iova, long size) {
-        Long live = allocated.get(iova);
-        if (live == null || live != size) {
+        long live = allocated.get(iova, -1);
+        if (live != size) {
             throw new InvalidArgumentException("free of IOVA " + Hex.range(iova, size) + " refused: "
-                    + (live == null ? "no allocation starts there" : "the allocation there is " + Hex.size(live))
+                    + (live < 0 ? "no allocation starts there" : "the allocation there is " + Hex.size(live))
                     + "; only exact live allocations can be freed");
         }
         allocated.remove(iova);
@@ -252,7 +259,9 @@ public final class IovaAllocator {
      */
     public synchronized long findFree(long size, long alignment, long limit) {
         checkRequest(size, alignment);
-        return findHighest(root, size, alignment, Math.min(limit, end));
+        long at = findHighest(root, size, alignment, Math.min(limit, end), 0);
+        found = null;
+        return at;
     }
 
     /**
@@ -291,8 +300,9 @@ public final class IovaAllocator {
      * @return allocations and reservations sorted by address
      */
     public synchronized Snapshot snapshot() {
-        List<Range> a = new ArrayList<>();
-        new TreeMap<>(allocated).forEach((s, n) -> a.add(new Range(s, n)));
+        List<Range> a = new ArrayList<>(allocated.size());
+        allocated.forEach((s, n) -> a.add(new Range(s, n)));
+        a.sort(Comparator.comparingLong(Range::start));
         List<Range> r = new ArrayList<>();
         reserved.forEach((s, n) -> r.add(new Range(s, n)));
         return new Snapshot(List.copyOf(a), List.copyOf(r));
@@ -335,13 +345,17 @@ public final class IovaAllocator {
         n.maxLen = Math.max(n.end - n.start, Math.max(maxLen(n.left), maxLen(n.right)));
     }
 
-    /** Highest aligned fit ending at or below limit, or -1; visits only subtrees that could fit. */
-    private static long findHighest(Node n, long size, long alignment, long limit) {
+    /**
+     * Highest aligned fit ending at or below limit, or -1; visits only subtrees that could fit.
+     * Records the recursion path in {@link #path} so the hit's ancestors are known.
+     */
+    private long findHighest(Node n, long size, long alignment, long limit, int depth) {
         if (n == null || n.maxLen < size) {
             return -1;
         }
+        path[depth] = n;
         if (n.start < limit) {
-            long r = findHighest(n.right, size, alignment, limit);
+            long r = findHighest(n.right, size, alignment, limit, depth + 1);
             if (r >= 0) {
                 return r;
             }
@@ -349,11 +363,13 @@ public final class IovaAllocator {
             if (top - n.start >= size) {
                 long at = (top - size) & -alignment;
                 if (at >= n.start) {
+                    found = n;
+                    foundDepth = depth;
                     return at;
                 }
             }
         }
-        return findHighest(n.left, size, alignment, limit);
+        return findHighest(n.left, size, alignment, limit, depth + 1);
     }
 
     private Node floor(long key) {
@@ -365,20 +381,6 @@ public final class IovaAllocator {
                 n = n.right;
             } else {
                 n = n.left;
-            }
-        }
-        return best;
-    }
-
-    private Node ceiling(long key) {
-        Node n = root;
-        Node best = null;
-        while (n != null) {
-            if (n.start >= key) {
-                best = n;
-                n = n.left;
-            } else {
-                n = n.right;
             }
         }
         return best;
@@ -401,30 +403,65 @@ public final class IovaAllocator {
         }
     }
 
-    /** Removes {@code [at, at + size)}, which lies inside one free node, from the free tree. */
-    private void take(long at, long size) {
-        Node n = floor(at);
+    /** Recomputes maxLen of {@code path[depth]} and its recorded ancestors, bottom-up. */
+    private void updateRecorded(int depth) {
+        for (int i = depth; i >= 0; i--) {
+            update(path[i]);
+            path[i] = null;
+        }
+    }
+
+    /**
+     * Removes {@code [at, at + size)}, which lies inside the free node {@code n}, from the free
+     * tree. {@code depth} is n's depth with its ancestors in {@link #path}, or -1 if not recorded.
+     */
+    private void take(Node n, int depth, long at, long size) {
         long e = n.end;
         long s = n.start;
         if (s == at && e == at + size) {
             root = delete(root, s);
         } else if (s == at) {
             n.start = at + size;
-            updatePath(n.start);
-        } else if (e == at + size) {
-            n.end = at;
-            updatePath(s);
+            if (depth >= 0) {
+                updateRecorded(depth);
+            } else {
+                updatePath(n.start);
+            }
         } else {
             n.end = at;
-            updatePath(s);
-            root = insert(root, new Node(at + size, e));
+            if (depth >= 0) {
+                updateRecorded(depth);
+            } else {
+                updatePath(s);
+            }
+            if (e != at + size) {
+                root = insert(root, newNode(at + size, e));
+            }
         }
     }
 
     /** Returns {@code [from, to)} to the free tree, merging with free neighbours. */
     private void give(long from, long to) {
-        Node before = floor(from);
-        Node after = ceiling(to);
+        // One walk finds both neighbours and records their ancestors: the free node before is the
+        // floor of from, and the one after is the first start above from, which is at or above
+        // to because no free range starts inside the live allocation [from, to).
+        Node before = null;
+        Node after = null;
+        int beforeDepth = -1;
+        int afterDepth = -1;
+        int depth = 0;
+        for (Node n = root; n != null; depth++) {
+            path[depth] = n;
+            if (n.start <= from) {
+                before = n;
+                beforeDepth = depth;
+                n = n.right;
+            } else {
+                after = n;
+                afterDepth = depth;
+                n = n.left;
+            }
+        }
         boolean joinBefore = before != null && before.end == from;
         boolean joinAfter = after != null && after.start == to;
         if (joinBefore && joinAfter) {
@@ -434,13 +471,33 @@ public final class IovaAllocator {
             updatePath(before.start);
         } else if (joinBefore) {
             before.end = to;
-            updatePath(before.start);
+            updateRecorded(beforeDepth);
         } else if (joinAfter) {
             after.start = from;
-            updatePath(from);
+            updateRecorded(afterDepth);
         } else {
-            root = insert(root, new Node(from, to));
+            root = insert(root, newNode(from, to));
         }
+    }
+
+    /** A detached node for {@code [s, e)} with a fresh priority, the spare one if there is one. */
+    private Node newNode(long s, long e) {
+        Node n = spare;
+        spare = null;
+        if (n == null) {
+            n = new Node();
+        }
+        n.start = s;
+        n.end = e;
+        n.maxLen = e - s;
+        // xorshift32: a fresh random priority keeps the treap balanced in expectation.
+        int x = seed;
+        x ^= x << 13;
+        x ^= x >>> 17;
+        x ^= x << 5;
+        seed = x;
+        n.priority = x;
+        return n;
     }
 
     private static Node insert(Node t, Node n) {
@@ -462,7 +519,7 @@ public final class IovaAllocator {
         return t;
     }
 
-    private static Node delete(Node t, long key) {
+    private Node delete(Node t, long key) {
         if (t == null) {
             return null;
         }
@@ -471,7 +528,11 @@ public final class IovaAllocator {
         } else if (key > t.start) {
             t.right = delete(t.right, key);
         } else {
-            return merge(t.left, t.right);
+            Node merged = merge(t.left, t.right);
+            t.left = null;
+            t.right = null;
+            spare = t;
+            return merged;
         }
         update(t);
         return t;

@@ -2,14 +2,13 @@ package org.dmashare.memory;
 
 import java.util.ArrayList;
 import java.util.Comparator;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.Objects;
-import java.util.TreeSet;
 import org.dmashare.Hex;
 import org.dmashare.InvalidArgumentException;
 import org.dmashare.PhysicalMemoryExhaustedException;
+import org.dmashare.internal.LongLongMap;
+import org.dmashare.internal.LongSortedSet;
 
 /**
  * The buddy page allocator of one {@link PhysicalMemory}. It hands out naturally aligned blocks
@@ -56,34 +55,43 @@ public final class PageAllocator {
         }
     }
 
-    private static final class Live {
-        final int order;
-        final PageUse use;
+    private static final PageUse[] USES = PageUse.values();
 
-        Live(int order, PageUse use) {
-            this.order = order;
-            this.use = use;
-        }
+    /** A live block's order and use packed into one long, the value of {@link #live}. */
+    private static long liveValue(int order, PageUse use) {
+        return ((long) order << 8) | use.ordinal();
+    }
+
+    private static int liveOrder(long liveValue) {
+        return (int) (liveValue >>> 8);
+    }
+
+    private static PageUse liveUse(long liveValue) {
+        return USES[(int) (liveValue & 0xff)];
     }
 
     private final PhysicalMemory memory;
     private final int pageShift;
-    private final TreeSet<Long>[] free;
-    private final Map<Long, Live> live = new HashMap<>();
+    /** Free blocks per order, by address; primitive sorted sets (see {@link LongSortedSet} for why). */
+    private final LongSortedSet[] free;
+    /**
+     * Live blocks, address to {@link #liveValue}; a primitive map so that a block costs two array
+     * slots rather than a boxed key, an entry and a value object (heap per buffer is a target).
+     */
+    private final LongLongMap live = new LongLongMap();
     private long freeBytes;
     private long bufferBytes;
     private long tableBytes;
 
-    @SuppressWarnings("unchecked")
     PageAllocator(PhysicalMemory memory) {
         this.memory = memory;
         this.pageShift = Long.numberOfTrailingZeros(memory.pageSize());
         // Largest order whose block size (2^62) is still a positive long; 2^63 would overflow the
         // size comparisons below (a memory at base 0 then never finished carving).
         int maxOrder = 62 - pageShift;
-        this.free = new TreeSet[maxOrder + 1];
+        this.free = new LongSortedSet[maxOrder + 1];
         for (int i = 0; i <= maxOrder; i++) {
-            free[i] = new TreeSet<>();
+            free[i] = new LongSortedSet();
         }
         // Carve the memory into maximal naturally aligned power-of-two blocks.
         long pa = memory.base();
@@ -171,7 +179,7 @@ public final class PageAllocator {
                 free[from].add(pa + (1L << (from + pageShift)));
             }
             long size = 1L << (order + pageShift);
-            live.put(pa, new Live(order, use));
+            live.put(pa, liveValue(order, use));
             freeBytes -= size;
             if (use == PageUse.BUFFER) {
                 bufferBytes += size;
@@ -233,7 +241,7 @@ public final class PageAllocator {
                     free[from].add(start + half);
                 }
             }
-            live.put(pa, new Live(target, use));
+            live.put(pa, liveValue(target, use));
             freeBytes -= size;
             if (use == PageUse.BUFFER) {
                 bufferBytes += size;
@@ -254,15 +262,16 @@ public final class PageAllocator {
      *     {@code size} bytes; nothing is changed
      */
     public synchronized void split(long pa, long size) {
-        Live block = live.get(pa);
-        if (block == null || (1L << (block.order + pageShift)) != size) {
-            String found = block == null ? "no live block starts there"
-                    : "the live block there is " + Hex.size(1L << (block.order + pageShift));
+        long block = live.get(pa, -1);
+        if (block < 0 || (1L << (liveOrder(block) + pageShift)) != size) {
+            String found = block < 0 ? "no live block starts there"
+                    : "the live block there is " + Hex.size(1L << (liveOrder(block) + pageShift));
             throw new InvalidArgumentException("split of " + Hex.range(pa, size) + " refused: " + found);
         }
         long page = 1L << pageShift;
+        long single = liveValue(0, liveUse(block));
         for (long p = pa; p < pa + size; p += page) {
-            live.put(p, new Live(0, block.use));
+            live.put(p, single);
         }
     }
 
@@ -275,21 +284,21 @@ public final class PageAllocator {
      *     {@code size} bytes (double free, foreign or misaligned range); nothing is changed
      */
     public synchronized void free(long pa, long size) {
-        Live block = live.get(pa);
-        if (block == null || (1L << (block.order + pageShift)) != size) {
-            String found = block == null ? "no live block starts there"
-                    : "the live block there is " + Hex.size(1L << (block.order + pageShift));
+        long block = live.get(pa, -1);
+        if (block < 0 || (1L << (liveOrder(block) + pageShift)) != size) {
+            String found = block < 0 ? "no live block starts there"
+                    : "the live block there is " + Hex.size(1L << (liveOrder(block) + pageShift));
             throw new InvalidArgumentException("free of " + Hex.range(pa, size) + " refused: " + found
                     + " (double free, foreign or misaligned range)");
         }
         live.remove(pa);
         freeBytes += size;
-        if (block.use == PageUse.BUFFER) {
+        if (liveUse(block) == PageUse.BUFFER) {
             bufferBytes -= size;
         } else {
             tableBytes -= size;
         }
-        int order = block.order;
+        int order = liveOrder(block);
         while (order + 1 < free.length) {
             long buddy = pa ^ (1L << (order + pageShift));
             if (!free[order].remove(buddy)) {
@@ -309,15 +318,14 @@ public final class PageAllocator {
      * @return true if every byte is allocated, in a single block
      */
     public synchronized boolean isAllocated(long pa, long size) {
-        Map.Entry<Long, Live> hit = null;
-        for (int order = 0; order < free.length && hit == null; order++) {
+        for (int order = 0; order < free.length; order++) {
             long start = pa & -(1L << (order + pageShift));
-            Live l = live.get(start);
-            if (l != null && l.order == order) {
-                hit = Map.entry(start, l);
+            long l = live.get(start, -1);
+            if (l >= 0 && liveOrder(l) == order) {
+                return pa + size <= start + (1L << (order + pageShift));
             }
         }
-        return hit != null && pa + size <= hit.getKey() + (1L << (hit.getValue().order + pageShift));
+        return false;
     }
 
     /**
@@ -336,7 +344,7 @@ public final class PageAllocator {
      */
     public synchronized List<Block> allocatedBlocks() {
         List<Block> out = new ArrayList<>(live.size());
-        live.forEach((pa, l) -> out.add(new Block(pa, 1L << (l.order + pageShift), l.use)));
+        live.forEach((pa, l) -> out.add(new Block(pa, 1L << (liveOrder(l) + pageShift), liveUse(l))));
         out.sort(Comparator.comparingLong(Block::pa));
         return List.copyOf(out);
     }

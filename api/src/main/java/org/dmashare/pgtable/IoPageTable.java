@@ -1,15 +1,14 @@
 package org.dmashare.pgtable;
 
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.Objects;
 import org.dmashare.Hex;
 import org.dmashare.InvalidArgumentException;
 import org.dmashare.MappingConflictException;
 import org.dmashare.ObjectClosedException;
 import org.dmashare.PhysicalMemoryExhaustedException;
+import org.dmashare.internal.LongObjectMap;
 import org.dmashare.iommu.Prot;
 import org.dmashare.memory.FailureInjector;
 import org.dmashare.memory.PageUse;
@@ -47,9 +46,19 @@ public final class IoPageTable implements AutoCloseable {
     private final PhysicalMemory memory;
     private final PteFormat format;
     private final long tableBytes;
-    private final Map<Long, Table> tables = new HashMap<>();
+    /** Every table page, by physical address; primitive keys because every walk step looks one up. */
+    private final LongObjectMap<Table> tables = new LongObjectMap<>();
+    /**
+     * The format's per-level geometry, read once: {@link PteFormat}'s shift, entries and index are
+     * default methods that recompute from several interface calls, and every walk step used them.
+     */
+    private final int[] shifts;
+    private final int[] entries;
+    private final boolean[] leafAllowed;
     private final Table root;
     private boolean closed;
+    /** Leaf entries of one run, encoded before they are stored; grows up to a table's entries. */
+    private long[] scratch = new long[16];
 
     /**
      * Creates an empty table: allocates and zeroes the root.
@@ -62,6 +71,15 @@ public final class IoPageTable implements AutoCloseable {
         this.memory = Objects.requireNonNull(memory, "memory");
         this.format = Objects.requireNonNull(format, "format");
         this.tableBytes = Math.max(1L << format.granuleShift(), memory.pageSize());
+        int levels = format.levels();
+        this.shifts = new int[levels];
+        this.entries = new int[levels];
+        this.leafAllowed = new boolean[levels];
+        for (int l = 0; l < levels; l++) {
+            shifts[l] = format.shift(l);
+            entries[l] = format.entries(l);
+            leafAllowed[l] = format.leafAllowed(l);
+        }
         this.root = newTable(0, -1, null);
     }
 
@@ -101,13 +119,16 @@ public final class IoPageTable implements AutoCloseable {
         if (closed) {
             return List.of();
         }
+        List<Long> rest = new ArrayList<>(tables.size());
+        tables.forEachValue(t -> {
+            if (t != root) {
+                rest.add(t.pa);
+            }
+        });
+        rest.sort(null); // by address, so the list does not depend on the map's layout
         List<Long> out = new ArrayList<>(tables.size());
         out.add(root.pa);
-        for (Long pa : tables.keySet()) {
-            if (pa != root.pa) {
-                out.add(pa);
-            }
-        }
+        out.addAll(rest);
         return List.copyOf(out);
     }
 
@@ -142,7 +163,7 @@ public final class IoPageTable implements AutoCloseable {
             throw new MappingConflictException("map of IOVA " + Hex.range(iova, size) + " refused: IOVA "
                     + Hex.of(clash) + " is already mapped; unmap it first");
         }
-        List<Table> created = new ArrayList<>();
+        List<Table> created = new ArrayList<>(2); // a map rarely creates more than a couple of tables
         long done = 0;
         try {
             while (done < size) {
@@ -204,10 +225,10 @@ public final class IoPageTable implements AutoCloseable {
             return;
         }
         closed = true;
-        for (Table t : tables.values()) {
+        tables.forEachValue(t -> {
             memory.fill(t.pa, tableBytes, (byte) 0);
             memory.allocator().free(t.pa, tableBytes);
-        }
+        });
         tables.clear();
     }
 
@@ -257,8 +278,8 @@ public final class IoPageTable implements AutoCloseable {
     private long mapRun(long iova, long pa, long remaining, Prot prot, List<Table> created) {
         int level = 0;
         while (true) {
-            if (format.leafAllowed(level)) {
-                long leaf = 1L << format.shift(level);
+            if (leafAllowed[level]) {
+                long leaf = 1L << shifts[level];
                 if (((iova | pa) & (leaf - 1)) == 0 && remaining >= leaf) {
                     break;
                 }
@@ -267,7 +288,7 @@ public final class IoPageTable implements AutoCloseable {
         }
         Table table = root;
         for (int l = 0; l < level; l++) {
-            long entryPa = table.pa + 8L * format.index(iova, l);
+            long entryPa = table.pa + 8L * index(iova, l);
             long pte = memory.readLong(entryPa);
             if (format.kind(pte, l) == PteKind.TABLE) {
                 table = tables.get(format.address(pte, l));
@@ -279,23 +300,30 @@ public final class IoPageTable implements AutoCloseable {
                 table = child;
             }
         }
-        long leaf = 1L << format.shift(level);
-        int first = format.index(iova, level);
-        int room = format.entries(level) - first;
+        long leaf = 1L << shifts[level];
+        int first = index(iova, level);
+        int room = entries[level] - first;
         long count = Math.min(room, remaining / leaf);
-        for (long i = 0; i < count; i++) {
-            memory.writeLong(table.pa + 8L * (first + i), format.encodeLeaf(pa + i * leaf, prot, level));
+        // Encode the run into a scratch array, then store it with one bounds check and one frame
+        // lookup per 4 KiB (bulk mapping writes hundreds of thousands of leaves).
+        int n = (int) count;
+        if (scratch.length < n) {
+            scratch = new long[Math.max(n, Math.min(2 * scratch.length, entries[level]))];
         }
-        table.valid += (int) count;
+        for (int i = 0; i < n; i++) {
+            scratch[i] = format.encodeLeaf(pa + i * leaf, prot, level);
+        }
+        memory.writeLongs(table.pa + 8L * first, scratch, 0, n);
+        table.valid += n;
         return count * leaf;
     }
 
     /** Returns the first mapped IOVA in [from, to) under {@code t}, or -1. */
     private long firstMapped(Table t, long from, long to) {
         int level = t.level;
-        long span = 1L << format.shift(level);
+        long span = 1L << shifts[level];
         long base = tableBase(from, level);
-        for (int i = format.index(from, level); i < format.entries(level); i++) {
+        for (int i = index(from, level); i < entries[level]; i++) {
             long start = base + (long) i * span;
             if (start >= to) {
                 break;
@@ -319,9 +347,9 @@ public final class IoPageTable implements AutoCloseable {
     /** Describes the first leaf that sticks out of [from, to), or null if none does. */
     private String firstCut(Table t, long from, long to) {
         int level = t.level;
-        long span = 1L << format.shift(level);
+        long span = 1L << shifts[level];
         long base = tableBase(from, level);
-        for (int i = format.index(from, level); i < format.entries(level); i++) {
+        for (int i = index(from, level); i < entries[level]; i++) {
             long start = base + (long) i * span;
             if (start >= to) {
                 break;
@@ -349,10 +377,10 @@ public final class IoPageTable implements AutoCloseable {
             return 0;
         }
         int level = t.level;
-        long span = 1L << format.shift(level);
+        long span = 1L << shifts[level];
         long base = tableBase(from, level);
         long bytes = 0;
-        for (int i = format.index(from, level); i < format.entries(level); i++) {
+        for (int i = index(from, level); i < entries[level]; i++) {
             long start = base + (long) i * span;
             if (start >= to) {
                 break;
@@ -375,9 +403,14 @@ public final class IoPageTable implements AutoCloseable {
         return bytes;
     }
 
+    /** The entry of the level-{@code level} table that translates {@code iova}. */
+    private int index(long iova, int level) {
+        return (int) ((iova >>> shifts[level]) & (entries[level] - 1));
+    }
+
     /** The first IOVA covered by the table at {@code level} that contains {@code iova}. */
     private long tableBase(long iova, int level) {
-        int bits = format.shift(level) + Integer.numberOfTrailingZeros(format.entries(level));
+        int bits = shifts[level] + Integer.numberOfTrailingZeros(entries[level]);
         return bits >= 63 ? 0 : iova & -(1L << bits);
     }
 

@@ -233,12 +233,24 @@ public final class DmaSharing {
         if (domains.isEmpty()) {
             throw new InvalidArgumentException("a buffer needs at least one domain to map into, got none");
         }
-        Set<IommuDomain> seen = Collections.newSetFromMap(new IdentityHashMap<>());
+        // Duplicates by identity: a nested loop for the usual handful of domains (no allocation on
+        // the share path), an identity set beyond that.
+        Set<IommuDomain> seen = domains.size() > 16 ? Collections.newSetFromMap(new IdentityHashMap<>()) : null;
+        int i = 0;
         for (IommuDomain d : domains) {
             checkDomain(d);
-            if (!seen.add(d)) {
+            boolean duplicate = false;
+            if (seen != null) {
+                duplicate = !seen.add(d);
+            } else {
+                for (int j = 0; j < i && !duplicate; j++) {
+                    duplicate = domains.get(j) == d;
+                }
+            }
+            if (duplicate) {
                 throw new InvalidArgumentException("domain " + d + " is listed twice; each domain gets one mapping");
             }
+            i++;
         }
         for (IommuDomain d : options.futureDomains()) {
             if (d.iommu().memory() != memory) {
@@ -261,7 +273,8 @@ public final class DmaSharing {
     /** Largest-first aligned blocks covering {@code length}; all or nothing. */
     private ScatterList allocateBlocks(long length, long alignment) {
         PageAllocator allocator = memory.allocator();
-        List<ScatterList.Segment> blocks = new ArrayList<>();
+        // Usually one block (the buddy allocator hands out the largest that fits): start small.
+        List<ScatterList.Segment> blocks = new ArrayList<>(1);
         long remaining = length;
         long max = Long.highestOneBit(remaining);
         try {

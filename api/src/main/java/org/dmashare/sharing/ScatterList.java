@@ -125,6 +125,9 @@ public final class ScatterList implements Iterable<ScatterList.Segment> {
      * @return a list with no two consecutive segments adjacent in memory
      */
     public ScatterList merged() {
+        if (segments.size() == 1) {
+            return this; // the common case on the share path: nothing to merge, nothing to allocate
+        }
         List<Segment> out = new ArrayList<>();
         Segment run = null;
         for (Segment s : segments) {

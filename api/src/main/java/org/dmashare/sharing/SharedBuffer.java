@@ -53,8 +53,11 @@ public final class SharedBuffer implements AutoCloseable {
     private final boolean identical;
     private long identicalIova = -1;
     private final List<Mapping> mappings = new ArrayList<>(2);
-    /** Domains whose identical IOVA range is allocated but not yet mapped. */
-    private final List<IommuDomain> pendingIdentical = new ArrayList<>(0);
+    /**
+     * Domains whose identical IOVA range is allocated but not yet mapped; null (no heap spent on
+     * it) unless the buffer uses identical IOVAs.
+     */
+    private final List<IommuDomain> pendingIdentical;
     private boolean closed;
 
     SharedBuffer(DmaSharing sharing, long size, long length, long alignment, ScatterList blocks, boolean owned,
@@ -67,6 +70,7 @@ public final class SharedBuffer implements AutoCloseable {
         this.owned = owned;
         this.prot = options.prot();
         this.identical = options.identicalIova();
+        this.pendingIdentical = identical ? new ArrayList<>(0) : null;
     }
 
     /**
@@ -360,6 +364,9 @@ public final class SharedBuffer implements AutoCloseable {
     }
 
     private void releasePendingIdentical(long candidate) {
+        if (pendingIdentical == null) {
+            return;
+        }
         for (IommuDomain d : pendingIdentical) {
             d.iovaAllocator().free(candidate, length);
         }
@@ -388,7 +395,7 @@ public final class SharedBuffer implements AutoCloseable {
             }
             iova = identicalIova;
         } else {
-            iova = iovas.allocate(length, iovaAlignment(List.of(d)));
+            iova = iovas.allocate(length, iovaAlignment(d, alignment));
         }
         long mapped = 0;
         try {
@@ -429,12 +436,18 @@ public final class SharedBuffer implements AutoCloseable {
                 Long.highestOneBit(first.length()));
         long align = alignment;
         for (IommuDomain d : domains) {
-            long sizes = d.pageSizes() & ((natural << 1) - 1);
-            if (sizes != 0) {
-                align = Math.max(align, Long.highestOneBit(sizes));
-            }
+            align = iovaAlignment(d, align);
         }
         return align;
+    }
+
+    /** {@link #iovaAlignment(List)} for one domain, starting from {@code align}; allocates nothing. */
+    private long iovaAlignment(IommuDomain d, long align) {
+        ScatterList.Segment first = blocks.segments().get(0);
+        long natural = Math.min(Long.lowestOneBit(first.pa() == 0 ? Long.MIN_VALUE : first.pa()),
+                Long.highestOneBit(first.length()));
+        long sizes = d.pageSizes() & ((natural << 1) - 1);
+        return sizes != 0 ? Math.max(align, Long.highestOneBit(sizes)) : align;
     }
 
     private Mapping find(IommuDomain domain) {

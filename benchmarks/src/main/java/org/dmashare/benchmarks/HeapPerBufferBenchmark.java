@@ -26,6 +26,7 @@ import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
+import org.openjdk.jmh.infra.BenchmarkParams;
 
 /**
  * Heap bytes per live buffer beyond the data written into it: allocates {@code buffers} 16 KiB
@@ -33,6 +34,10 @@ import org.openjdk.jmh.annotations.Warmup;
  * after a full GC divided by the count, as the secondary result {@code heapBytesPerBuffer}. The
  * baseline is the same count of empty {@code Object}s (16 bytes each on a 64-bit JVM with
  * compressed oops), reported as {@code baselineBytesPerObject}. Target: under 512 bytes.
+ *
+ * <p>JMH sums {@link AuxCounters.Type#EVENTS} counters over the measurement iterations, so each
+ * iteration reports its value divided by the number of measurement iterations: the summary line
+ * is then the mean per buffer, and the per-iteration lines are that share.
  */
 @State(Scope.Thread)
 @BenchmarkMode(Mode.SingleShotTime)
@@ -49,6 +54,17 @@ public class HeapPerBufferBenchmark {
     private List<IommuDomain> domains;
     private final List<SharedBuffer> live = new ArrayList<>();
     private final List<Object> objects = new ArrayList<>();
+    private int measurementIterations = 1;
+
+    /**
+     * Remembers how many measurement iterations there are, to report means (see the class doc).
+     *
+     * @param params the run's parameters
+     */
+    @Setup(Level.Trial)
+    public void readParams(BenchmarkParams params) {
+        measurementIterations = Math.max(1, params.getMeasurement().getCount());
+    }
 
     /** Per-iteration results reported by JMH next to the time. */
     @State(Scope.Thread)
@@ -111,8 +127,8 @@ public class HeapPerBufferBenchmark {
         long afterObjects = usedHeap();
         // Page-table pages backed while mapping are modelled RAM, not per-buffer heap; subtract them.
         long tableFrames = sharing.memory().touchedBytes() - touchedBefore;
-        result.heapBytesPerBuffer = (double) (afterBuffers - before - tableFrames) / buffers;
-        result.baselineBytesPerObject = (double) (afterObjects - afterBuffers) / buffers;
+        result.heapBytesPerBuffer = (double) (afterBuffers - before - tableFrames) / buffers / measurementIterations;
+        result.baselineBytesPerObject = (double) (afterObjects - afterBuffers) / buffers / measurementIterations;
         return live.size();
     }
 }

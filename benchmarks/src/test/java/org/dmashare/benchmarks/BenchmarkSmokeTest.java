@@ -42,8 +42,11 @@ class BenchmarkSmokeTest {
                 "org.dmashare.benchmarks.IovaAllocatorBenchmark.allocateAndFree",
                 "org.dmashare.benchmarks.IovaAllocatorBenchmark.baselineTreeMapPutRemove",
                 "org.dmashare.benchmarks.BulkMapBenchmark.mapGibLpae4k",
+                "org.dmashare.benchmarks.BulkMapBenchmark.mapGibLpae16k",
+                "org.dmashare.benchmarks.BulkMapBenchmark.mapGibDart",
                 "org.dmashare.benchmarks.BulkMapBenchmark.baselineLongArrayWrites",
                 "org.dmashare.benchmarks.ShareCloseBenchmark.shareAndClose",
+                "org.dmashare.benchmarks.ShareCloseBenchmark.baselineLegacyDmaApi",
                 "org.dmashare.benchmarks.DmaReadBenchmark.readIotlbMiss",
                 "org.dmashare.benchmarks.HeapPerBufferBenchmark.measure");
         for (RunResult r : results) {

@@ -18,6 +18,12 @@ public abstract class BaseDomain implements IommuDomain {
     private final AbstractIommu iommu;
     private final DomainType type;
     private final Set<DmaDevice> devices = ConcurrentHashMap.newKeySet();
+    /**
+     * The attached devices' stream IDs, sorted: rebuilt on attach and detach (rare) so that
+     * {@link #flushIotlb()}, which every unmap and close calls, neither iterates the set nor
+     * allocates. Never modified once published; the invalidate hook only reads it.
+     */
+    private volatile int[] streamIds = new int[0];
     private volatile boolean closed;
 
     /**
@@ -56,15 +62,20 @@ public abstract class BaseDomain implements IommuDomain {
     }
 
     final void attached(DmaDevice d) {
-        devices.add(d);
+        synchronized (devices) {
+            devices.add(d);
+            rebuildStreamIds();
+        }
     }
 
     final void detached(DmaDevice d) {
-        devices.remove(d);
+        synchronized (devices) {
+            devices.remove(d);
+            rebuildStreamIds();
+        }
     }
 
-    @Override
-    public void flushIotlb() {
+    private void rebuildStreamIds() {
         int[] sids = new int[devices.size()];
         int n = 0;
         for (DmaDevice d : devices) {
@@ -74,7 +85,12 @@ public abstract class BaseDomain implements IommuDomain {
         }
         sids = java.util.Arrays.copyOf(sids, n);
         java.util.Arrays.sort(sids);
-        iommu.invalidate(sids);
+        streamIds = sids;
+    }
+
+    @Override
+    public void flushIotlb() {
+        iommu.invalidate(streamIds);
     }
 
     /**

@@ -57,6 +57,8 @@ final class Iotlb {
     }
 
     synchronized void invalidate(int sid) {
+        // The generation moves even when the cache is empty: a walk in flight must not fill it
+        // with what it read before this flush.
         generations.incrementAndGet(sid);
         streams.set(sid, null);
     }
