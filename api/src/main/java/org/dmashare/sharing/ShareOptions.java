@@ -16,7 +16,8 @@ import org.dmashare.iommu.Prot;
  * @param prot rights of every mapping
  * @param alignment extra alignment requested, a power of two, or 0 for none
  * @param identicalIova map at the same IOVA in every domain (as iommufd's IOAS), including domains
- *     added later
+ *     added later; the range is chosen free in the declared future domains too, so sharing with
+ *     them later cannot find it taken at allocation time
  * @param futureDomains domains the buffer will be shared with later; their granules count towards
  *     the alignment but nothing is mapped into them now
  * @param futureGranule a granule (power of two, or 0) a later domain will need, when that domain

@@ -51,6 +51,8 @@ public final class SharedBuffer implements AutoCloseable {
     private final boolean owned;
     private final Prot prot;
     private final boolean identical;
+    /** With identical IOVAs, the declared future domains: the one range must be free there too. */
+    private final List<IommuDomain> identicalFuture;
     private long identicalIova = -1;
     private final List<Mapping> mappings = new ArrayList<>(2);
     /**
@@ -70,6 +72,7 @@ public final class SharedBuffer implements AutoCloseable {
         this.owned = owned;
         this.prot = options.prot();
         this.identical = options.identicalIova();
+        this.identicalFuture = options.identicalIova() ? options.futureDomains() : List.of();
         this.pendingIdentical = identical ? new ArrayList<>(0) : null;
     }
 
@@ -314,10 +317,17 @@ public final class SharedBuffer implements AutoCloseable {
     /** Finds and allocates one IOVA range free in every domain. */
     private long reserveIdentical(List<IommuDomain> domains) {
         long align = iovaAlignment(domains);
+        // The range must also be free in the declared future domains, or a later shareWith fails.
+        List<IommuDomain> searched = new ArrayList<>(domains);
+        for (IommuDomain f : identicalFuture) {
+            if (f.type() == org.dmashare.iommu.DomainType.PAGING && !f.isClosed() && !searched.contains(f)) {
+                searched.add(f);
+            }
+        }
         synchronized (sharing.identicalIovaLock()) {
             for (int attempt = 0; attempt < MAX_IDENTICAL_ATTEMPTS; attempt++) {
                 long limit = Long.MAX_VALUE;
-                for (IommuDomain d : domains) {
+                for (IommuDomain d : searched) {
                     limit = Math.min(limit, d.iovaAllocator().end());
                 }
                 long candidate = -1;
@@ -327,7 +337,7 @@ public final class SharedBuffer implements AutoCloseable {
                     if (candidate < 0) {
                         break;
                     }
-                    for (IommuDomain d : domains) {
+                    for (IommuDomain d : searched) {
                         long c = d.iovaAllocator().findFree(length, align, candidate + length);
                         if (c < 0) {
                             candidate = -1;
@@ -342,7 +352,7 @@ public final class SharedBuffer implements AutoCloseable {
                 }
                 if (candidate < 0) {
                     throw new IovaSpaceExhaustedException("no IOVA range of " + Hex.size(length) + " aligned to "
-                            + Hex.size(align) + " is free in all of " + domains);
+                            + Hex.size(align) + " is free in all of " + searched);
                 }
                 try {
                     for (IommuDomain d : domains) {

@@ -322,13 +322,28 @@ class DmaSharingGuaranteesTest {
     @Test
     void lateIdenticalShareIsRefusedWhenTheRangeLiesOutsideTheDomainsIovaSpace() {
         Rig rig = new Rig("apple-dart:t8020", "flat:flat-64k");
-        ShareOptions opts = ShareOptions.builder().identicalIova(true).futureDomains(rig.domain(1)).build();
+        // only the granule is declared, not the domain, so the range is chosen without its IOVA space
+        ShareOptions opts = ShareOptions.builder().identicalIova(true).futureGranule(0x1_0000).build();
         try (SharedBuffer b = rig.sharing.allocate(0x4000, List.of(rig.domain(0)), opts)) {
             assertThat(b.iova(rig.domain(0))).as("top of the DART's 4 GiB space").isGreaterThan(1L << 29);
             Rig.State before = rig.state();
             assertThatThrownBy(() -> b.shareWith(rig.domain(1))).isInstanceOf(MappingConflictException.class)
                     .hasMessageContaining("outside its IOVA space");
             assertThat(rig.state()).isEqualTo(before);
+        }
+    }
+
+    @Test
+    void identicalIovaIsChosenInsideTheDeclaredFutureDomainsIovaSpaceSoLateSharingWorks() {
+        Rig rig = new Rig("apple-dart:t8020", "flat:flat-64k");
+        rig.domain(1).iovaAllocator().allocateAt(0x1000_0000L, 0x1000_0000L);
+        ShareOptions opts = ShareOptions.builder().identicalIova(true).futureDomains(rig.domain(1)).build();
+        try (SharedBuffer b = rig.sharing.allocate(0x4000, List.of(rig.domain(0)), opts)) {
+            long iova = b.iova(rig.domain(0));
+            assertThat(iova + b.length()).as("inside flat's 512 MiB, below its taken upper half")
+                    .isLessThanOrEqualTo(0x1000_0000L);
+            assertThat(b.shareWith(rig.domain(1))).isEqualTo(iova);
+            Rig.assertContiguous(b, rig.domain(1));
         }
     }
 
