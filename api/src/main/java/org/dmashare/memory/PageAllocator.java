@@ -153,8 +153,7 @@ public final class PageAllocator {
             throw new InvalidArgumentException("minimum block " + Hex.size(minSize) + " exceeds maximum "
                     + Hex.size(maxSize));
         }
-        memory.failures().check(use == PageUse.BUFFER
-                ? FailureInjector.Point.PAGE_ALLOCATION : FailureInjector.Point.TABLE_PAGE_ALLOCATION);
+        checkInjectedFailure(use);
         synchronized (this) {
             int order = max;
             int from = order;
@@ -178,15 +177,7 @@ public final class PageAllocator {
                 from--;
                 free[from].add(pa + (1L << (from + pageShift)));
             }
-            long size = 1L << (order + pageShift);
-            live.put(pa, liveValue(order, use));
-            freeBytes -= size;
-            if (use == PageUse.BUFFER) {
-                bufferBytes += size;
-            } else {
-                tableBytes += size;
-            }
-            return new Block(pa, size, use);
+            return recordLive(pa, order, use);
         }
     }
 
@@ -212,8 +203,7 @@ public final class PageAllocator {
             throw new InvalidArgumentException("block " + Hex.range(pa, size) + " must be naturally aligned to its size "
                     + Hex.size(size) + " and inside memory " + Hex.range(memory.base(), memory.size()));
         }
-        memory.failures().check(use == PageUse.BUFFER
-                ? FailureInjector.Point.PAGE_ALLOCATION : FailureInjector.Point.TABLE_PAGE_ALLOCATION);
+        checkInjectedFailure(use);
         synchronized (this) {
             int from = target;
             long start = pa;
@@ -241,14 +231,31 @@ public final class PageAllocator {
                     free[from].add(start + half);
                 }
             }
-            live.put(pa, liveValue(target, use));
-            freeBytes -= size;
-            if (use == PageUse.BUFFER) {
-                bufferBytes += size;
-            } else {
-                tableBytes += size;
-            }
-            return new Block(pa, size, use);
+            return recordLive(pa, target, use);
+        }
+    }
+
+    /** Lets the failure injector fail this allocation, at the point for its use. */
+    private void checkInjectedFailure(PageUse use) {
+        memory.failures().check(use == PageUse.BUFFER
+                ? FailureInjector.Point.PAGE_ALLOCATION : FailureInjector.Point.TABLE_PAGE_ALLOCATION);
+    }
+
+    /** Records a block just taken off the free lists as live and accounts for it. */
+    private Block recordLive(long pa, int order, PageUse use) {
+        long size = 1L << (order + pageShift);
+        live.put(pa, liveValue(order, use));
+        account(use, size);
+        return new Block(pa, size, use);
+    }
+
+    /** Moves {@code bytes} from free to {@code use} (negative: back to free). */
+    private void account(PageUse use, long bytes) {
+        freeBytes -= bytes;
+        if (use == PageUse.BUFFER) {
+            bufferBytes += bytes;
+        } else {
+            tableBytes += bytes;
         }
     }
 
@@ -292,12 +299,7 @@ public final class PageAllocator {
                     + " (double free, foreign or misaligned range)");
         }
         live.remove(pa);
-        freeBytes += size;
-        if (liveUse(block) == PageUse.BUFFER) {
-            bufferBytes -= size;
-        } else {
-            tableBytes -= size;
-        }
+        account(liveUse(block), -size);
         int order = liveOrder(block);
         while (order + 1 < free.length) {
             long buddy = pa ^ (1L << (order + pageShift));
