@@ -158,10 +158,10 @@ public final class IoPageTable implements AutoCloseable {
         }
         format.checkProt(prot);
         memory.failures().check(FailureInjector.Point.MAP);
-        long clash = firstMapped(root, iova, iova + size);
-        if (clash >= 0) {
+        Leaf clash = firstLeaf(root, iova, iova + size, false);
+        if (clash != null) {
             throw new MappingConflictException("map of IOVA " + Hex.range(iova, size) + " refused: IOVA "
-                    + Hex.of(clash) + " is already mapped; unmap it first");
+                    + Hex.of(Math.max(clash.start(), iova)) + " is already mapped; unmap it first");
         }
         List<Table> created = new ArrayList<>(2); // a map rarely creates more than a couple of tables
         long done = 0;
@@ -194,7 +194,9 @@ public final class IoPageTable implements AutoCloseable {
         checkOpen();
         long granule = 1L << format.granuleShift();
         checkIovaRange("unmap", iova, size, granule);
-        String cut = firstCut(root, iova, iova + size);
+        Leaf cutLeaf = firstLeaf(root, iova, iova + size, true);
+        String cut = cutLeaf == null ? null : "the " + Hex.size(cutLeaf.span()) + " mapping at IOVA "
+                + Hex.range(cutLeaf.start(), cutLeaf.span()) + " sticks out of it";
         if (cut != null) {
             throw new MappingConflictException("unmap of IOVA " + Hex.range(iova, size) + " refused: " + cut
                     + "; unmap must cover whole mappings");
@@ -318,34 +320,16 @@ public final class IoPageTable implements AutoCloseable {
         return count * leaf;
     }
 
-    /** Returns the first mapped IOVA in [from, to) under {@code t}, or -1. */
-    private long firstMapped(Table t, long from, long to) {
-        int level = t.level;
-        long span = 1L << shifts[level];
-        long base = tableBase(from, level);
-        for (int i = index(from, level); i < entries[level]; i++) {
-            long start = base + (long) i * span;
-            if (start >= to) {
-                break;
-            }
-            long pte = memory.readLong(t.pa + 8L * i);
-            PteKind kind = format.kind(pte, level);
-            if (kind == PteKind.LEAF) {
-                return Math.max(start, from);
-            }
-            if (kind == PteKind.TABLE && level + 1 < format.levels()) {
-                long hit = firstMapped(tables.get(format.address(pte, level)), Math.max(start, from),
-                        Math.min(start + span, to));
-                if (hit >= 0) {
-                    return hit;
-                }
-            }
-        }
-        return -1;
+    /** A leaf found by {@link #firstLeaf}: its first IOVA and the bytes it maps. */
+    private record Leaf(long start, long span) {
     }
 
-    /** Describes the first leaf that sticks out of [from, to), or null if none does. */
-    private String firstCut(Table t, long from, long to) {
+    /**
+     * The first leaf under {@code t} that overlaps {@code [from, to)} — or, with
+     * {@code stickingOut}, the first that also reaches outside it (a cut) — or null. Map uses it
+     * to refuse overwriting, unmap to refuse cutting a mapping.
+     */
+    private Leaf firstLeaf(Table t, long from, long to, boolean stickingOut) {
         int level = t.level;
         long span = 1L << shifts[level];
         long base = tableBase(from, level);
@@ -356,15 +340,14 @@ public final class IoPageTable implements AutoCloseable {
             }
             long pte = memory.readLong(t.pa + 8L * i);
             PteKind kind = format.kind(pte, level);
-            if (kind == PteKind.LEAF && (start < from || start + span > to)) {
-                return "the " + Hex.size(span) + " mapping at IOVA " + Hex.range(start, span)
-                        + " sticks out of it";
+            if (kind == PteKind.LEAF && (!stickingOut || start < from || start + span > to)) {
+                return new Leaf(start, span);
             }
             if (kind == PteKind.TABLE && level + 1 < format.levels()) {
-                String cut = firstCut(tables.get(format.address(pte, level)), Math.max(start, from),
-                        Math.min(start + span, to));
-                if (cut != null) {
-                    return cut;
+                Leaf hit = firstLeaf(tables.get(format.address(pte, level)), Math.max(start, from),
+                        Math.min(start + span, to), stickingOut);
+                if (hit != null) {
+                    return hit;
                 }
             }
         }
