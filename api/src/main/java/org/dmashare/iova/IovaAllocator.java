@@ -1,10 +1,10 @@
 package org.dmashare.iova;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Comparator;
 import java.util.List;
 import java.util.TreeMap;
-import java.util.concurrent.ThreadLocalRandom;
 import org.dmashare.Hex;
 import org.dmashare.InvalidArgumentException;
 import org.dmashare.IovaSpaceExhaustedException;
@@ -15,9 +15,9 @@ import org.dmashare.memory.FailureInjector;
 /**
  * Hands out IOVA ranges of one domain's address space {@code [start, end)}, like Linux's
  * {@code drivers/iommu/iova.c}: the highest free range that fits below a limit, aligned as asked
- * (top-down first fit). Unlike iova.c's linear walk, free space is kept in a balanced tree
+ * (top-down first fit). Unlike iova.c's linear walk, free space is kept in a B-tree of free ranges
  * augmented with the largest gap of every subtree, so allocation and free are O(log n) however
- * many ranges are live.
+ * many ranges are live, with a handful of short array scans per operation.
  *
  * <p>All sizes, addresses and alignments are multiples of the granule. Ranges can be reserved
  * (never handed out, never freed). Freeing anything but exactly a live allocation is refused.
@@ -57,14 +57,8 @@ public final class IovaAllocator {
     public record Snapshot(List<Range> allocated, List<Range> reserved) {
     }
 
-    private static final class Node {
-        long start;
-        long end;
-        long maxLen;
-        int priority;
-        Node left;
-        Node right;
-    }
+    /** Entries per tree node: a few cache lines of starts and ends, scanned in one go. */
+    static final int DEFAULT_NODE_CAPACITY = 32;
 
     private final long start;
     private final long end;
@@ -73,22 +67,20 @@ public final class IovaAllocator {
     /** Live allocations, start to size; primitive so allocate + free box and allocate nothing. */
     private final LongLongMap allocated = new LongLongMap();
     private final TreeMap<Long, Long> reserved = new TreeMap<>();
+    private final int capacity;
+    private final int minimum;
     private Node root;
+    /** Levels in the tree; the leaves are at level {@code height - 1}. */
+    private int height;
     private long allocatedBytes;
-    private final Node[] path = new Node[512];
-    /** Treap priorities: xorshift, seeded per allocator; cheaper than a shared RNG per node. */
-    private int seed = ThreadLocalRandom.current().nextInt() | 1;
     /**
-     * The last node deleted from the tree, reused by the next insert: an allocate that splits a
-     * free range and the free that merges it back then allocate nothing.
+     * The last descent: {@code pathNode[l]} is the node at level l and {@code pathIdx[l]} the
+     * entry taken there; {@code pathNode[height - 1]} is the leaf.
      */
-    private Node spare;
-    /**
-     * The free node {@link #findHighest} found the range in and its depth; {@link #path} then
-     * holds its ancestors, so {@link #take} neither searches for it nor walks down again.
-     */
-    private Node found;
-    private int foundDepth;
+    private final Node[] pathNode = new Node[64];
+    private final int[] pathIdx = new int[64];
+    /** The entry of the recorded leaf {@link #findHighest} found its range in. */
+    private int foundIndex;
 
     /**
      * Creates an allocator for {@code [start, end)}, all free.
@@ -100,6 +92,11 @@ public final class IovaAllocator {
      * @throws InvalidArgumentException if the bounds are misaligned or empty
      */
     public IovaAllocator(long start, long end, long granule, FailureInjector failures) {
+        this(start, end, granule, failures, DEFAULT_NODE_CAPACITY);
+    }
+
+    /** As the public constructor, with a chosen node capacity so tests can build deep trees. */
+    IovaAllocator(long start, long end, long granule, FailureInjector failures, int nodeCapacity) {
         if (granule <= 0 || Long.bitCount(granule) != 1) {
             throw new InvalidArgumentException("IOVA granule must be a power of two, got " + Hex.of(granule));
         }
@@ -107,11 +104,19 @@ public final class IovaAllocator {
             throw new InvalidArgumentException("IOVA space " + Hex.of(start) + ".." + Hex.of(end)
                     + " must be non-empty and aligned to the granule " + Hex.size(granule));
         }
+        if (nodeCapacity < 4) {
+            throw new InvalidArgumentException("node capacity must be at least 4, got " + nodeCapacity);
+        }
         this.start = start;
         this.end = end;
         this.granule = granule;
         this.failures = failures;
-        this.root = newNode(start, end);
+        this.capacity = nodeCapacity;
+        this.minimum = Math.max(2, nodeCapacity / 4);
+        this.root = new Node(nodeCapacity, true);
+        place(root, 0, start, end, null);
+        root.max = end - start;
+        this.height = 1;
     }
 
     /**
@@ -170,15 +175,14 @@ public final class IovaAllocator {
         if (failures != null) {
             failures.check(FailureInjector.Point.IOVA_ALLOCATION);
         }
-        long at = findHighest(root, size, alignment, Math.min(limit, end), 0);
+        long at = findHighest(root, 0, size, alignment, Math.min(limit, end));
         if (at < 0) {
             throw new IovaSpaceExhaustedException("no free IOVA range of " + Hex.size(size) + " aligned to "
                     + Hex.size(alignment) + " below " + Hex.of(Math.min(limit, end)) + " in "
                     + Hex.range(start, end - start) + "; " + allocated.size() + " ranges live, "
                     + Hex.size(allocatedBytes) + " allocated, largest free gap " + Hex.of(maxGap()));
         }
-        take(found, foundDepth, at, size);
-        found = null;
+        take(foundIndex, at, size);
         allocated.put(at, size);
         allocatedBytes += size;
         return at;
@@ -199,11 +203,12 @@ public final class IovaAllocator {
         if (failures != null) {
             failures.check(FailureInjector.Point.IOVA_ALLOCATION);
         }
-        if (!isFreeLocked(iova, size)) {
+        int i = locate(iova);
+        if (!fitsIn(i, iova, size)) {
             throw new MappingConflictException("IOVA range " + Hex.range(iova, size)
                     + " is not free: it overlaps an allocated or reserved range");
         }
-        take(floor(iova), -1, iova, size);
+        take(i, iova, size);
         allocated.put(iova, size);
         allocatedBytes += size;
     }
@@ -219,11 +224,12 @@ public final class IovaAllocator {
      */
     public synchronized void reserve(long iova, long size) {
         checkFixed(iova, size);
-        if (!isFreeLocked(iova, size)) {
+        int i = locate(iova);
+        if (!fitsIn(i, iova, size)) {
             throw new MappingConflictException("cannot reserve " + Hex.range(iova, size)
                     + ": it overlaps an allocated or reserved range");
         }
-        take(floor(iova), -1, iova, size);
+        take(i, iova, size);
         reserved.put(iova, size);
     }
 
@@ -259,9 +265,7 @@ public final class IovaAllocator {
      */
     public synchronized long findFree(long size, long alignment, long limit) {
         checkRequest(size, alignment);
-        long at = findHighest(root, size, alignment, Math.min(limit, end), 0);
-        found = null;
-        return at;
+        return findHighest(root, 0, size, alignment, Math.min(limit, end));
     }
 
     /**
@@ -327,250 +331,488 @@ public final class IovaAllocator {
     }
 
     private boolean isFreeLocked(long iova, long size) {
-        Node n = floor(iova);
-        return n != null && n.end >= iova + size;
+        return fitsIn(locate(iova), iova, size);
+    }
+
+    /** Whether free range i of the recorded leaf, the floor of iova, holds all of the range. */
+    private boolean fitsIn(int i, long iova, long size) {
+        return i >= 0 && leaf().vals[i] >= iova + size;
+    }
+
+    // ---- B-tree of free ranges, keyed by start, augmented with the largest free length ----
+    //
+    // Every node holds up to `capacity` entries sorted by start. A leaf entry i is the free range
+    // [keys[i], vals[i]); an inner entry i is the child kids[i], with keys[i] the exact lowest
+    // start in that child's subtree and vals[i] the child's largest free length (`max`). Exact
+    // lowest starts let a descent by key land in the one child that can hold the key's floor; the
+    // lengths let a search skip every child too small for a request. All leaves are at the same
+    // depth and every node but the root holds at least `minimum` entries, so a million free ranges
+    // sit four or five levels deep in short arrays: a search reads a few cache lines per level
+    // instead of one scattered node per level of a binary tree.
+
+    private static final class Node {
+        final long[] keys;
+        final long[] vals;
+        /** Children of an inner node; {@code null} in a leaf. */
+        final Node[] kids;
+        int count;
+        /** Largest free length in this subtree. */
+        long max;
+
+        Node(int capacity, boolean leaf) {
+            keys = new long[capacity];
+            vals = new long[capacity];
+            kids = leaf ? null : new Node[capacity];
+        }
+
+        boolean leaf() {
+            return kids == null;
+        }
+
+        /** Free length entry i stands for: its range's length in a leaf, its child's max above. */
+        long length(int i) {
+            return kids == null ? vals[i] - keys[i] : vals[i];
+        }
+
+        long computeMax() {
+            long m = 0;
+            for (int i = 0; i < count; i++) {
+                m = Math.max(m, length(i));
+            }
+            return m;
+        }
+
+        /** Keeps {@link #max} right after entry i's length went from {@code before} to its current one. */
+        void lengthChanged(int i, long before) {
+            long now = length(i);
+            if (now >= max) {
+                max = now;
+            } else if (before == max) {
+                max = computeMax();
+            }
+        }
+
+        /** Index of the last entry whose key is at most {@code key}, or -1. */
+        int floorIndex(long key) {
+            int lo = 0;
+            int hi = count - 1;
+            while (lo <= hi) {
+                int mid = (lo + hi) >>> 1;
+                if (keys[mid] <= key) {
+                    lo = mid + 1;
+                } else {
+                    hi = mid - 1;
+                }
+            }
+            return hi;
+        }
+
+        void openGap(int at) {
+            System.arraycopy(keys, at, keys, at + 1, count - at);
+            System.arraycopy(vals, at, vals, at + 1, count - at);
+            if (kids != null) {
+                System.arraycopy(kids, at, kids, at + 1, count - at);
+            }
+            count++;
+        }
+
+        void closeGap(int at) {
+            count--;
+            System.arraycopy(keys, at + 1, keys, at, count - at);
+            System.arraycopy(vals, at + 1, vals, at, count - at);
+            if (kids != null) {
+                System.arraycopy(kids, at + 1, kids, at, count - at);
+                kids[count] = null;
+            }
+        }
+
+        /** Moves entries [from, count) of this node to the front of {@code to}. */
+        void moveTailToFront(int from, Node to) {
+            int n = count - from;
+            System.arraycopy(to.keys, 0, to.keys, n, to.count);
+            System.arraycopy(to.vals, 0, to.vals, n, to.count);
+            System.arraycopy(keys, from, to.keys, 0, n);
+            System.arraycopy(vals, from, to.vals, 0, n);
+            if (kids != null) {
+                System.arraycopy(to.kids, 0, to.kids, n, to.count);
+                System.arraycopy(kids, from, to.kids, 0, n);
+                Arrays.fill(kids, from, count, null);
+            }
+            to.count += n;
+            count = from;
+        }
+
+        /** Moves this node's first {@code n} entries to the end of {@code to}. */
+        void moveHeadTo(int n, Node to) {
+            System.arraycopy(keys, 0, to.keys, to.count, n);
+            System.arraycopy(vals, 0, to.vals, to.count, n);
+            if (kids != null) {
+                System.arraycopy(kids, 0, to.kids, to.count, n);
+            }
+            to.count += n;
+            count -= n;
+            System.arraycopy(keys, n, keys, 0, count);
+            System.arraycopy(vals, n, vals, 0, count);
+            if (kids != null) {
+                System.arraycopy(kids, n, kids, 0, count);
+                Arrays.fill(kids, count, count + n, null);
+            }
+        }
     }
 
     private long maxGap() {
-        return root == null ? 0 : root.maxLen;
+        return root.max;
     }
 
-    // ---- augmented treap over free ranges, keyed by start ----
-
-    private static long maxLen(Node n) {
-        return n == null ? 0 : n.maxLen;
+    /** Level of the leaves: the root is level 0. */
+    private int leafLevel() {
+        return height - 1;
     }
 
-    private static void update(Node n) {
-        n.maxLen = Math.max(n.end - n.start, Math.max(maxLen(n.left), maxLen(n.right)));
+    private Node leaf() {
+        return pathNode[height - 1];
     }
 
     /**
-     * Highest aligned fit ending at or below limit, or -1; visits only subtrees that could fit.
-     * Records the recursion path in {@link #path} so the hit's ancestors are known.
+     * Descends to the leaf that holds the floor of {@code key}, recording the path.
+     *
+     * @return the floor's index in {@link #leaf()}, or -1 if no free range starts at or below key
      */
-    private long findHighest(Node n, long size, long alignment, long limit, int depth) {
-        if (n == null || n.maxLen < size) {
+    private int locate(long key) {
+        Node n = root;
+        for (int level = 0; !n.leaf(); level++) {
+            int i = Math.max(0, n.floorIndex(key));
+            pathNode[level] = n;
+            pathIdx[level] = i;
+            n = n.kids[i];
+        }
+        pathNode[height - 1] = n;
+        return n.floorIndex(key);
+    }
+
+    /**
+     * Highest aligned fit ending at or below limit, or -1. On success the path to its leaf is
+     * recorded and {@link #foundIndex} is its entry there.
+     */
+    private long findHighest(Node n, int level, long size, long alignment, long limit) {
+        if (n.leaf()) {
+            for (int i = n.floorIndex(limit - 1); i >= 0; i--) {
+                long s = n.keys[i];
+                long top = Math.min(n.vals[i], limit);
+                if (top - s >= size) {
+                    long at = (top - size) & -alignment;
+                    if (at >= s) {
+                        pathNode[level] = n;
+                        foundIndex = i;
+                        return at;
+                    }
+                }
+            }
             return -1;
         }
-        path[depth] = n;
-        if (n.start < limit) {
-            long r = findHighest(n.right, size, alignment, limit, depth + 1);
-            if (r >= 0) {
-                return r;
-            }
-            long top = Math.min(n.end, limit);
-            if (top - n.start >= size) {
-                long at = (top - size) & -alignment;
-                if (at >= n.start) {
-                    found = n;
-                    foundDepth = depth;
+        pathNode[level] = n;
+        for (int i = Math.max(0, n.floorIndex(limit - 1)); i >= 0; i--) {
+            if (n.vals[i] >= size) {
+                pathIdx[level] = i;
+                long at = findHighest(n.kids[i], level + 1, size, alignment, limit);
+                if (at >= 0) {
                     return at;
                 }
             }
         }
-        return findHighest(n.left, size, alignment, limit, depth + 1);
+        return -1;
     }
 
-    private Node floor(long key) {
-        Node n = root;
-        Node best = null;
-        while (n != null) {
-            if (n.start <= key) {
-                best = n;
-                n = n.right;
-            } else {
-                n = n.left;
+    /**
+     * Carries a change of the node at {@code level} (its lowest start or its max) up the recorded
+     * path, stopping where an ancestor already agrees.
+     */
+    private void propagate(int level) {
+        for (int l = level - 1; l >= 0; l--) {
+            Node parent = pathNode[l];
+            int i = pathIdx[l];
+            Node child = pathNode[l + 1];
+            if (parent.keys[i] == child.keys[0] && parent.vals[i] == child.max) {
+                return;
             }
+            long before = parent.vals[i];
+            parent.keys[i] = child.keys[0];
+            parent.vals[i] = child.max;
+            parent.lengthChanged(i, before);
         }
-        return best;
     }
 
-    /** Recomputes maxLen from the root down to the node whose start is {@code key}, bottom-up. */
-    private void updatePath(long key) {
-        int depth = 0;
-        Node n = root;
-        while (n != null) {
-            path[depth++] = n;
-            if (n.start == key) {
-                break;
+    /** Sets the start of free range i of the recorded leaf. */
+    private void setStart(int i, long newStart) {
+        Node leaf = leaf();
+        long before = leaf.length(i);
+        leaf.keys[i] = newStart;
+        leaf.lengthChanged(i, before);
+        propagate(leafLevel());
+    }
+
+    /** Sets the end of free range i of the recorded leaf. */
+    private void setEnd(int i, long newEnd) {
+        Node leaf = leaf();
+        long before = leaf.length(i);
+        leaf.vals[i] = newEnd;
+        leaf.lengthChanged(i, before);
+        propagate(leafLevel());
+    }
+
+    /**
+     * Inserts an entry at index {@code at} of the node at {@code level} on the recorded path,
+     * splitting full nodes up the path.
+     */
+    private void insert(int level, int at, long key, long val, Node kid) {
+        Node n = pathNode[level];
+        if (n.count < capacity) {
+            place(n, at, key, val, kid);
+            long len = n.length(at);
+            if (len > n.max) {
+                n.max = len;
             }
-            n = key < n.start ? n.left : n.right;
+            propagate(level);
+            return;
         }
-        for (int i = depth - 1; i >= 0; i--) {
-            update(path[i]);
-            path[i] = null;
+        Node right = new Node(capacity, n.leaf());
+        n.moveTailToFront(capacity / 2, right);
+        if (at <= n.count) {
+            place(n, at, key, val, kid);
+        } else {
+            place(right, at - n.count, key, val, kid);
         }
+        n.max = n.computeMax();
+        right.max = right.computeMax();
+        if (level == 0) {
+            Node top = new Node(capacity, false);
+            place(top, 0, n.keys[0], n.max, n);
+            place(top, 1, right.keys[0], right.max, right);
+            top.max = Math.max(n.max, right.max);
+            root = top;
+            height++;
+            return;
+        }
+        Node parent = pathNode[level - 1];
+        int i = pathIdx[level - 1];
+        parent.keys[i] = n.keys[0];
+        parent.vals[i] = n.max;
+        parent.max = parent.computeMax();
+        insert(level - 1, i + 1, right.keys[0], right.max, right);
     }
 
-    /** Recomputes maxLen of {@code path[depth]} and its recorded ancestors, bottom-up. */
-    private void updateRecorded(int depth) {
-        for (int i = depth; i >= 0; i--) {
-            update(path[i]);
-            path[i] = null;
+    private static void place(Node n, int at, long key, long val, Node kid) {
+        n.openGap(at);
+        n.keys[at] = key;
+        n.vals[at] = val;
+        if (kid != null) {
+            n.kids[at] = kid;
         }
     }
 
     /**
-     * Removes {@code [at, at + size)}, which lies inside the free node {@code n}, from the free
-     * tree. {@code depth} is n's depth with its ancestors in {@link #path}, or -1 if not recorded.
+     * Removes entry {@code at} of the node at {@code level} on the recorded path, merging with or
+     * borrowing from a sibling when the node falls below the minimum.
      */
-    private void take(Node n, int depth, long at, long size) {
-        long e = n.end;
-        long s = n.start;
+    private void remove(int level, int at) {
+        Node n = pathNode[level];
+        long before = n.length(at);
+        n.closeGap(at);
+        if (before == n.max) {
+            n.max = n.computeMax();
+        }
+        rebalance(level);
+    }
+
+    /**
+     * The node at {@code level} on the recorded path has lost an entry and its max is right:
+     * refills it from a sibling or merges the two if it fell below the minimum, collapses a root
+     * left with one child, and carries the change up.
+     */
+    private void rebalance(int level) {
+        Node n = pathNode[level];
+        if (level == 0) {
+            if (!n.leaf() && n.count == 1) {
+                root = n.kids[0];
+                height--;
+            }
+            return;
+        }
+        if (n.count >= minimum) {
+            propagate(level);
+            return;
+        }
+        Node parent = pathNode[level - 1];
+        int i = pathIdx[level - 1];
+        int li = i > 0 ? i - 1 : i;
+        Node left = parent.kids[li];
+        Node right = parent.kids[li + 1];
+        if (left.count + right.count <= capacity) {
+            right.moveHeadTo(right.count, left);
+            left.max = Math.max(left.max, right.max);
+            parent.closeGap(li + 1);
+            parent.keys[li] = left.keys[0];
+            parent.vals[li] = left.max;
+            parent.max = parent.computeMax();
+            rebalance(level - 1);
+            return;
+        }
+        // Together they overfill one node: split the entries evenly, both then hold at least
+        // capacity / 2, which is at least the minimum.
+        int half = (left.count + right.count) / 2;
+        if (left.count > half) {
+            left.moveTailToFront(half, right);
+        } else {
+            right.moveHeadTo(half - left.count, left);
+        }
+        left.max = left.computeMax();
+        right.max = right.computeMax();
+        parent.keys[li] = left.keys[0];
+        parent.vals[li] = left.max;
+        parent.keys[li + 1] = right.keys[0];
+        parent.vals[li + 1] = right.max;
+        parent.max = parent.computeMax();
+        propagate(level - 1);
+    }
+
+    /**
+     * Removes {@code [at, at + size)}, which lies inside free range {@code i} of the recorded
+     * leaf, from the free ranges.
+     */
+    private void take(int i, long at, long size) {
+        Node leaf = leaf();
+        long s = leaf.keys[i];
+        long e = leaf.vals[i];
         if (s == at && e == at + size) {
-            root = delete(root, s);
+            remove(leafLevel(), i);
         } else if (s == at) {
-            n.start = at + size;
-            if (depth >= 0) {
-                updateRecorded(depth);
-            } else {
-                updatePath(n.start);
-            }
+            setStart(i, at + size);
         } else {
-            n.end = at;
-            if (depth >= 0) {
-                updateRecorded(depth);
-            } else {
-                updatePath(s);
-            }
+            setEnd(i, at);
             if (e != at + size) {
-                root = insert(root, newNode(at + size, e));
+                insert(leafLevel(), i + 1, at + size, e, null);
             }
         }
     }
 
-    /** Returns {@code [from, to)} to the free tree, merging with free neighbours. */
+    /** Returns {@code [from, to)} to the free ranges, merging with free neighbours. */
     private void give(long from, long to) {
-        // One walk finds both neighbours and records their ancestors: the free node before is the
-        // floor of from, and the one after is the first start above from, which is at or above
-        // to because no free range starts inside the live allocation [from, to).
-        Node before = null;
-        Node after = null;
-        int beforeDepth = -1;
-        int afterDepth = -1;
-        int depth = 0;
-        for (Node n = root; n != null; depth++) {
-            path[depth] = n;
-            if (n.start <= from) {
-                before = n;
-                beforeDepth = depth;
-                n = n.right;
-            } else {
-                after = n;
-                afterDepth = depth;
-                n = n.left;
-            }
-        }
-        boolean joinBefore = before != null && before.end == from;
-        boolean joinAfter = after != null && after.start == to;
+        int j = locate(from);
+        Node leaf = leaf();
+        boolean joinBefore = j >= 0 && leaf.vals[j] == from;
+        // The free range after is the next entry of this leaf or, past its end, the lowest start
+        // of the next subtree on the path; no free range starts inside the live [from, to).
+        boolean afterHere = j + 1 < leaf.count;
+        boolean joinAfter = (afterHere ? leaf.keys[j + 1] : startAfterLeaf()) == to;
         if (joinBefore && joinAfter) {
-            long afterEnd = after.end;
-            root = delete(root, after.start);
-            before.end = afterEnd;
-            updatePath(before.start);
+            if (afterHere) {
+                long before = leaf.length(j);
+                leaf.vals[j] = leaf.vals[j + 1];
+                leaf.lengthChanged(j, before);
+                remove(leafLevel(), j + 1);
+            } else {
+                int k = locate(to);
+                long afterEnd = leaf().vals[k];
+                remove(leafLevel(), k);
+                setEnd(locate(from), afterEnd);
+            }
         } else if (joinBefore) {
-            before.end = to;
-            updateRecorded(beforeDepth);
+            setEnd(j, to);
         } else if (joinAfter) {
-            after.start = from;
-            updateRecorded(afterDepth);
+            setStart(afterHere ? j + 1 : locate(to), from);
         } else {
-            root = insert(root, newNode(from, to));
+            insert(leafLevel(), j + 1, from, to, null);
         }
     }
 
-    /** A detached node for {@code [s, e)} with a fresh priority, the spare one if there is one. */
-    private Node newNode(long s, long e) {
-        Node n = spare;
-        spare = null;
-        if (n == null) {
-            n = new Node();
-        }
-        n.start = s;
-        n.end = e;
-        n.maxLen = e - s;
-        // xorshift32: a fresh random priority keeps the treap balanced in expectation.
-        int x = seed;
-        x ^= x << 13;
-        x ^= x >>> 17;
-        x ^= x << 5;
-        seed = x;
-        n.priority = x;
-        return n;
-    }
-
-    private static Node insert(Node t, Node n) {
-        if (t == null) {
-            return n;
-        }
-        if (n.start < t.start) {
-            t.left = insert(t.left, n);
-            if (t.left.priority > t.priority) {
-                t = rotateRight(t);
-            }
-        } else {
-            t.right = insert(t.right, n);
-            if (t.right.priority > t.priority) {
-                t = rotateLeft(t);
+    /** Lowest start beyond the recorded leaf, or -1 if it is the last leaf. */
+    private long startAfterLeaf() {
+        for (int l = leafLevel() - 1; l >= 0; l--) {
+            if (pathIdx[l] + 1 < pathNode[l].count) {
+                return pathNode[l].keys[pathIdx[l] + 1];
             }
         }
-        update(t);
-        return t;
+        return -1;
     }
 
-    private Node delete(Node t, long key) {
-        if (t == null) {
-            return null;
+    /**
+     * Checks every structural invariant of the free-range tree and the accounting against it;
+     * for tests.
+     *
+     * @throws IllegalStateException naming the first invariant found broken
+     */
+    synchronized void checkInvariants() {
+        List<long[]> free = new ArrayList<>();
+        checkNode(root, 0, free);
+        long freeBytes = 0;
+        for (int i = 0; i < free.size(); i++) {
+            long[] r = free.get(i);
+            if (r[0] < start || r[1] > end || r[0] >= r[1]) {
+                throw new IllegalStateException("free range " + Hex.range(r[0], r[1] - r[0]) + " is empty or outside the space");
+            }
+            if (i > 0 && free.get(i - 1)[1] >= r[0]) {
+                throw new IllegalStateException("free ranges overlap or touch without being merged at " + Hex.of(r[0]));
+            }
+            freeBytes += r[1] - r[0];
         }
-        if (key < t.start) {
-            t.left = delete(t.left, key);
-        } else if (key > t.start) {
-            t.right = delete(t.right, key);
-        } else {
-            Node merged = merge(t.left, t.right);
-            t.left = null;
-            t.right = null;
-            spare = t;
-            return merged;
+        long reservedBytes = 0;
+        for (long n : reserved.values()) {
+            reservedBytes += n;
         }
-        update(t);
-        return t;
+        if (freeBytes + allocatedBytes + reservedBytes != end - start) {
+            throw new IllegalStateException("free " + Hex.of(freeBytes) + " + allocated " + Hex.of(allocatedBytes)
+                    + " + reserved " + Hex.of(reservedBytes) + " is not the space " + Hex.of(end - start));
+        }
+        allocated.forEach((s, n) -> {
+            if (isFreeAnywhere(free, s, n)) {
+                throw new IllegalStateException("allocated " + Hex.range(s, n) + " overlaps a free range");
+            }
+        });
     }
 
-    private static Node merge(Node a, Node b) {
-        if (a == null) {
-            return b;
+    private static boolean isFreeAnywhere(List<long[]> free, long s, long n) {
+        for (long[] r : free) {
+            if (r[0] < s + n && s < r[1]) {
+                return true;
+            }
         }
-        if (b == null) {
-            return a;
-        }
-        if (a.priority > b.priority) {
-            a.right = merge(a.right, b);
-            update(a);
-            return a;
-        }
-        b.left = merge(a, b.left);
-        update(b);
-        return b;
+        return false;
     }
 
-    private static Node rotateRight(Node t) {
-        Node l = t.left;
-        t.left = l.right;
-        l.right = t;
-        update(t);
-        update(l);
-        return l;
-    }
-
-    private static Node rotateLeft(Node t) {
-        Node r = t.right;
-        t.right = r.left;
-        r.left = t;
-        update(t);
-        update(r);
-        return r;
+    private void checkNode(Node n, int level, List<long[]> out) {
+        String where = "node at level " + level + " (height " + height + ")";
+        if (n.leaf() != (level == height - 1)) {
+            throw new IllegalStateException(where + ": leaves must all be at the last level");
+        }
+        if (n.count > capacity || (n != root && n.count < minimum) || (n == root && !n.leaf() && n.count < 2)) {
+            throw new IllegalStateException(where + ": holds " + n.count + " entries, outside [" + minimum + ", " + capacity + "]");
+        }
+        for (int i = 1; i < n.count; i++) {
+            if (n.keys[i - 1] >= n.keys[i]) {
+                throw new IllegalStateException(where + ": keys out of order at " + i);
+            }
+        }
+        if (n.max != n.computeMax()) {
+            throw new IllegalStateException(where + ": max " + Hex.of(n.max) + " but entries say " + Hex.of(n.computeMax()));
+        }
+        for (int i = 0; i < n.count; i++) {
+            if (n.leaf()) {
+                out.add(new long[] {n.keys[i], n.vals[i]});
+            } else {
+                Node kid = n.kids[i];
+                if (kid.count == 0 || n.keys[i] != kid.keys[0] || n.vals[i] != kid.max) {
+                    throw new IllegalStateException(where + ": entry " + i + " does not match its child's lowest start and max");
+                }
+                checkNode(kid, level + 1, out);
+            }
+        }
+        if (!n.leaf()) {
+            for (int i = n.count; i < n.kids.length; i++) {
+                if (n.kids[i] != null) {
+                    throw new IllegalStateException(where + ": holds a stale child reference at " + i);
+                }
+            }
+        }
     }
 
     @Override

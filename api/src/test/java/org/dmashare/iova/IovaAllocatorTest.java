@@ -15,6 +15,8 @@ import org.dmashare.iova.IovaAllocator.Range;
 import org.dmashare.iova.IovaAllocator.Snapshot;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.function.Executable;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 class IovaAllocatorTest {
     private static final long G = 0x1000;
@@ -219,17 +221,22 @@ class IovaAllocatorTest {
 
     /**
      * Thousands of random operations against a brute-force model: a TreeMap of taken ranges, and
-     * the expected allocation found by scanning every aligned candidate from the top down.
+     * the expected allocation found by scanning every aligned candidate from the top down. Run
+     * with the smallest node capacity too, so the tree is many levels deep and every split,
+     * borrow, merge and root change happens; the tree's invariants are checked after every step.
+     *
+     * @param capacity entries per tree node
      */
-    @Test
-    void randomOperationsMatchABruteForceModel() {
+    @ParameterizedTest(name = "node capacity {0}")
+    @ValueSource(ints = {4, 5, IovaAllocator.DEFAULT_NODE_CAPACITY})
+    void randomOperationsMatchABruteForceModel(int capacity) {
         long seed = Long.getLong("dmashare.test.seed", System.nanoTime());
         int scale = Integer.getInteger("dmashare.test.scale", 1);
         System.out.println("IovaAllocatorTest.randomOperationsMatchABruteForceModel seed=" + seed + " scale=" + scale);
         Random rnd = new Random(seed);
         long start = 3 * G;
         long end = start + 300 * G;
-        IovaAllocator a = new IovaAllocator(start, end, G, null);
+        IovaAllocator a = new IovaAllocator(start, end, G, null, capacity);
         TreeMap<Long, Long> allocated = new TreeMap<>();
         TreeMap<Long, Long> reserved = new TreeMap<>();
         int ops = 10_000 * scale;
@@ -298,10 +305,11 @@ class IovaAllocatorTest {
             }
             if (rnd.nextInt(50) == 0 && reserved.size() > 3) {
                 // Start over now and then so reservations do not fill the space for good.
-                a = new IovaAllocator(start, end, G, null);
+                a = new IovaAllocator(start, end, G, null, capacity);
                 allocated.clear();
                 reserved.clear();
             }
+            a.checkInvariants();
             assertThat(a.snapshot()).as(at).isEqualTo(new Snapshot(ranges(allocated), ranges(reserved)));
             assertThat(a.liveRanges()).as(at).isEqualTo(allocated.size());
             assertThat(a.allocatedBytes()).as(at).isEqualTo(allocated.values().stream().mapToLong(Long::longValue).sum());
