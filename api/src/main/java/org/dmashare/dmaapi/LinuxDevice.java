@@ -190,6 +190,7 @@ public final class LinuxDevice {
             freeIova(iova, len);
             return -1;
         }
+        domain.syncMap(iova, len); // iommu_map: iotlb_sync_map after a successful map
         return iova + o;
     }
 
@@ -220,10 +221,12 @@ public final class LinuxDevice {
             }
         } catch (DmaShareException e) {
             if (mapped > 0) {
-                domain.unmap(iova, mapped);
+                domain.unmap(iova, mapped); // iommu_unmap, which syncs the IOTLB
+                domain.flushIotlb();
             }
             throw e;
         }
+        domain.syncMap(iova, mapped); // iommu_map_sg: one iotlb_sync_map for the whole list
         return mapped;
     }
 

@@ -116,6 +116,19 @@ public interface IommuDomain extends AutoCloseable {
     void flushIotlb();
 
     /**
+     * Makes a range just mapped with {@link #map} usable by devices: Linux's
+     * {@code iotlb_sync_map}, which {@code iommu_map} and {@code iommu_map_sg} call after a
+     * successful map. An IOMMU that may hold a stale or negative entry for a newly mapped IOVA
+     * invalidates here (Apple's DART driver flushes the domain's streams); one that caches only
+     * valid translations does nothing, since the range had none. Callers that unmap flush with
+     * {@link #flushIotlb()} before freeing the IOVA, so no valid entry for it survives a reuse.
+     *
+     * @param iova first IOVA of the new mapping
+     * @param size bytes mapped
+     */
+    void syncMap(long iova, long size);
+
+    /**
      * The devices attached now.
      *
      * @return an immutable snapshot

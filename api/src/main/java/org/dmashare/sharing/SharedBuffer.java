@@ -413,7 +413,7 @@ public final class SharedBuffer implements AutoCloseable {
                 d.map(iova + mapped, run.pa(), run.length(), prot);
                 mapped += run.length();
             }
-            d.flushIotlb();
+            d.syncMap(iova, length);
         } catch (RuntimeException e) {
             if (mapped > 0) {
                 d.unmap(iova, mapped);

@@ -60,6 +60,15 @@ public final class DartDomain extends PagingDomain {
     }
 
     /**
+     * Flushes the domain's streams, as Linux's apple-dart driver does on every
+     * {@code iotlb_sync_map} (DART invalidation is whole-stream only).
+     */
+    @Override
+    public void syncMap(long iova, long size) {
+        flushIotlb();
+    }
+
+    /**
      * Maps whole 16 KiB pages and limits device access in each page to the bytes
      * {@code [subpageStart, subpageEnd)} (offsets inside the page, the same for every page of the
      * range). An access outside the window faults with {@code SUBPAGE_PROT}. On DART1 the leaves

@@ -1006,6 +1006,31 @@ public abstract class IommuBackendConformanceKit {
         expectFault(r, e, 0, iova, Access.READ, IommuFault.Reason.TRANSLATION);
     }
 
+    // What every caller of map relies on (iommu_map calls iotlb_sync_map): after map and syncMap,
+    // without flushIotlb, a device reaches the new mapping even where it faulted just before. A
+    // backend whose IOTLB caches misses must flush in syncMap.
+    @Test
+    void aNewMappingIsReachableAfterSyncMapEvenWhereTheDeviceJustFaulted() {
+        IommuDomain d = attachedDomain(0);
+        long g = granule();
+        long pa = pages(g);
+        long iova = iovaBase(d, g);
+        memory.write(pa, new byte[] {7});
+        faults("a device access to an unmapped IOVA faults", "a device read before the map",
+                () -> iommu.device(0).read(iova, 1));
+        d.map(iova, pa, g, Prot.READ_WRITE);
+        d.syncMap(iova, g);
+        String r = "after map and syncMap a device reaches the new mapping";
+        byte[] got;
+        try {
+            got = iommu.device(0).read(iova, 1);
+        } catch (DeviceFaultException e) {
+            throw new AssertionError(rule(r) + " broken: the read faulted (" + e.fault() + "); the backend kept"
+                    + " the earlier miss past syncMap", e);
+        }
+        assertThat(got).as(rule(r)).containsExactly(7);
+    }
+
     @Test
     void remapWithoutFlushStillReachesTheOldPageUntilFlushIotlb() {
         IommuDomain d = attachedDomain(0);

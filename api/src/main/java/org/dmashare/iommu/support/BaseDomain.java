@@ -94,6 +94,15 @@ public abstract class BaseDomain implements IommuDomain {
     }
 
     /**
+     * Does nothing: the IOTLB of {@link AbstractIommu} caches only valid translations, so a range
+     * that was unmapped (and flushed) has nothing cached. Backends whose hardware also caches
+     * misses override this and flush.
+     */
+    @Override
+    public void syncMap(long iova, long size) {
+    }
+
+    /**
      * Throws if the domain is closed.
      *
      * @throws ObjectClosedException if {@link #close()} was called

@@ -84,6 +84,12 @@ final class RecordingDomain implements IommuDomain {
     }
 
     @Override
+    public void syncMap(long iova, long size) {
+        events.add("sync-map " + pages());
+        real.syncMap(iova, size);
+    }
+
+    @Override
     public Set<DmaDevice> devices() {
         return real.devices();
     }
