@@ -20,7 +20,8 @@ public final class IommuBackends {
      * Every backend visible to this library's class loader (and the module layer).
      *
      * @return backends sorted by name
-     * @throws InvalidArgumentException if two backends share a name
+     * @throws InvalidArgumentException if two backends share a name; the message names it and both
+     *     implementing classes
      * @throws ServiceConfigurationError if a provider cannot be instantiated; the error names it
      */
     public static List<IommuBackend> available() {
@@ -32,7 +33,8 @@ public final class IommuBackends {
      *
      * @param loader where to look for providers
      * @return backends sorted by name
-     * @throws InvalidArgumentException if two backends share a name
+     * @throws InvalidArgumentException if two backends share a name; the message names it and both
+     *     implementing classes
      */
     public static List<IommuBackend> available(ClassLoader loader) {
         return collect(ServiceLoader.load(IommuBackend.class, Objects.requireNonNull(loader, "loader")));
@@ -43,7 +45,8 @@ public final class IommuBackends {
      *
      * @param layer the module layer
      * @return backends sorted by name
-     * @throws InvalidArgumentException if two backends share a name
+     * @throws InvalidArgumentException if two backends share a name; the message names it and both
+     *     implementing classes
      */
     public static List<IommuBackend> available(ModuleLayer layer) {
         return collect(ServiceLoader.load(Objects.requireNonNull(layer, "layer"), IommuBackend.class));
@@ -54,8 +57,9 @@ public final class IommuBackends {
      *
      * @param name for example {@code generic}
      * @return the backend
-     * @throws InvalidArgumentException if none or several have that name; the message lists what
-     *     was found
+     * @throws InvalidArgumentException if none has that name (the message lists what was found),
+     *     or if two backends share any name, this one or another, since the backends found are then
+     *     ambiguous (the message names the shared name and both implementing classes)
      */
     public static IommuBackend find(String name) {
         return pick(name, available());
@@ -67,8 +71,9 @@ public final class IommuBackends {
      * @param name for example {@code generic}
      * @param loader where to look for providers
      * @return the backend
-     * @throws InvalidArgumentException if none or several have that name; the message lists what
-     *     was found
+     * @throws InvalidArgumentException if none has that name (the message lists what was found),
+     *     or if two backends share any name, this one or another, since the backends found are then
+     *     ambiguous (the message names the shared name and both implementing classes)
      */
     public static IommuBackend find(String name, ClassLoader loader) {
         return pick(name, available(loader));

@@ -7,8 +7,11 @@ import java.lang.module.Configuration;
 import java.lang.module.ModuleFinder;
 import java.lang.module.ModuleReference;
 import java.lang.reflect.Method;
+import java.io.IOException;
 import java.net.URISyntaxException;
+import java.net.URL;
 import java.net.URLClassLoader;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -16,9 +19,13 @@ import java.util.ServiceLoader;
 import java.util.Set;
 import java.util.stream.Collectors;
 import org.dmashare.InvalidArgumentException;
+import org.dmashare.iommu.Iommu;
 import org.dmashare.iommu.IommuBackend;
 import org.dmashare.iommu.IommuBackends;
+import org.dmashare.iommu.IommuConfig;
+import org.dmashare.memory.PhysicalMemory;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /** ServiceLoader discovery of the generic backend, on the class path and on the module path. */
 class BackendDiscoveryTest {
@@ -52,6 +59,118 @@ class BackendDiscoveryTest {
         assertThatThrownBy(() -> IommuBackends.find("generic", empty))
                 .isInstanceOf(InvalidArgumentException.class)
                 .hasMessageContaining("none");
+    }
+
+    /** A test backend; the subclasses differ only in class, which is what the error must name. */
+    abstract static class NamedBackend implements IommuBackend {
+        private final String name;
+
+        NamedBackend(String name) {
+            this.name = name;
+        }
+
+        @Override
+        public String name() {
+            return name;
+        }
+
+        @Override
+        public List<Variant> variants() {
+            return List.of();
+        }
+
+        @Override
+        public Iommu create(IommuConfig config, PhysicalMemory memory) {
+            throw new UnsupportedOperationException("test backend " + name);
+        }
+    }
+
+    /** One of two providers both called {@code twin}. */
+    public static final class TwinA extends NamedBackend {
+        /** ServiceLoader's constructor. */
+        public TwinA() {
+            super("twin");
+        }
+    }
+
+    /** The other provider called {@code twin}. */
+    public static final class TwinB extends NamedBackend {
+        /** ServiceLoader's constructor. */
+        public TwinB() {
+            super("twin");
+        }
+    }
+
+    /** A provider that claims the shipped backend's name. */
+    public static final class Impostor extends NamedBackend {
+        /** ServiceLoader's constructor. */
+        public Impostor() {
+            super(GenericBackend.NAME);
+        }
+    }
+
+    /**
+     * A loader that sees everything the test sees plus a {@code META-INF/services} file, written
+     * to {@code dir}, that declares {@code providers}: ServiceLoader finds them the way it finds
+     * a backend jar's.
+     */
+    private static URLClassLoader withProviders(Path dir, Class<?>... providers) throws IOException {
+        Path services = Files.createDirectories(dir.resolve("META-INF/services"));
+        StringBuilder lines = new StringBuilder();
+        for (Class<?> p : providers) {
+            lines.append(p.getName()).append('\n');
+        }
+        Files.writeString(services.resolve(IommuBackend.class.getName()), lines);
+        return new URLClassLoader(new URL[] {dir.toUri().toURL()}, BackendDiscoveryTest.class.getClassLoader());
+    }
+
+    /**
+     * Two providers discovered under one name make {@code available} and {@code find} (for any
+     * name, since the set of backends is ambiguous) throw InvalidArgumentException naming the
+     * name and both classes; nothing is cached, so the failure repeats and discovery through a
+     * loader without the duplicate is unaffected.
+     */
+    @Test
+    void twoProvidersWithOneNameAreRejectedNamingBothClasses(@TempDir Path dir) throws IOException {
+        try (URLClassLoader twins = withProviders(dir, TwinA.class, TwinB.class)) {
+            // The services file really is what ServiceLoader reads: both classes are discovered.
+            List<String> discovered = ServiceLoader.load(IommuBackend.class, twins).stream()
+                    .map(p -> p.type().getName()).toList();
+            assertThat(discovered).contains(TwinA.class.getName(), TwinB.class.getName());
+
+            for (int attempt = 0; attempt < 2; attempt++) {
+                assertThatThrownBy(() -> IommuBackends.available(twins))
+                        .isInstanceOf(InvalidArgumentException.class)
+                        .hasMessageContaining("'twin'")
+                        .hasMessageContaining(TwinA.class.getName())
+                        .hasMessageContaining(TwinB.class.getName());
+            }
+            assertThatThrownBy(() -> IommuBackends.find("twin", twins))
+                    .isInstanceOf(InvalidArgumentException.class)
+                    .hasMessageContaining("'twin'")
+                    .hasMessageContaining(TwinA.class.getName())
+                    .hasMessageContaining(TwinB.class.getName());
+            assertThatThrownBy(() -> IommuBackends.find(GenericBackend.NAME, twins))
+                    .as("a unique name does not make an ambiguous set of backends usable")
+                    .isInstanceOf(InvalidArgumentException.class)
+                    .hasMessageContaining("'twin'");
+        }
+        // The library's own view is untouched by the failed discoveries.
+        assertThat(IommuBackends.available()).extracting(IommuBackend::name).containsOnlyOnce(GenericBackend.NAME)
+                .doesNotContain("twin");
+        assertThat(IommuBackends.find(GenericBackend.NAME)).isInstanceOf(GenericBackend.class);
+    }
+
+    /** A provider that reuses a shipped backend's name is rejected too, naming both classes. */
+    @Test
+    void aProviderReusingAShippedNameIsRejected(@TempDir Path dir) throws IOException {
+        try (URLClassLoader impostor = withProviders(dir, Impostor.class)) {
+            assertThatThrownBy(() -> IommuBackends.find(GenericBackend.NAME, impostor))
+                    .isInstanceOf(InvalidArgumentException.class)
+                    .hasMessageContaining("'" + GenericBackend.NAME + "'")
+                    .hasMessageContaining(GenericBackend.class.getName())
+                    .hasMessageContaining(Impostor.class.getName());
+        }
     }
 
     private static Path location(Class<?> type) throws URISyntaxException {
