@@ -441,9 +441,6 @@ public final class SharedBuffer implements AutoCloseable {
      * block's address and length allow, so that large blocks become large leaves.
      */
     private long iovaAlignment(List<IommuDomain> domains) {
-        ScatterList.Segment first = blocks.segments().get(0);
-        long natural = Math.min(Long.lowestOneBit(first.pa() == 0 ? Long.MIN_VALUE : first.pa()),
-                Long.highestOneBit(first.length()));
         long align = alignment;
         for (IommuDomain d : domains) {
             align = iovaAlignment(d, align);
