@@ -8,7 +8,8 @@ import org.dmashare.memory.PhysicalMemory;
 
 /**
  * The hardware side of a page table: walks the tables stored in {@link PhysicalMemory} from a root
- * address, reading each entry back from memory and decoding it with the {@link PteFormat}. It
+ * address, reading each entry back from memory and decoding it with the {@link PteFormat}
+ * (including the leaf's sub-page access window, if the format has one). It
  * shares no state with the software side that built the tables, so a test that checks
  * translations through it checks what a device would see.
  */
@@ -61,7 +62,9 @@ public final class PageTableWalker {
             if (kind == PteKind.LEAF) {
                 long pageSize = 1L << format.shift(level);
                 long pa = format.address(pte, level) + (iova & (pageSize - 1));
-                return new Result(new Translation(iova, pa, pageSize, format.prot(pte, level)), null, level);
+                long leaf = iova & -pageSize;
+                return new Result(new Translation(iova, pa, pageSize, format.prot(pte, level),
+                        leaf + format.windowStart(pte, level), leaf + format.windowEnd(pte, level)), null, level);
             }
             if (level == format.levels() - 1) {
                 return new Result(null, IommuFault.Reason.TRANSLATION, level);

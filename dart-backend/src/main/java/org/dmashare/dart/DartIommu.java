@@ -734,7 +734,7 @@ public final class DartIommu extends AbstractIommu {
             }
             long page = iova & -DartPteFormat.GRANULE;
             Translation t = new Translation(iova, format.decodeAddress(pte) + (iova - page), DartPteFormat.GRANULE,
-                    format.prot(pte, l), page + format.windowStart(pte), page + format.windowEnd(pte));
+                    format.prot(pte, l), page + format.windowStart(pte, l), page + format.windowEnd(pte, l));
             return new PageTableWalker.Result(t, null, dartLevel);
         }
         throw new AssertionError("unreachable");
