@@ -8,7 +8,8 @@ import org.dmashare.memory.PhysicalMemory;
 
 /**
  * The hardware side of a page table: walks the tables stored in {@link PhysicalMemory} from a root
- * address, reading each entry back from memory and decoding it with the {@link PteFormat}. It
+ * address, reading each entry back from memory and decoding it with the {@link PteFormat}
+ * (including the leaf's sub-page access window, if the format has one). It
  * shares no state with the software side that built the tables, so a test that checks
  * translations through it checks what a device would see.
  */
@@ -44,12 +45,31 @@ public final class PageTableWalker {
      * @return the translation, or where and why the walk stopped
      */
     public static Result walk(PhysicalMemory memory, PteFormat format, long rootPa, long iova) {
-        if (iova < 0 || (format.inputBits() < 64 && (iova >>> format.inputBits()) != 0)) {
+        return walk(memory, format, rootPa, 0, iova);
+    }
+
+    /**
+     * Walks tables that translate one slice {@code [base, base + 2^inputBits)} of the IOVA space,
+     * for hardware where the bits above the tables' reach choose among several roots (Apple DART
+     * on the t8020 layout: IOVA bits 37:36 choose one of four TTBRs). The tables are indexed by
+     * the IOVA's offset in the slice; the translation is of {@code iova} itself. IOVAs outside
+     * the slice fault with {@link IommuFault.Reason#ADDRESS_SIZE}.
+     *
+     * @param memory where the tables live
+     * @param format how to decode them
+     * @param rootPa physical address of the root table
+     * @param base first IOVA of the slice, a multiple of {@code 2^format.inputBits()}
+     * @param iova the address to translate
+     * @return the translation, or where and why the walk stopped
+     */
+    public static Result walk(PhysicalMemory memory, PteFormat format, long rootPa, long base, long iova) {
+        long offset = iova - base;
+        if (offset < 0 || (format.inputBits() < 64 && (offset >>> format.inputBits()) != 0)) {
             return new Result(null, IommuFault.Reason.ADDRESS_SIZE, -1);
         }
         long table = rootPa;
         for (int level = 0; level < format.levels(); level++) {
-            long entryPa = table + 8L * format.index(iova, level);
+            long entryPa = table + 8L * format.index(offset, level);
             if (!memory.contains(entryPa, 8)) {
                 return new Result(null, IommuFault.Reason.TRANSLATION, level);
             }
@@ -61,7 +81,9 @@ public final class PageTableWalker {
             if (kind == PteKind.LEAF) {
                 long pageSize = 1L << format.shift(level);
                 long pa = format.address(pte, level) + (iova & (pageSize - 1));
-                return new Result(new Translation(iova, pa, pageSize, format.prot(pte, level)), null, level);
+                long leaf = iova & -pageSize;
+                return new Result(new Translation(iova, pa, pageSize, format.prot(pte, level),
+                        leaf + format.windowStart(pte, level), leaf + format.windowEnd(pte, level)), null, level);
             }
             if (level == format.levels() - 1) {
                 return new Result(null, IommuFault.Reason.TRANSLATION, level);

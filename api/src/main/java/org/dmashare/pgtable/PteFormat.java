@@ -101,6 +101,30 @@ public interface PteFormat {
     Prot prot(long pte, int level);
 
     /**
+     * First byte of a leaf that devices may access, as an offset into the leaf (sub-page
+     * protection, as Apple DART leaves carry). The default: the whole leaf, from offset 0.
+     *
+     * @param pte a leaf entry
+     * @param level the level of the table holding it
+     * @return the offset of the first accessible byte
+     */
+    default long windowStart(long pte, int level) {
+        return 0;
+    }
+
+    /**
+     * One past the last byte of a leaf that devices may access, as an offset into the leaf (see
+     * {@link #windowStart(long, int)}). The default: the whole leaf, up to its size.
+     *
+     * @param pte a leaf entry
+     * @param level the level of the table holding it
+     * @return the offset one past the last accessible byte
+     */
+    default long windowEnd(long pte, int level) {
+        return 1L << shift(level);
+    }
+
+    /**
      * Refuses rights the format cannot express. The default refuses mappings that allow neither
      * reads nor writes.
      *

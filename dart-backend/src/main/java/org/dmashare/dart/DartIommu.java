@@ -39,7 +39,9 @@ import org.dmashare.pgtable.PageTableWalker;
  * pointing at an L1 table (bits 35:25) of L2 tables (bits 24:14). t8110: the one TTBR points at
  * the L1 table, or with TCR.FOUR_LEVEL at an L0 table (bits 46:36). A stream whose stream-enable
  * bit is clear, or whose TCR neither translates nor bypasses, is blocked. Entries are valid when
- * bit 0 is set; leaves carry a sub-page window that the device path enforces.
+ * bit 0 is set; leaves carry a sub-page window that the device path enforces. This class does the
+ * register part (TTBR choice, blocked or bypass, depth from TCR); the tables are walked by the
+ * shared {@link PageTableWalker}, as every backend's are.
  *
  * <p><b>Faults.</b> Each faulting access is logged and latched into ERROR (FLAG bit 31, stream
  * field, one {@link DartErrorCode} bit) and ERROR_ADDR (the IOVA) unless an earlier error is
@@ -152,6 +154,13 @@ public final class DartIommu extends AbstractIommu {
 
     private final DartVariant dartVariant;
     private final DartPteFormat format;
+    /**
+     * The hardware's view of the tables at each depth TCR can select: every level, the root
+     * included, indexes a full 11-bit table whatever ias the driver configured, so these are the
+     * format at the full reach of two (36-bit) and three (47-bit) table levels.
+     */
+    private final DartPteFormat twoLevelWalk;
+    private final DartPteFormat threeLevelWalk;
     private final boolean bypass;
     private final int[] regs = new int[REGISTER_SPACE / 4];
     /** Per stream, the firmware root-table indices this driver wrote (locked DARTs only). */
@@ -162,6 +171,8 @@ public final class DartIommu extends AbstractIommu {
         super(DartBackend.NAME, variant.spiVariant(), name, memory, streams, inputBits, outputBits);
         this.dartVariant = variant;
         this.format = variant.format(inputBits, outputBits);
+        this.twoLevelWalk = format.withInputBits(36);
+        this.threeLevelWalk = format.withInputBits(47);
         this.bypass = bypass;
         regs[PARAMS1 / 4] = DartPteFormat.GRANULE_SHIFT << 24;
         regs[PARAMS2 / 4] = bypass ? 1 : 0;
@@ -716,28 +727,13 @@ public final class DartIommu extends AbstractIommu {
         if (table < 0) {
             return new PageTableWalker.Result(null, IommuFault.Reason.TRANSLATION, LEVEL_TTBR);
         }
-        PhysicalMemory mem = memory();
-        for (int l = 0; l < levels; l++) {
-            int dartLevel = l + 3 - levels;
-            int shift = DartPteFormat.GRANULE_SHIFT + DartPteFormat.BITS_PER_LEVEL * (levels - 1 - l);
-            long entryPa = table + 8L * ((iova >>> shift) & ((1 << DartPteFormat.BITS_PER_LEVEL) - 1));
-            if (!mem.contains(entryPa, 8)) {
-                return new PageTableWalker.Result(null, IommuFault.Reason.TRANSLATION, dartLevel);
-            }
-            long pte = mem.readLong(entryPa);
-            if (!DartPteFormat.isValid(pte)) {
-                return new PageTableWalker.Result(null, IommuFault.Reason.TRANSLATION, dartLevel);
-            }
-            if (l < levels - 1) {
-                table = format.decodeAddress(pte);
-                continue;
-            }
-            long page = iova & -DartPteFormat.GRANULE;
-            Translation t = new Translation(iova, format.decodeAddress(pte) + (iova - page), DartPteFormat.GRANULE,
-                    format.prot(pte, l), page + format.windowStart(pte), page + format.windowEnd(pte));
-            return new PageTableWalker.Result(t, null, dartLevel);
-        }
-        throw new AssertionError("unreachable");
+        // A t8020-layout TTBR translates the 2^36 slice its IOVA bits 37:36 chose; t8110's one TTBR
+        // translates from 0.
+        PageTableWalker.Result r = PageTableWalker.walk(memory(), levels == 3 ? threeLevelWalk : twoLevelWalk, table,
+                (long) ttbrIndex << 36, iova);
+        // The walker counts levels from the root table; DART names them from the leaf table up
+        // (L2 whatever the depth, L0 only in four-level walks), and its fault codes use those names.
+        return r.level() < 0 ? r : new PageTableWalker.Result(r.translation(), r.reason(), r.level() + 3 - levels);
     }
 
     /**

@@ -226,22 +226,20 @@ public abstract sealed class DartPteFormat implements PteFormat permits Dart1For
     }
 
     /**
-     * First byte offset of the page a leaf lets devices access.
-     *
-     * @param pte a leaf entry
-     * @return 0 when the check is off, else SP_START × 4
+     * First byte offset of the page a leaf lets devices access: 0 when the check is off, else
+     * SP_START × 4.
      */
-    public final long windowStart(long pte) {
+    @Override
+    public final long windowStart(long pte, int level) {
         return subpageEnforced(pte) ? ((pte >>> SP_START_SHIFT) & SP_FIELD_MASK) * SUBPAGE_UNIT : 0;
     }
 
     /**
-     * One past the last byte offset of the page a leaf lets devices access.
-     *
-     * @param pte a leaf entry
-     * @return 16 KiB when the check is off, else (SP_END + 1) × 4
+     * One past the last byte offset of the page a leaf lets devices access: 16 KiB when the check
+     * is off, else (SP_END + 1) × 4.
      */
-    public final long windowEnd(long pte) {
+    @Override
+    public final long windowEnd(long pte, int level) {
         return subpageEnforced(pte) ? (((pte >>> SP_END_SHIFT) & SP_FIELD_MASK) + 1) * SUBPAGE_UNIT : GRANULE;
     }
 

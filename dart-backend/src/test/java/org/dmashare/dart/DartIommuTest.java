@@ -401,4 +401,16 @@ class DartIommuTest {
         assertThat(faultOf(() -> dart.device(0).read(0x4000, 1)).code()).isEqualTo("NO_TTBR");
         assertThat(faultOf(() -> dart.device(0).read(1L << 38, 1)).code()).isEqualTo("NO_TTBR");
     }
+
+    @Test
+    void theHardwareIndexesTheWholeL1TableWhateverIasTheDriverConfigured() {
+        PhysicalMemory memory = Darts.memory();
+        DartFirmware fw = DartFirmware.of(DartVariant.T8020, memory, 36);
+        long pa = Darts.dataPage(memory, (byte) 0x36);
+        fw.map(0, 0x8_0000_4000L, pa, 0x4000, Prot.READ); // L1 index 0x400, beyond a 32-bit ias's 128 entries
+        DartIommu dart = Darts.BACKEND.restore(fw.dump(), IommuConfig.of("t8020"), memory);
+        assertThat(dart.inputBits()).isEqualTo(32);
+        assertThat(dart.device(0).read(0x8_0000_4010L, 1)).containsExactly(0x36);
+        assertThat(faultOf(() -> dart.device(0).read(0x8_0000_8000L, 1)).code()).isEqualTo("NO_PTE");
+    }
 }

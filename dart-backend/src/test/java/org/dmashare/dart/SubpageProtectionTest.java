@@ -8,7 +8,9 @@ import org.dmashare.InvalidArgumentException;
 import org.dmashare.iommu.DmaDevice;
 import org.dmashare.iommu.IommuFault;
 import org.dmashare.iommu.Prot;
+import org.dmashare.iommu.Translation;
 import org.dmashare.memory.PhysicalMemory;
+import org.dmashare.pgtable.PageTableWalker;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -71,6 +73,19 @@ class SubpageProtectionTest {
         int errorReg = dart.readRegister(t8110 ? DartIommu.T8110_ERROR : DartIommu.T8020_ERROR);
         // The first fault (a read) is latched: t8020 layout bit 7; t8110 has no sub-page bit (READ_FAULT, bit 5).
         assertThat(errorReg & (t8110 ? 0x7fff : 0xfff)).isEqualTo(t8110 ? 1 << 5 : 1 << 7);
+    }
+
+    @Test
+    void theSharedWalkerReportsTheWindowTheLeafCarries() {
+        PhysicalMemory memory = Darts.memory();
+        DartDomain d = (DartDomain) Darts.dart("t8020", memory).createDomain();
+        d.map(0x20_0000, 0x8_0000_8000L, 0x4000, Prot.READ_WRITE, 0x1000, 0x2000);
+        d.map(0x20_4000, 0x8_0000_C000L, 0x4000, Prot.READ_WRITE);
+        Translation windowed = PageTableWalker.walk(memory, d.format(), d.table().rootPa(), 0x20_1234).translation();
+        assertThat(windowed.windowStart()).isEqualTo(0x20_1000);
+        assertThat(windowed.windowEnd()).isEqualTo(0x20_2000);
+        Translation whole = PageTableWalker.walk(memory, d.format(), d.table().rootPa(), 0x20_4000).translation();
+        assertThat(whole.hasSubpageWindow()).isFalse();
     }
 
     @Test
