@@ -101,7 +101,8 @@ public final class PageTableWalker {
      * @param memory where the tables live
      * @param format how to decode them
      * @param rootPa physical address of the root table
-     * @return one translation per leaf: its first IOVA, output address, size and rights
+     * @return one translation per leaf: its first IOVA, output address, size, rights and the
+     *     sub-page window a device may access
      */
     public static List<Translation> leaves(PhysicalMemory memory, PteFormat format, long rootPa) {
         List<Translation> out = new ArrayList<>();
@@ -121,7 +122,8 @@ public final class PageTableWalker {
             PteKind kind = format.kind(pte, level);
             long iova = base + ((long) i << shift);
             if (kind == PteKind.LEAF && format.leafAllowed(level)) {
-                out.add(new Translation(iova, format.address(pte, level), 1L << shift, format.prot(pte, level)));
+                out.add(new Translation(iova, format.address(pte, level), 1L << shift, format.prot(pte, level),
+                        iova + format.windowStart(pte, level), iova + format.windowEnd(pte, level)));
             } else if (kind == PteKind.TABLE && level + 1 < format.levels()) {
                 collect(memory, format, format.address(pte, level), level + 1, iova, out);
             }

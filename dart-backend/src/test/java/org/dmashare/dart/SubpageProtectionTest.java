@@ -1,6 +1,7 @@
 package org.dmashare.dart;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.tuple;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import org.dmashare.DeviceFaultException;
@@ -86,6 +87,10 @@ class SubpageProtectionTest {
         assertThat(windowed.windowEnd()).isEqualTo(0x20_2000);
         Translation whole = PageTableWalker.walk(memory, d.format(), d.table().rootPa(), 0x20_4000).translation();
         assertThat(whole.hasSubpageWindow()).isFalse();
+        // Listing every leaf (exposure reports) reports the same windows.
+        assertThat(PageTableWalker.leaves(memory, d.format(), d.table().rootPa()))
+                .extracting(Translation::iova, Translation::windowStart, Translation::windowEnd)
+                .containsExactly(tuple(0x20_0000L, 0x20_1000L, 0x20_2000L), tuple(0x20_4000L, 0x20_4000L, 0x20_8000L));
     }
 
     @Test
