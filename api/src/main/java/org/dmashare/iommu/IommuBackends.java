@@ -21,7 +21,7 @@ public final class IommuBackends {
      *
      * @return backends sorted by name
      * @throws InvalidArgumentException if two backends share a name; the message names it and both
-     *     implementing classes
+     *     implementing classes with where each was loaded from
      * @throws ServiceConfigurationError if a provider cannot be instantiated; the error names it
      */
     public static List<IommuBackend> available() {
@@ -34,7 +34,8 @@ public final class IommuBackends {
      * @param loader where to look for providers
      * @return backends sorted by name
      * @throws InvalidArgumentException if two backends share a name; the message names it and both
-     *     implementing classes
+     *     implementing classes with where each was loaded from
+     * @throws ServiceConfigurationError if a provider cannot be instantiated; the error names it
      */
     public static List<IommuBackend> available(ClassLoader loader) {
         return collect(ServiceLoader.load(IommuBackend.class, Objects.requireNonNull(loader, "loader")));
@@ -46,7 +47,8 @@ public final class IommuBackends {
      * @param layer the module layer
      * @return backends sorted by name
      * @throws InvalidArgumentException if two backends share a name; the message names it and both
-     *     implementing classes
+     *     implementing classes with where each was loaded from
+     * @throws ServiceConfigurationError if a provider cannot be instantiated; the error names it
      */
     public static List<IommuBackend> available(ModuleLayer layer) {
         return collect(ServiceLoader.load(Objects.requireNonNull(layer, "layer"), IommuBackend.class));
@@ -60,6 +62,7 @@ public final class IommuBackends {
      * @throws InvalidArgumentException if none has that name (the message lists what was found),
      *     or if two backends share any name, this one or another, since the backends found are then
      *     ambiguous (the message names the shared name and both implementing classes)
+     * @throws ServiceConfigurationError if a provider cannot be instantiated; the error names it
      */
     public static IommuBackend find(String name) {
         return pick(name, available());
@@ -74,6 +77,7 @@ public final class IommuBackends {
      * @throws InvalidArgumentException if none has that name (the message lists what was found),
      *     or if two backends share any name, this one or another, since the backends found are then
      *     ambiguous (the message names the shared name and both implementing classes)
+     * @throws ServiceConfigurationError if a provider cannot be instantiated; the error names it
      */
     public static IommuBackend find(String name, ClassLoader loader) {
         return pick(name, available(loader));
@@ -91,13 +95,24 @@ public final class IommuBackends {
                         : found.stream().map(IommuBackend::name).toList()));
     }
 
+    /**
+     * The provider's class and where it was loaded from, so that one class found twice (say in a
+     * parent and a child module layer) is told apart.
+     */
+    private static String origin(IommuBackend b) {
+        Class<?> c = b.getClass();
+        Module m = c.getModule();
+        return c.getName() + " (" + (m.isNamed() ? "module " + m.getName() : "class path") + ", loader "
+                + c.getClassLoader() + ")";
+    }
+
     private static List<IommuBackend> collect(ServiceLoader<IommuBackend> loader) {
         List<IommuBackend> out = new ArrayList<>();
         for (IommuBackend b : loader) {
             for (IommuBackend seen : out) {
                 if (seen.name().equals(b.name())) {
                     throw new InvalidArgumentException("two IOMMU backends are named '" + b.name() + "': "
-                            + seen.getClass().getName() + " and " + b.getClass().getName());
+                            + origin(seen) + " and " + origin(b));
                 }
             }
             out.add(b);
