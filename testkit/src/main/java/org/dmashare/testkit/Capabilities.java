@@ -8,22 +8,25 @@ import org.dmashare.iommu.IommuDomain;
 
 /**
  * What a backend declares about the IOMMU units its kit subclass creates. The kit checks that the
- * backend does what it declares, and reports the checks of undeclared capabilities as skipped
- * ("capability X not declared"). Build one with {@link #builder(long)}.
+ * backend does what it declares and, for an optional capability it does not declare, that it
+ * behaves as a backend without it (see each component). Build one with {@link #builder(long)}.
  *
  * @param granule the smallest page size every paging domain reports, a power of two
  * @param pageSizes the page-size bitmap every paging domain reports (bit n: 2^n bytes); includes
  *     the granule
  * @param streams number of streams the kit asks {@code createIommu} for, at least 1; checks of
  *     stream isolation need 2
- * @param blockMappings map uses leaves larger than the granule when alignment and length allow
- * @param bypass the unit creates identity (bypass) domains
+ * @param blockMappings map uses leaves larger than the granule when alignment and length allow;
+ *     when not declared, map must use granule pages only, even for a block-sized aligned range
+ * @param bypass the unit creates identity (bypass) domains; when not declared, it must refuse
+ *     them with {@link InvalidArgumentException}
  * @param writeOnly the format can express write-only mappings ({@code Prot.WRITE}); when not
  *     declared, such a map must be refused with {@link InvalidArgumentException}
  * @param reclaimsEmptyTables a table page whose last entry is unmapped goes back to the page
  *     allocator at once, not only when the domain is closed
  * @param subPageProtection how to restrict device access within one page, if the hardware has
- *     sub-page protection (DART's SPP); null if it has none
+ *     sub-page protection (DART's SPP); null if it has none, and then no leaf may have a sub-page
+ *     window
  */
 public record Capabilities(long granule, long pageSizes, int streams, boolean blockMappings, boolean bypass,
         boolean writeOnly, boolean reclaimsEmptyTables, SubPageProtection subPageProtection) {

@@ -44,15 +44,19 @@ final class TestBackend {
         /** map installs granule by granule and keeps what it installed when a later step fails. */
         MAP_NOT_ATOMIC,
         /** unmap reports one granule more than it removed. */
-        UNMAP_MISCOUNTS
+        UNMAP_MISCOUNTS,
+        /** every leaf restricts device access to its first half, without sub-page protection. */
+        HALF_PAGE_WINDOWS
     }
 
     /** Two levels: a root of blocks or table pointers, then pages. */
     static final class Format implements PteFormat {
         private final int shift;
+        private final boolean halfWindows;
 
-        Format(int granuleShift) {
+        Format(int granuleShift, boolean halfWindows) {
             this.shift = granuleShift;
+            this.halfWindows = halfWindows;
         }
 
         @Override
@@ -112,10 +116,15 @@ final class TestBackend {
         public Prot prot(long pte, int level) {
             return new Prot((pte & 4) != 0, (pte & 8) != 0, false, false);
         }
+
+        @Override
+        public long windowEnd(long pte, int level) {
+            return halfWindows ? 1L << (shift(level) - 1) : 1L << shift(level);
+        }
     }
 
     static Iommu create(PhysicalMemory memory, int streams, int granuleShift, Set<Bug> bugs) {
-        Format f = new Format(granuleShift);
+        Format f = new Format(granuleShift, bugs.contains(Bug.HALF_PAGE_WINDOWS));
         IommuBackend.Variant v = new IommuBackend.Variant("test-" + (1 << (granuleShift - 10)) + "k", 1L << granuleShift,
                 f.pageSizes(), "test");
         return new Unit(v, memory, streams, f, bugs.isEmpty() ? EnumSet.noneOf(Bug.class) : EnumSet.copyOf(bugs));
