@@ -81,7 +81,9 @@ import org.junit.jupiter.api.extension.ExtendWith;
  * <p>The checks that mix the backend with the generic one get their partner unit from
  * {@link #createPartnerIommu(PhysicalMemory, String)}, which by default finds the {@code generic}
  * backend with {@link IommuBackends} (so {@code dmashare-generic-backend} must be on the test
- * class path, usually as a test dependency); if it is absent those checks are skipped.
+ * class path, usually as a test dependency); if it is absent those checks fail with "kit setup:
+ * partner backend 'generic' not on the test class path", as checks fail whose memory or aperture
+ * is too small for them: a setup the subclass must fix is not a rule that does not apply.
  *
  * <p>Designed for extension: one instance runs one check, with a fresh memory and a fresh unit.
  */
@@ -128,8 +130,8 @@ public abstract class IommuBackendConformanceKit {
 
     /**
      * A unit of another backend for the checks that mix backends. Default: a unit of the
-     * {@code generic} backend found with {@link IommuBackends}; the check is skipped if it is not
-     * on the class path.
+     * {@code generic} backend found with {@link IommuBackends}; the check fails, saying so, if it is
+     * not on the class path.
      *
      * @param memory the same memory as the unit under test
      * @param variant {@code lpae-4k} or {@code lpae-64k}: the granule the check needs
@@ -138,7 +140,7 @@ public abstract class IommuBackendConformanceKit {
     protected Iommu createPartnerIommu(PhysicalMemory memory, String variant) {
         Optional<IommuBackend> generic = IommuBackends.available().stream()
                 .filter(b -> b.name().equals("generic")).findFirst();
-        Assumptions.assumeTrue(generic.isPresent(), "partner backend 'generic' not on the test class path: add"
+        requireSetup(generic.isPresent(), "partner backend 'generic' not on the test class path: add"
                 + " dmashare-generic-backend as a test dependency or override createPartnerIommu");
         return generic.get().create(IommuConfig.builder(variant).name("partner-" + variant).streams(2).build(), memory);
     }
@@ -228,6 +230,17 @@ public abstract class IommuBackendConformanceKit {
 
     private static String rule(String rule) {
         return "rule '" + rule + "'";
+    }
+
+    /**
+     * Fails a check whose setup the subclass cannot give it (a missing partner backend, memory or
+     * an aperture too small): a setup problem is the author's to fix, not a rule that does not
+     * apply, so it is not reported as skipped.
+     */
+    private static void requireSetup(boolean ok, String problem) {
+        if (!ok) {
+            throw new AssertionError("kit setup: " + problem);
+        }
     }
 
     private static void requireCapability(boolean declared, String capability) {
@@ -501,7 +514,8 @@ public abstract class IommuBackendConformanceKit {
         long block = blockSize(d);
         // Translation only, no DMA: the physical ranges need not be allocated, only inside memory.
         long p0 = (memory.base() + block - 1) & -block;
-        Assumptions.assumeTrue(memory.contains(p0, 2 * block), "memory too small for two blocks");
+        requireSetup(memory.contains(p0, 2 * block), "memory too small for two blocks of " + Hex.size(block)
+                + ": override createMemory()");
         long x = iovaBase(d, block) + block;
         long y = x + 2 * block;
         if (!caps.blockMappings()) {
@@ -570,7 +584,8 @@ public abstract class IommuBackendConformanceKit {
             unit = 16 * g;
             window = Math.min(2 * unit, Long.highestOneBit((d.apertureEnd() - iovaBase(d, unit)) / 2));
         }
-        Assumptions.assumeTrue(window >= 16 * g, "aperture too small for the random map/unmap window");
+        requireSetup(window >= 16 * g, "aperture too small for the random map/unmap window of 16 granules: declare a"
+                + " larger aperture");
         long base = iovaBase(d, unit);
         long paBase = (memory.base() + unit - 1) & -unit;
         long paSpan = Math.min(memory.end() - paBase, 2 * unit);
@@ -1262,7 +1277,8 @@ public abstract class IommuBackendConformanceKit {
         while (boundary > 2 * g && (boundary - g < Math.max(d.apertureStart(), g) || boundary + g > d.apertureEnd())) {
             boundary >>= 1;
         }
-        Assumptions.assumeTrue(boundary > 2 * g, "aperture too small for a map across a table boundary");
+        requireSetup(boundary > 2 * g, "aperture too small for a map across a table boundary: declare a larger"
+                + " aperture");
         long iova = boundary - g;
         long pa = pages(2 * g);
         String r = "a map that fails partway (table page or map failure) changes nothing";
