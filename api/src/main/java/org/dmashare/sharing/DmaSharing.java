@@ -27,9 +27,9 @@ import org.dmashare.memory.PhysicalMemory;
  * <p>Given a size and a set of domains it computes the alignment A = max(CPU page size, every
  * domain's granule, the granules of declared future domains, any requested alignment); allocates
  * physical blocks whose address and length are multiples of A (largest blocks first, tolerating
- * fragmentation, never requiring physical contiguity); reserves one IOVA range per domain (or one
- * IOVA free in all of them); maps the blocks into each domain with the largest page sizes that
- * fit; flushes; and returns a {@link SharedBuffer}. If anything fails, everything done so far is
+ * fragmentation, never requiring physical contiguity) and zeroes them; reserves one IOVA range per
+ * domain (or one IOVA free in all of them); maps the blocks into each domain with the largest page
+ * sizes that fit; syncs each domain's IOTLB; and returns a {@link SharedBuffer}. If anything fails, everything done so far is
  * undone: every domain, IOVA allocator and the page allocator are as before.
  *
  * <p>This is the "dance" of allocating for device A, exporting its scatter-gather table and
@@ -69,7 +69,9 @@ public final class DmaSharing {
     }
 
     /**
-     * Allocates a buffer of {@code size} bytes and maps it read-write into every domain.
+     * Allocates a buffer of {@code size} bytes and maps it read-write into every domain. Its bytes
+     * are zero, as {@code dma_alloc_coherent}'s are: nothing a previous owner of the pages left
+     * there reaches a device.
      *
      * @param size bytes, positive; the mapped length is rounded up to the alignment
      * @param domains paging domains over this helper's memory, at least one, no duplicates
@@ -85,8 +87,8 @@ public final class DmaSharing {
     }
 
     /**
-     * Allocates a buffer of {@code size} bytes and maps it into every domain as {@code options}
-     * say.
+     * Allocates a buffer of {@code size} bytes, zeroed, and maps it into every domain as
+     * {@code options} say.
      *
      * @param size bytes, positive; the mapped length is rounded up to the alignment
      * @param domains paging domains over this helper's memory, at least one, no duplicates
@@ -111,6 +113,10 @@ public final class DmaSharing {
         checkApertures(targets, length);
         ScatterList blocks = allocateBlocks(length, alignment);
         try {
+            // Zeroed before any device can reach them: freed pages keep their last owner's data.
+            for (ScatterList.Segment s : blocks) {
+                memory.fill(s.pa(), s.length(), (byte) 0);
+            }
             SharedBuffer buffer = new SharedBuffer(this, size, length, alignment, blocks, true, options);
             buffer.mapInitial(targets);
             live.incrementAndGet();
@@ -281,6 +287,10 @@ public final class DmaSharing {
             while (remaining > 0) {
                 max = Math.min(max, Long.highestOneBit(remaining));
                 PageAllocator.Block b = allocator.allocateLargest(max, alignment, PageUse.BUFFER);
+                if (b.size() == length) {
+                    // One block, the usual case: no list to build and copy.
+                    return ScatterList.of(new ScatterList.Segment(b.pa(), b.size()));
+                }
                 blocks.add(new ScatterList.Segment(b.pa(), b.size()));
                 remaining -= b.size();
                 max = b.size();
