@@ -175,7 +175,7 @@ public final class IovaAllocator {
         if (failures != null) {
             failures.check(FailureInjector.Point.IOVA_ALLOCATION);
         }
-        long at = findHighest(root, 0, size, alignment, Math.min(limit, end));
+        long at = findHighest(size, alignment, Math.min(limit, end));
         if (at < 0) {
             throw new IovaSpaceExhaustedException("no free IOVA range of " + Hex.size(size) + " aligned to "
                     + Hex.size(alignment) + " below " + Hex.of(Math.min(limit, end)) + " in "
@@ -265,7 +265,7 @@ public final class IovaAllocator {
      */
     public synchronized long findFree(long size, long alignment, long limit) {
         checkRequest(size, alignment);
-        return findHighest(root, 0, size, alignment, Math.min(limit, end));
+        return findHighest(size, alignment, Math.min(limit, end));
     }
 
     /**
@@ -493,34 +493,50 @@ public final class IovaAllocator {
     /**
      * Highest aligned fit ending at or below limit, or -1. On success the path to its leaf is
      * recorded and {@link #foundIndex} is its entry there.
+     *
+     * <p>A depth-first search from the right, iterative so the usual search (straight down the
+     * right edge of the space) is one loop: it enters only children whose largest free length
+     * could hold the size and whose lowest start is below the limit, and backs up a level only
+     * when a child had lengths large enough but none of them aligned.
      */
-    private long findHighest(Node n, int level, long size, long alignment, long limit) {
-        if (n.leaf()) {
-            for (int i = n.floorIndex(limit - 1); i >= 0; i--) {
-                long s = n.keys[i];
-                long top = Math.min(n.vals[i], limit);
-                if (top - s >= size) {
-                    long at = (top - size) & -alignment;
-                    if (at >= s) {
-                        pathNode[level] = n;
-                        foundIndex = i;
-                        return at;
+    private long findHighest(long size, long alignment, long limit) {
+        int level = 0;
+        Node n = root;
+        int i = n.floorIndex(limit - 1);
+        while (true) {
+            if (n.leaf()) {
+                for (; i >= 0; i--) {
+                    long s = n.keys[i];
+                    long top = Math.min(n.vals[i], limit);
+                    if (top - s >= size) {
+                        long at = (top - size) & -alignment;
+                        if (at >= s) {
+                            pathNode[level] = n;
+                            foundIndex = i;
+                            return at;
+                        }
                     }
                 }
-            }
-            return -1;
-        }
-        pathNode[level] = n;
-        for (int i = Math.max(0, n.floorIndex(limit - 1)); i >= 0; i--) {
-            if (n.vals[i] >= size) {
-                pathIdx[level] = i;
-                long at = findHighest(n.kids[i], level + 1, size, alignment, limit);
-                if (at >= 0) {
-                    return at;
+            } else {
+                while (i >= 0 && n.vals[i] < size) {
+                    i--;
+                }
+                if (i >= 0) {
+                    pathNode[level] = n;
+                    pathIdx[level] = i;
+                    level++;
+                    n = n.kids[i];
+                    i = n.floorIndex(limit - 1);
+                    continue;
                 }
             }
+            if (level == 0) {
+                return -1;
+            }
+            level--;
+            n = pathNode[level];
+            i = pathIdx[level] - 1;
         }
-        return -1;
     }
 
     /**
