@@ -558,19 +558,11 @@ public final class IovaAllocator {
         }
     }
 
-    /** Sets the start of free range i of the recorded leaf. */
-    private void setStart(int i, long newStart) {
+    /** Moves the bounds of free range i of the recorded leaf to {@code [newStart, newEnd)}. */
+    private void resize(int i, long newStart, long newEnd) {
         Node leaf = leaf();
         long before = leaf.length(i);
         leaf.keys[i] = newStart;
-        leaf.lengthChanged(i, before);
-        propagate(leafLevel());
-    }
-
-    /** Sets the end of free range i of the recorded leaf. */
-    private void setEnd(int i, long newEnd) {
-        Node leaf = leaf();
-        long before = leaf.length(i);
         leaf.vals[i] = newEnd;
         leaf.lengthChanged(i, before);
         propagate(leafLevel());
@@ -702,9 +694,9 @@ public final class IovaAllocator {
         if (s == at && e == at + size) {
             remove(leafLevel(), i);
         } else if (s == at) {
-            setStart(i, at + size);
+            resize(i, at + size, e);
         } else {
-            setEnd(i, at);
+            resize(i, s, at);
             if (e != at + size) {
                 insert(leafLevel(), i + 1, at + size, e, null);
             }
@@ -730,12 +722,14 @@ public final class IovaAllocator {
                 int k = locate(to);
                 long afterEnd = leaf().vals[k];
                 remove(leafLevel(), k);
-                setEnd(locate(from), afterEnd);
+                int b = locate(from);
+                resize(b, leaf().keys[b], afterEnd);
             }
         } else if (joinBefore) {
-            setEnd(j, to);
+            resize(j, leaf.keys[j], to);
         } else if (joinAfter) {
-            setStart(afterHere ? j + 1 : locate(to), from);
+            int k = afterHere ? j + 1 : locate(to);
+            resize(k, from, leaf().vals[k]);
         } else {
             insert(leafLevel(), j + 1, from, to, null);
         }
