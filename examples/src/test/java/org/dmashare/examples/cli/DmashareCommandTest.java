@@ -114,6 +114,19 @@ class DmashareCommandTest {
         assertThat(r.out().lines().filter(l -> l.startsWith("legacy") || l.startsWith("migrated"))).hasSize(5 * 4);
     }
 
+    /** The README's excerpt of the demo is what the demo prints, row for row, so it stays true. */
+    @Test
+    void theReadmeDemoExcerptIsWhatTheDemoPrints() throws Exception {
+        java.util.List<String> printed = run().out().lines().map(String::stripTrailing).toList();
+        java.util.List<String> readme = Files.readAllLines(Path.of("..", "README.md"));
+        int header = readme.indexOf(readme.stream().filter(l -> l.startsWith("path      profile")).findFirst()
+                .orElseThrow(() -> new AssertionError("README has no demo excerpt")));
+        java.util.List<String> excerpt = readme.subList(header, readme.size()).stream()
+                .takeWhile(l -> !l.startsWith("```")).map(String::stripTrailing).toList();
+        assertThat(excerpt).hasSizeGreaterThan(3);
+        assertThat(printed).containsAll(excerpt);
+    }
+
     @Test
     void demoJsonHasTheDocumentedFieldsForEveryRow() {
         Run r = run("demo", "--json", "--profile", "ASAHI_GRANULE_NO_SGTABLE_GUARD");
