@@ -99,6 +99,23 @@ public record IommuConfig(String variant, String name, int streams, int inputBit
     }
 
     /**
+     * The stream count to build: {@link #streams()}, or {@code defaultStreams} when that is 0.
+     *
+     * @param unit what is being built, for the message (for example {@code "backend generic"})
+     * @param defaultStreams the variant's default
+     * @param maxStreams the most the variant has
+     * @return the count, 1 to {@code maxStreams}
+     * @throws InvalidArgumentException if the configured count exceeds {@code maxStreams}
+     */
+    public int streamsOr(String unit, int defaultStreams, int maxStreams) {
+        int n = streams == 0 ? defaultStreams : streams;
+        if (n > maxStreams) {
+            throw new InvalidArgumentException(unit + " supports 1.." + maxStreams + " streams, got " + n);
+        }
+        return n;
+    }
+
+    /**
      * Refuses options a backend does not know, so a misspelt option fails loudly instead of being
      * ignored.
      *

@@ -150,11 +150,7 @@ public final class DartBackend implements IommuBackend {
     private DartIommu build(IommuConfig config, PhysicalMemory memory, boolean reset) {
         config.requireKnownOptions(NAME, OPTIONS);
         DartVariant v = DartVariant.of(variant(config.variant()).name());
-        int streams = config.streams() == 0 ? v.maxStreams() : config.streams();
-        if (streams > v.maxStreams()) {
-            throw new InvalidArgumentException("DART " + v.id() + " supports 1.." + v.maxStreams() + " streams, got "
-                    + streams);
-        }
+        int streams = config.streamsOr("DART " + v.id(), v.maxStreams(), v.maxStreams());
         int ias = config.inputBits() == 0 ? v.defaultInputBits() : config.inputBits();
         int oas = config.outputBits() == 0 ? v.defaultOutputBits() : config.outputBits();
         if (v.t8110Registers()) {

@@ -62,11 +62,7 @@ public final class GenericBackend implements IommuBackend {
         Objects.requireNonNull(memory, "memory");
         Variant variant = variant(config.variant());
         config.requireKnownOptions(NAME, OPTIONS);
-        int streams = config.streams() == 0 ? DEFAULT_STREAMS : config.streams();
-        if (streams > MAX_STREAMS) {
-            throw new InvalidArgumentException("backend " + NAME + " supports 1.." + MAX_STREAMS + " streams, got "
-                    + streams);
-        }
+        int streams = config.streamsOr("backend " + NAME, DEFAULT_STREAMS, MAX_STREAMS);
         int ias = config.inputBits() == 0 ? DEFAULT_ADDRESS_BITS : config.inputBits();
         int oas = config.outputBits() == 0 ? DEFAULT_ADDRESS_BITS : config.outputBits();
         LpaeFormat format = new LpaeFormat(Long.numberOfTrailingZeros(variant.granule()), ias, oas);

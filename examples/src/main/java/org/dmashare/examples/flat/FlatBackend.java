@@ -53,11 +53,7 @@ public final class FlatBackend implements IommuBackend {
         Objects.requireNonNull(memory, "memory");
         Variant variant = variant(config.variant());
         config.requireKnownOptions(NAME, java.util.Set.of());
-        int streams = config.streams() == 0 ? DEFAULT_STREAMS : config.streams();
-        if (streams > MAX_STREAMS) {
-            throw new InvalidArgumentException("backend " + NAME + " supports 1.." + MAX_STREAMS + " streams, got "
-                    + streams);
-        }
+        int streams = config.streamsOr("backend " + NAME, DEFAULT_STREAMS, MAX_STREAMS);
         if (config.inputBits() != 0 && config.inputBits() != FlatFormat.INPUT_BITS) {
             throw new InvalidArgumentException("backend " + NAME + " has a fixed " + FlatFormat.INPUT_BITS
                     + "-bit IOVA space, got input bits " + config.inputBits());
