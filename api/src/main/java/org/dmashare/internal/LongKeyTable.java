@@ -56,8 +56,8 @@ abstract class LongKeyTable {
         return (int) ((key * 0x9E37_79B9_7F4A_7C15L) >>> shift);
     }
 
-    /** The slot holding {@code key}, or -1. */
-    final int indexOf(long key) {
+    /** The slot holding {@code key}, or {@code -1 - (the empty slot where it would go)}. */
+    private int probe(long key) {
         int i = slot(key);
         long k;
         while ((k = keys[i]) != EMPTY) {
@@ -66,7 +66,12 @@ abstract class LongKeyTable {
             }
             i = (i + 1) & mask;
         }
-        return -1;
+        return -1 - i;
+    }
+
+    /** The slot holding {@code key}, or -1. */
+    final int indexOf(long key) {
+        return Math.max(-1, probe(key));
     }
 
     /**
@@ -77,22 +82,16 @@ abstract class LongKeyTable {
         if (key < 0) {
             throw new IllegalArgumentException("negative key " + key);
         }
-        int i = slot(key);
-        long k;
-        while ((k = keys[i]) != EMPTY) {
-            if (k == key) {
-                return i;
-            }
-            i = (i + 1) & mask;
+        int i = probe(key);
+        if (i >= 0) {
+            return i;
         }
         // Grow at 1/2 load: linear probing degrades quickly above that.
         if (size + 1 > (mask + 1) >> 1) {
             grow((mask + 1) << 1);
-            i = slot(key);
-            while (keys[i] != EMPTY) {
-                i = (i + 1) & mask;
-            }
+            i = probe(key);
         }
+        i = -1 - i;
         keys[i] = key;
         size++;
         return i;
