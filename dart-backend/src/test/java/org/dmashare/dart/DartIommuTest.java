@@ -5,7 +5,6 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.util.List;
 import java.util.Map;
-import org.dmashare.DeviceFaultException;
 import org.dmashare.InvalidArgumentException;
 import org.dmashare.iommu.DmaDevice;
 import org.dmashare.iommu.DomainType;
@@ -21,15 +20,6 @@ import org.junit.jupiter.params.provider.ValueSource;
 
 /** Streams, TCR/TTBR programming, device DMA, faults and ERROR registers, IOTLB invalidation. */
 class DartIommuTest {
-
-    private static IommuFault faultOf(Runnable access) {
-        try {
-            access.run();
-        } catch (DeviceFaultException e) {
-            return e.fault();
-        }
-        throw new AssertionError("the access did not fault");
-    }
 
     @Test
     void backendIsDiscoveredWithItsThreeVariants() {
@@ -138,7 +128,7 @@ class DartIommuTest {
         dev.attach(d);
         assertThat(dart.tcr(7)).isEqualTo(0x9);
         assertThat(dev.read(0xAB_CDEF_C010L, 4)).containsOnly((byte) 0x5A);
-        IommuFault f = faultOf(() -> dev.read(0x20_0000_0000L, 4));
+        IommuFault f = Darts.faultOf(() -> dev.read(0x20_0000_0000L, 4));
         assertThat(f.code()).isEqualTo("NO_PGD");
         assertThat(dart.readRegister(DartIommu.T8110_ERROR)).isEqualTo(0x8000_0000 | (7 << 20) | (1 << 1));
     }
@@ -162,7 +152,7 @@ class DartIommuTest {
         for (Object[] c : cases) {
             long iova = (long) c[0];
             boolean write = (boolean) c[3];
-            IommuFault f = faultOf(() -> {
+            IommuFault f = Darts.faultOf(() -> {
                 if (write) {
                     dev.write(iova, new byte[4]);
                 } else {
@@ -207,7 +197,7 @@ class DartIommuTest {
         for (Object[] c : cases) {
             long iova = (long) c[0];
             boolean write = (boolean) c[3];
-            IommuFault f = faultOf(() -> {
+            IommuFault f = Darts.faultOf(() -> {
                 if (write) {
                     dev.write(iova, new byte[4]);
                 } else {
@@ -231,8 +221,8 @@ class DartIommuTest {
         DartIommu dart = Darts.dart("t8020", Darts.memory());
         DmaDevice dev = dart.device(2);
         dev.attach(dart.createDomain());
-        faultOf(() -> dev.read(0x4000, 4));
-        faultOf(() -> dev.read(0x10_0000_0000L, 4));
+        Darts.faultOf(() -> dev.read(0x4000, 4));
+        Darts.faultOf(() -> dev.read(0x10_0000_0000L, 4));
         assertThat(dart.readRegister(DartIommu.T8020_ERROR)).isEqualTo(0x8000_0000 | (2 << 24) | (1 << 1));
         assertThat(dart.faults()).hasSize(2);
         dart.clearFaults();
@@ -246,7 +236,7 @@ class DartIommuTest {
         DartIommu dart = Darts.dart("t6000", Darts.memory());
         DmaDevice dev = dart.device(1);
         dev.attach(dart.createDomain());
-        faultOf(() -> dev.read(0x4000, 4));
+        Darts.faultOf(() -> dev.read(0x4000, 4));
         int error = dart.readRegister(DartIommu.T8020_ERROR);
         dart.writeRegister(DartIommu.T8020_ERROR, 1 << 1);
         assertThat(dart.readRegister(DartIommu.T8020_ERROR)).isEqualTo(error & ~(1 << 1));
@@ -272,7 +262,7 @@ class DartIommuTest {
         assertThat(dev.read(0x8000, 2)).as("stale IOTLB entry still used").containsOnly((byte) 0x33);
 
         d.flushIotlb();
-        assertThat(faultOf(() -> dev.read(0x8000, 2)).code()).isEqualTo("NO_PTE");
+        assertThat(Darts.faultOf(() -> dev.read(0x8000, 2)).code()).isEqualTo("NO_PTE");
     }
 
     @Test
@@ -292,9 +282,9 @@ class DartIommuTest {
         assertThat(dart.readRegister(DartIommu.T8020_STREAM_COMMAND) & DartIommu.T8020_STREAM_COMMAND_BUSY).isZero();
 
         assertThat(dart.device(1).read(0x8000, 1)).containsExactly(7);
-        assertThat(faultOf(() -> dart.device(2).read(0x8000, 1)).code()).isEqualTo("NO_PMD");
+        assertThat(Darts.faultOf(() -> dart.device(2).read(0x8000, 1)).code()).isEqualTo("NO_PMD");
         d.flushIotlb();
-        assertThat(faultOf(() -> dart.device(1).read(0x8000, 1)).code()).isEqualTo("NO_PMD");
+        assertThat(Darts.faultOf(() -> dart.device(1).read(0x8000, 1)).code()).isEqualTo("NO_PMD");
     }
 
     @Test
@@ -312,10 +302,10 @@ class DartIommuTest {
         dart.writeRegister(DartIommu.T8110_TLB_CMD, (DartIommu.T8110_TLB_CMD_OP_FLUSH_SID << 8) | 41);
         assertThat(dart.readRegister(DartIommu.T8110_TLB_CMD) & 0x8000_0000).isZero();
         assertThat(dart.device(40).read(0x8000, 1)).containsExactly(9);
-        assertThat(faultOf(() -> dart.device(41).read(0x8000, 1)).code()).isEqualTo("NO_PMD");
+        assertThat(Darts.faultOf(() -> dart.device(41).read(0x8000, 1)).code()).isEqualTo("NO_PMD");
 
         dart.writeRegister(DartIommu.T8110_TLB_CMD, DartIommu.T8110_TLB_CMD_OP_FLUSH_ALL << 8);
-        assertThat(faultOf(() -> dart.device(40).read(0x8000, 1)).code()).isEqualTo("NO_PMD");
+        assertThat(Darts.faultOf(() -> dart.device(40).read(0x8000, 1)).code()).isEqualTo("NO_PMD");
     }
 
     @ParameterizedTest
@@ -347,12 +337,12 @@ class DartIommuTest {
         dev.attach(blocked);
         assertThat(dart.tcr(4)).isZero();
         for (long iova : new long[] {0, pa, 0x4000}) {
-            IommuFault f = faultOf(() -> dev.write(iova, new byte[1]));
+            IommuFault f = Darts.faultOf(() -> dev.write(iova, new byte[1]));
             assertThat(f.reason()).isEqualTo(IommuFault.Reason.BLOCKED);
             assertThat(f.code()).isEqualTo("NO_TTBR");
         }
         DmaDevice fresh = dart.device(5);
-        assertThat(faultOf(() -> fresh.read(0, 1)).reason()).isEqualTo(IommuFault.Reason.BLOCKED);
+        assertThat(Darts.faultOf(() -> fresh.read(0, 1)).reason()).isEqualTo(IommuFault.Reason.BLOCKED);
         assertThatThrownBy(() -> blocked.map(0x4000, pa, 0x4000, Prot.READ)).isInstanceOf(InvalidArgumentException.class);
     }
 
@@ -366,7 +356,7 @@ class DartIommuTest {
         assertThat(dart.device(33).read(0x4000, 1)).containsExactly(3);
         dart.writeRegister(DartIommu.T8110_DISABLE_STREAMS + 4, 1 << 1);
         d.flushIotlb();
-        assertThat(faultOf(() -> dart.device(33).read(0x4000, 1)).reason()).isEqualTo(IommuFault.Reason.BLOCKED);
+        assertThat(Darts.faultOf(() -> dart.device(33).read(0x4000, 1)).reason()).isEqualTo(IommuFault.Reason.BLOCKED);
     }
 
     @Test
@@ -377,13 +367,13 @@ class DartIommuTest {
         d.map(0x4000, Darts.dataPage(memory, (byte) 3), 0x4000, Prot.READ);
         dart.device(0).attach(d);
         dart.device(0).read(0x4000, 1);
-        faultOf(() -> dart.device(0).read(0x8000, 1));
+        Darts.faultOf(() -> dart.device(0).read(0x8000, 1));
         dart.reset();
         assertThat(dart.tcr(0)).isZero();
         assertThat(dart.ttbrs(0)).containsOnly(0);
         assertThat(dart.readRegister(DartIommu.T8020_ERROR)).isZero();
         assertThat(dart.iotlbSize()).isZero();
-        assertThat(faultOf(() -> dart.device(0).read(0x4000, 1)).reason()).isEqualTo(IommuFault.Reason.BLOCKED);
+        assertThat(Darts.faultOf(() -> dart.device(0).read(0x4000, 1)).reason()).isEqualTo(IommuFault.Reason.BLOCKED);
     }
 
     @Test
@@ -398,8 +388,8 @@ class DartIommuTest {
         DartDump ttbr2 = new DartDump("t8020", Map.of(0, List.of(0L, 0L, ttbr, 0L)), base.tcr(), base.memory());
         DartIommu dart = Darts.BACKEND.restore(ttbr2, IommuConfig.of("t8020"), memory);
         assertThat(dart.device(0).read((2L << 36) | 0x4000, 1)).containsExactly(0x21);
-        assertThat(faultOf(() -> dart.device(0).read(0x4000, 1)).code()).isEqualTo("NO_TTBR");
-        assertThat(faultOf(() -> dart.device(0).read(1L << 38, 1)).code()).isEqualTo("NO_TTBR");
+        assertThat(Darts.faultOf(() -> dart.device(0).read(0x4000, 1)).code()).isEqualTo("NO_TTBR");
+        assertThat(Darts.faultOf(() -> dart.device(0).read(1L << 38, 1)).code()).isEqualTo("NO_TTBR");
     }
 
     @Test
@@ -411,6 +401,6 @@ class DartIommuTest {
         DartIommu dart = Darts.BACKEND.restore(fw.dump(), IommuConfig.of("t8020"), memory);
         assertThat(dart.inputBits()).isEqualTo(32);
         assertThat(dart.device(0).read(0x8_0000_4010L, 1)).containsExactly(0x36);
-        assertThat(faultOf(() -> dart.device(0).read(0x8_0000_8000L, 1)).code()).isEqualTo("NO_PTE");
+        assertThat(Darts.faultOf(() -> dart.device(0).read(0x8_0000_8000L, 1)).code()).isEqualTo("NO_PTE");
     }
 }

@@ -24,6 +24,16 @@ final class Darts {
         return BACKEND.create(config.build(), memory);
     }
 
+    /** The fault a device access raised; fails the test if it did not fault. */
+    static org.dmashare.iommu.IommuFault faultOf(Runnable access) {
+        try {
+            access.run();
+        } catch (org.dmashare.DeviceFaultException e) {
+            return e.fault();
+        }
+        throw new AssertionError("the access did not fault");
+    }
+
     /** Allocates and fills one 16 KiB data page. */
     static long dataPage(PhysicalMemory memory, byte fill) {
         long pa = memory.allocator().allocate(0x4000, org.dmashare.memory.PageUse.BUFFER);

@@ -4,7 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.tuple;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import org.dmashare.DeviceFaultException;
 import org.dmashare.InvalidArgumentException;
 import org.dmashare.iommu.DmaDevice;
 import org.dmashare.iommu.IommuFault;
@@ -18,15 +17,6 @@ import org.junit.jupiter.params.provider.ValueSource;
 
 /** Sub-page windows: encoding in SP_START/SP_END (and SP_DIS), and enforcement on every access. */
 class SubpageProtectionTest {
-
-    private static IommuFault faultOf(Runnable access) {
-        try {
-            access.run();
-        } catch (DeviceFaultException e) {
-            return e.fault();
-        }
-        throw new AssertionError("the access did not fault");
-    }
 
     @Test
     void dart1WindowClearsSpDisAndSetsStartAndInclusiveEndInFourByteUnits() {
@@ -63,10 +53,10 @@ class SubpageProtectionTest {
         dev.write(0x20_1ffc, new byte[] {1, 2, 3, 4});
         assertThat(dart.walk(3, 0x20_1000)).hasValueSatisfying(t -> assertThat(t.hasSubpageWindow()).isTrue());
 
-        IommuFault below = faultOf(() -> dev.read(0x20_0ffc, 4));
+        IommuFault below = Darts.faultOf(() -> dev.read(0x20_0ffc, 4));
         assertThat(below.reason()).isEqualTo(IommuFault.Reason.SUBPAGE);
         assertThat(below.code()).isEqualTo("SUBPAGE_PROT");
-        IommuFault straddling = faultOf(() -> dev.write(0x20_1ffc, new byte[8]));
+        IommuFault straddling = Darts.faultOf(() -> dev.write(0x20_1ffc, new byte[8]));
         assertThat(straddling.code()).isEqualTo("SUBPAGE_PROT");
         assertThat(memory.read(pa + 0x2000, 4)).as("nothing written outside the window").containsOnly((byte) 0x11);
 
@@ -115,7 +105,7 @@ class SubpageProtectionTest {
         dart.device(0).read(0x4000, 4);
         d.unmap(0x4000, 0x4000);
         assertThat(dart.device(0).read(0x4010, 4)).containsOnly((byte) 5);
-        assertThat(faultOf(() -> dart.device(0).read(0x4100, 4)).code()).isEqualTo("SUBPAGE_PROT");
+        assertThat(Darts.faultOf(() -> dart.device(0).read(0x4100, 4)).code()).isEqualTo("SUBPAGE_PROT");
     }
 
     @Test

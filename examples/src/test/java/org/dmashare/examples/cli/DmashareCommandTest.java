@@ -1,38 +1,23 @@
 package org.dmashare.examples.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.dmashare.examples.rig.Cli.run;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.io.PrintWriter;
-import java.io.StringWriter;
-import java.nio.charset.StandardCharsets;
+
+
+
+
+
 import java.nio.file.Files;
 import java.nio.file.Path;
+import org.dmashare.examples.rig.Cli.Run;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import picocli.CommandLine;
+
 
 /** The command line: output, JSON shape, SVG, and the exit codes for bad arguments and library errors. */
 class DmashareCommandTest {
 
-    record Run(int exit, String out, String err) {
-    }
-
-    private static Run run(String... args) {
-        PrintStream oldOut = System.out;
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        StringWriter err = new StringWriter();
-        try {
-            System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
-            CommandLine cli = DmashareCommand.commandLine();
-            cli.setErr(new PrintWriter(err, true));
-            int exit = cli.execute(args);
-            return new Run(exit, out.toString(StandardCharsets.UTF_8), err.toString());
-        } finally {
-            System.setOut(oldOut);
-        }
-    }
 
     @Test
     void backendsListsTheGenericVariantsWithGranulesAndPageSizes() {

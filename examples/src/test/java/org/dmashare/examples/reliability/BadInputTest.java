@@ -1,12 +1,13 @@
 package org.dmashare.examples.reliability;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.dmashare.examples.rig.Cli.run;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.io.PrintWriter;
-import java.io.StringWriter;
-import java.nio.charset.StandardCharsets;
+
+
+
+
+
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -23,7 +24,7 @@ import org.dmashare.dart.DartBackend;
 import org.dmashare.dart.DartDump;
 import org.dmashare.dart.DartIommu;
 import org.dmashare.dmaapi.IommuDma;
-import org.dmashare.examples.cli.DmashareCommand;
+
 import org.dmashare.examples.rig.Rig;
 import org.dmashare.iommu.IommuBackends;
 import org.dmashare.iommu.IommuConfig;
@@ -35,12 +36,13 @@ import org.dmashare.memory.PhysicalMemory;
 import org.dmashare.sharing.ScatterList;
 import org.dmashare.sharing.ShareOptions;
 import org.dmashare.sharing.SharedBuffer;
+import org.dmashare.examples.rig.Cli.Run;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
-import picocli.CommandLine;
+
 
 /**
  * Bad input, table-driven, across the public API beyond the helper (memory, allocator, failure
@@ -263,23 +265,6 @@ class BadInputTest {
 
     // ---- command line ----
 
-    record Run(int exit, String out, String err) {
-    }
-
-    static Run run(String... args) {
-        PrintStream oldOut = System.out;
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        StringWriter err = new StringWriter();
-        try {
-            System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
-            CommandLine cli = DmashareCommand.commandLine();
-            cli.setErr(new PrintWriter(err, true));
-            int exit = cli.execute(args);
-            return new Run(exit, out.toString(StandardCharsets.UTF_8), err.toString());
-        } finally {
-            System.setOut(oldOut);
-        }
-    }
 
     static Stream<Arguments> cliCases() {
         List<String[]> cases = new ArrayList<>(List.of(

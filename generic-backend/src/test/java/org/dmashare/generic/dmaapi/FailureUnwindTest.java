@@ -16,26 +16,16 @@ import org.dmashare.dmaapi.SgTable;
 import org.dmashare.iova.IovaAllocator;
 import org.dmashare.memory.FailureInjector;
 import org.dmashare.memory.PageAllocator;
-import org.dmashare.memory.PageUse;
 import org.dmashare.sharing.ScatterList;
 import org.junit.jupiter.api.Test;
 
 /** Failed calls undo their own work the way the kernel does (__invalidate_sg, page and IOVA frees). */
 class FailureUnwindTest {
 
-    private static SgTable scattered(Rig rig) {
-        long[] pas = {0x8_4000_3000L, 0x8_5000_0000L, 0x8_6000_2000L};
-        for (long p : pas) {
-            rig.memory.allocator().allocateAt(p, 0x1000, PageUse.BUFFER);
-        }
-        return SgTable.of(ScatterList.of(new ScatterList.Segment(pas[0], 0x1000),
-                new ScatterList.Segment(pas[1], 0x1000), new ScatterList.Segment(pas[2], 0x1000)), 4096);
-    }
-
     @Test
     void mapSgRefusedByTheIommuRestoresTheTableUnmapsAndReturnsEinval() {
         Rig rig = new Rig(Profile.ASAHI_GRANULE_NO_SGTABLE_GUARD);
-        SgTable sgt = scattered(rig);
+        SgTable sgt = rig.scenarioC2Table();
         List<SgEntry> before = sgt.entries();
         IovaAllocator.Snapshot iovas = rig.piodmaDomain.iovaAllocator().snapshot();
         rig.memory.failures().failNth(FailureInjector.Point.MAP, 2);
@@ -56,7 +46,7 @@ class FailureUnwindTest {
     @Test
     void unmappingATableTwiceWarnsAndCachesItsIovaTwiceSoTwoLaterMappingsCollide() {
         Rig rig = new Rig(Profile.ASAHI_GRANULE_NO_SGTABLE_GUARD);
-        SgTable first = scattered(rig);
+        SgTable first = rig.scenarioC2Table();
         rig.piodma.mapSgtable(first, DataDirection.BIDIRECTIONAL);
         rig.piodma.unmapSgtable(first, DataDirection.BIDIRECTIONAL);
 
@@ -78,7 +68,7 @@ class FailureUnwindTest {
         Rig rig = new Rig(Profile.ASAHI_GRANULE_NO_SGTABLE_GUARD);
         // a second device in piodma's domain whose mask leaves one granule (0x4000..0x7FFF)
         LinuxDevice tiny = rig.dma.probe(attach(rig), DeviceParams.platform("tiny").withMasks(0x7FFF));
-        SgTable sgt = scattered(rig);
+        SgTable sgt = rig.scenarioC2Table();
         List<SgEntry> before = sgt.entries();
 
         assertThatThrownBy(() -> tiny.mapSgtable(sgt, DataDirection.TO_DEVICE)).isInstanceOf(DmaApiException.class)

@@ -238,19 +238,10 @@ class ReferenceScenariosTest {
         assertThat(ExposureReport.forMapping(rig.piodma, sgt).exposedBytes()).isEqualTo(0x3000);
     }
 
-    private static SgTable scenarioC2Table(Rig rig) {
-        long[] pas = {0x8_4000_3000L, 0x8_5000_0000L, 0x8_6000_2000L};
-        for (long p : pas) {
-            rig.memory.allocator().allocateAt(p, 0x1000, PageUse.BUFFER);
-        }
-        return SgTable.of(ScatterList.of(new ScatterList.Segment(pas[0], 0x1000),
-                new ScatterList.Segment(pas[1], 0x1000), new ScatterList.Segment(pas[2], 0x1000)), 4096);
-    }
-
     @Test
     void scenarioC2ScatteredPagesGiveTwoSegmentsAndThirtySixKibExposure() {
         Rig rig = new Rig(Profile.ASAHI_GRANULE_NO_SGTABLE_GUARD);
-        SgTable sgt = scenarioC2Table(rig);
+        SgTable sgt = rig.scenarioC2Table();
         List<SgEntry> before = sgt.entries();
 
         rig.piodma.mapSgtable(sgt, DataDirection.BIDIRECTIONAL);
@@ -279,7 +270,7 @@ class ReferenceScenariosTest {
     @Test
     void scenarioC2FlatUseOfTheFirstSegmentReadsANeighbourInsteadOfTheThirdPage() {
         Rig rig = new Rig(Profile.ASAHI_GRANULE_NO_SGTABLE_GUARD);
-        SgTable sgt = scenarioC2Table(rig);
+        SgTable sgt = rig.scenarioC2Table();
         byte[] data = Rig.pattern(0x3000, 3);
         ScatterList pages = sgt.cpuSegments();
         for (int i = 0; i < 3; i++) {
@@ -299,7 +290,7 @@ class ReferenceScenariosTest {
     @Test
     void scenarioC2MappedForDcpFirstHasTheSameShapeInDcpSpace() {
         Rig rig = new Rig(Profile.ASAHI_GRANULE_NO_SGTABLE_GUARD);
-        SgTable sgt = scenarioC2Table(rig);
+        SgTable sgt = rig.scenarioC2Table();
 
         rig.dcp.mapSgtable(sgt, DataDirection.BIDIRECTIONAL);
         List<DmaSegment> dcpSegments = sgt.dmaSegments();
@@ -315,7 +306,7 @@ class ReferenceScenariosTest {
     @Test
     void scenarioC2UnmapRemovesThreeGranulesAndTheRangeIsReusedFromTheCache() {
         Rig rig = new Rig(Profile.ASAHI_GRANULE_NO_SGTABLE_GUARD);
-        SgTable sgt = scenarioC2Table(rig);
+        SgTable sgt = rig.scenarioC2Table();
         rig.piodma.mapSgtable(sgt, DataDirection.BIDIRECTIONAL);
 
         rig.piodma.unmapSgtable(sgt, DataDirection.BIDIRECTIONAL);

@@ -5,12 +5,15 @@ import org.dmashare.dmaapi.IommuDma;
 import org.dmashare.dmaapi.LinuxDevice;
 import org.dmashare.dmaapi.Profile;
 import org.dmashare.dmaapi.ScriptedPageSource;
+import org.dmashare.dmaapi.SgTable;
 import org.dmashare.iommu.DmaDevice;
 import org.dmashare.iommu.Iommu;
 import org.dmashare.iommu.IommuBackends;
 import org.dmashare.iommu.IommuConfig;
 import org.dmashare.iommu.IommuDomain;
+import org.dmashare.memory.PageUse;
 import org.dmashare.memory.PhysicalMemory;
+import org.dmashare.sharing.ScatterList;
 
 /**
  * The reference's set-up (iommu-dma.md section 5): PAGE_SIZE 4 KiB, two IOMMUs ("dcp" and
@@ -64,6 +67,19 @@ final class Rig {
     long walk(LinuxDevice device, long iova) {
         DmaDevice d = device.dmaDevice();
         return d.iommu().walk(d.streamId(), iova).map(t -> t.pa()).orElse(-1L);
+    }
+
+    /**
+     * The reference's scenario C2 table: three scattered 4 KiB pages (offsets 0x3000, 0 and
+     * 0x2000 in their 16 KiB granules), claimed from this rig's allocator.
+     */
+    SgTable scenarioC2Table() {
+        long[] pas = {0x8_4000_3000L, 0x8_5000_0000L, 0x8_6000_2000L};
+        for (long p : pas) {
+            memory.allocator().allocateAt(p, 0x1000, PageUse.BUFFER);
+        }
+        return SgTable.of(ScatterList.of(new ScatterList.Segment(pas[0], 0x1000),
+                new ScatterList.Segment(pas[1], 0x1000), new ScatterList.Segment(pas[2], 0x1000)), 4096);
     }
 
     static byte[] pattern(int length, int seed) {
