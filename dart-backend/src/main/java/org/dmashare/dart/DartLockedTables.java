@@ -5,6 +5,7 @@ import java.util.BitSet;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import org.dmashare.internal.GuardedBy;
 import org.dmashare.iommu.support.PagingDomain;
 import org.dmashare.memory.PhysicalMemory;
 
@@ -22,6 +23,7 @@ final class DartLockedTables {
     private final DartRegisterFile regs;
     private final PhysicalMemory memory;
     /** Per stream, the firmware root-table indices this driver wrote. */
+    @GuardedBy("DartIommu")
     private final Map<Integer, BitSet> installed = new HashMap<>();
 
     DartLockedTables(DartRegisterFile regs, PhysicalMemory memory) {

@@ -1,5 +1,6 @@
 package org.dmashare.dart;
 
+import org.dmashare.internal.GuardedBy;
 import org.dmashare.iommu.IommuFault;
 
 /**
@@ -38,6 +39,7 @@ final class DartRegisterFile {
     private final DartLayout layout;
     private final int streams;
     private final Iotlb iotlb;
+    @GuardedBy("DartIommu")
     private final int[] regs = new int[SPACE / 4];
     private final byte[] kinds = new byte[SPACE / 4];
 
