@@ -81,6 +81,17 @@ final class FreeRangeTree {
         return new Cursor(MAX_DEPTH);
     }
 
+    /**
+     * A cursor just deep enough for one read of the tree as it is now ({@link #findHighest},
+     * {@link #locate}, {@link #fitsIn}); a write may add a level, so writers use
+     * {@link #newCursor()}.
+     *
+     * @return a new cursor
+     */
+    Cursor readCursor() {
+        return new Cursor(height);
+    }
+
     /** The largest free length anywhere. */
     long maxGap() {
         return root.max;

@@ -6,7 +6,8 @@
  * <ul>
  *   <li><b>allocator</b>: each {@link org.dmashare.iova.IovaAllocator}'s own monitor, held for the
  *       whole of every public method. It guards the live and reserved ranges, the byte count, the
- *       tree of free ranges and the descent cursor the tree operations share.</li>
+ *       tree of free ranges and the cursor its changes reuse (queries use a cursor of their
+ *       own).</li>
  * </ul>
  * <p>Order: the allocator lock is a leaf. Nothing is locked while it is held (the failure
  * injector it consults is lock-free), so callers may take it with any of their own locks held;
