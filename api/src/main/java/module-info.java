@@ -14,6 +14,8 @@ module org.dmashare.api {
     exports org.dmashare.sharing;
     exports org.dmashare.dmaapi;
     exports org.dmashare.inject;
+    // Only for the @GuardedBy annotation (class-file retention: no run-time use).
+    exports org.dmashare.internal to org.dmashare.dart;
 
     opens org.dmashare.inject to com.google.guice;
 

@@ -7,6 +7,7 @@ import java.util.Objects;
 import org.dmashare.Hex;
 import org.dmashare.InvalidArgumentException;
 import org.dmashare.PhysicalMemoryExhaustedException;
+import org.dmashare.internal.GuardedBy;
 import org.dmashare.internal.LongLongMap;
 import org.dmashare.internal.LongSortedSet;
 
@@ -73,14 +74,19 @@ public final class PageAllocator {
     private final PhysicalMemory memory;
     private final int pageShift;
     /** Free blocks per order, by address; primitive sorted sets (see {@link LongSortedSet} for why). */
+    @GuardedBy("this")
     private final LongSortedSet[] free;
     /**
      * Live blocks, address to {@link #liveValue}; a primitive map so that a block costs two array
      * slots rather than a boxed key, an entry and a value object (heap per buffer is a target).
      */
+    @GuardedBy("this")
     private final LongLongMap live = new LongLongMap();
+    @GuardedBy("this")
     private long freeBytes;
+    @GuardedBy("this")
     private long bufferBytes;
+    @GuardedBy("this")
     private long tableBytes;
 
     PageAllocator(PhysicalMemory memory) {

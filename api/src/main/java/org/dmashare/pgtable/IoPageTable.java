@@ -235,6 +235,19 @@ public final class IoPageTable implements AutoCloseable {
     }
 
     /**
+     * The lock every method of this table holds for the whole call (this object's monitor). A
+     * caller that must make several calls and its own accesses to the entries in memory one
+     * atomic step holds it around them (the methods re-enter it); while it is held the table
+     * takes only the page allocator's lock. It nests inside the caller's buffer and
+     * identical-IOVA locks and outside the unit and IOTLB locks.
+     *
+     * @return the lock to synchronize on
+     */
+    public Object lock() {
+        return this;
+    }
+
+    /**
      * Whether {@link #close()} was called.
      *
      * @return true once closed

@@ -78,9 +78,9 @@ public final class DartDomain extends PagingDomain {
      * offsets must be multiples of 4.
      *
      * <p>The leaves are installed by the shared engine with the whole-page window and narrowed
-     * before this call returns, with the table's lock held; a device walking the new range while
-     * the call runs may briefly see the whole page (as with any map, callers flush or sync before
-     * handing the IOVA to the device).
+     * before this call returns, all under the table's {@link IoPageTable#lock() lock}; a device
+     * walking the new range while the call runs may briefly see the whole page (as with any map,
+     * callers flush or sync before handing the IOVA to the device).
      *
      * @param iova first IOVA, 16 KiB aligned, inside the aperture
      * @param pa first physical address, 16 KiB aligned, inside memory and the output size
@@ -100,7 +100,7 @@ public final class DartDomain extends PagingDomain {
         checkFirmware(iova, size);
         IoPageTable table = table();
         PhysicalMemory memory = iommu().memory();
-        synchronized (table) {
+        synchronized (table.lock()) {
             super.map(iova, pa, size, prot);
             for (long off = 0; off < size; off += DartPteFormat.GRANULE) {
                 long entry = leafEntryAddress(iova + off);
@@ -111,7 +111,7 @@ public final class DartDomain extends PagingDomain {
 
     /**
      * The physical address of the L2 entry that maps {@code iova}, found by walking this domain's
-     * tables in memory; for checking raw PTEs.
+     * tables in memory under the table's {@link IoPageTable#lock() lock}; for checking raw PTEs.
      *
      * @param iova any IOVA in the aperture
      * @return the entry's address, or -1 if a table on the way is missing
@@ -119,7 +119,7 @@ public final class DartDomain extends PagingDomain {
     public long leafEntryAddress(long iova) {
         IoPageTable table = table();
         PhysicalMemory memory = iommu().memory();
-        synchronized (table) {
+        synchronized (table.lock()) {
             if (table.isClosed()) {
                 return -1;
             }

@@ -4,7 +4,8 @@ import org.dmashare.iommu.Access;
 import org.dmashare.iommu.IommuFault;
 
 /**
- * The code bits of the DART ERROR register this model sets, with their bit per register layout.
+ * The code bits of the DART ERROR register this model sets; which bit each sets is part of the
+ * register layout's description.
  * Names follow the Linux driver; the L1 entry error is Linux's "PMD" (the issue's NO_L1).
  *
  * <p><b>Assumptions (UNCONFIRMED):</b> one code bit is set per fault (the extra t8020 "access was
@@ -15,27 +16,19 @@ import org.dmashare.iommu.IommuFault;
  */
 public enum DartErrorCode {
     /** No valid TTBR for the IOVA (bit 0 on both layouts). */
-    NO_TTBR(0, 0),
+    NO_TTBR,
     /** No valid L0 entry; four-level t8110 walks only (t8110 bit 1). */
-    NO_PGD(-1, 1),
+    NO_PGD,
     /** No valid L1 entry (t8020 bit 1, t8110 bit 2). */
-    NO_PMD(1, 2),
+    NO_PMD,
     /** No valid L2 entry (t8020 bit 2, t8110 bit 3). */
-    NO_PTE(2, 3),
+    NO_PTE,
     /** Write to a page with NO_WRITE (t8020 bit 3, t8110 bit 4). */
-    WRITE_FAULT(3, 4),
+    WRITE_FAULT,
     /** Read from a page with NO_READ (t8020 bit 4, t8110 bit 5). */
-    READ_FAULT(4, 5),
+    READ_FAULT,
     /** Access outside the leaf's sub-page window (t8020 bit 7; t8110: see the class comment). */
-    SUBPAGE_PROT(7, -1);
-
-    private final int t8020Bit;
-    private final int t8110Bit;
-
-    DartErrorCode(int t8020Bit, int t8110Bit) {
-        this.t8020Bit = t8020Bit;
-        this.t8110Bit = t8110Bit;
-    }
+    SUBPAGE_PROT;
 
     /**
      * The ERROR register bit for this code on a layout.
@@ -45,13 +38,11 @@ public enum DartErrorCode {
      * @return the bit number
      */
     public int bit(boolean t8110, Access access) {
-        if (!t8110) {
-            return t8020Bit;
-        }
-        if (this == SUBPAGE_PROT) {
-            return (access == Access.WRITE ? WRITE_FAULT : READ_FAULT).t8110Bit;
-        }
-        return t8110Bit;
+        return layout(t8110).errors().bit(this, access);
+    }
+
+    private static DartLayout layout(boolean t8110) {
+        return t8110 ? DartLayout.T8110 : DartLayout.T8020;
     }
 
     /**
@@ -93,16 +84,15 @@ public enum DartErrorCode {
      * @return the name
      */
     public static String describe(int code, boolean t8110) {
+        return describe(code, layout(t8110));
+    }
+
+    /** As {@link #describe(int, boolean)}, for a layout. */
+    static String describe(int code, DartLayout layout) {
         if (Integer.bitCount(code) != 1) {
             return "unknown";
         }
-        int bit = Integer.numberOfTrailingZeros(code);
-        for (DartErrorCode c : values()) {
-            int b = t8110 ? c.t8110Bit : c.t8020Bit;
-            if (b == bit) {
-                return c.name();
-            }
-        }
-        return "unknown";
+        DartErrorCode c = layout.errors().codeOf(Integer.numberOfTrailingZeros(code));
+        return c == null ? "unknown" : c.name();
     }
 }

@@ -90,7 +90,7 @@ public final class DartFirmware {
      * @return the dump
      */
     public DartDump dump() {
-        boolean t8110 = variant.t8110Registers();
+        DartLayout layout = variant.layout();
         Map<Integer, List<Long>> ttbr = new TreeMap<>();
         Map<Integer, Long> tcr = new TreeMap<>();
         Map<Long, byte[]> pages = new TreeMap<>();
@@ -98,12 +98,12 @@ public final class DartFirmware {
             IoPageTable t = e.getValue();
             List<Long> values = new ArrayList<>();
             long root = t.rootPa();
-            values.add(t8110 ? ((root >>> 14) << 2) | 1 : 0x8000_0000L | (root >>> 12));
+            values.add(layout.ttbr().encode(root) & 0xffff_ffffL);
             for (int i = 1; i < variant.ttbrsPerStream(); i++) {
                 values.add(0L);
             }
             ttbr.put(e.getKey(), values);
-            tcr.put(e.getKey(), t8110 ? 1L | (format.levels() > 2 ? 8 : 0) : 0x80L);
+            tcr.put(e.getKey(), layout.tcr().translating(format.levels()) & 0xffff_ffffL);
             for (long pa : t.tablePages()) {
                 pages.put(pa, memory.read(pa, (int) DartPteFormat.GRANULE));
             }

@@ -20,29 +20,30 @@ import org.dmashare.iommu.IommuBackend;
  */
 public enum DartVariant {
     /** M1: DART1 PTEs, t8020 registers. */
-    T8020(false, false, 32, 36, 16, 4, "M1 (t8103) DART: DART1 PTEs, t8020 registers, ias 32, oas 36"),
+    T8020(false, DartLayout.T8020, 32, 36, "M1 (t8103) DART: DART1 PTEs, t8020 registers, ias 32, oas 36"),
     /** M1 Pro/Max: DART2 PTEs, t8020 registers. */
-    T6000(true, false, 32, 42, 16, 4, "M1 Pro/Max DART: DART2 PTEs, t8020 registers, ias 32, oas 42"),
+    T6000(true, DartLayout.T8020, 32, 42, "M1 Pro/Max DART: DART2 PTEs, t8020 registers, ias 32, oas 42"),
     /** M2-era: DART2 PTEs, t8110 registers. */
-    T8110(true, true, 36, 42, 256, 1,
+    T8110(true, DartLayout.T8110, 36, 42,
             "M2-era DART: DART2 PTEs, t8110 registers, ias 32..47 (4-level above 36), oas 36|42, up to 256 streams");
 
     private final boolean dart2;
-    private final boolean t8110Registers;
+    private final DartLayout layout;
     private final int defaultInputBits;
     private final int defaultOutputBits;
-    private final int maxStreams;
-    private final int ttbrsPerStream;
     private final String description;
 
-    DartVariant(boolean dart2, boolean t8110Registers, int ias, int oas, int maxStreams, int ttbrs, String description) {
+    DartVariant(boolean dart2, DartLayout layout, int ias, int oas, String description) {
         this.dart2 = dart2;
-        this.t8110Registers = t8110Registers;
+        this.layout = layout;
         this.defaultInputBits = ias;
         this.defaultOutputBits = oas;
-        this.maxStreams = maxStreams;
-        this.ttbrsPerStream = ttbrs;
         this.description = description;
+    }
+
+    /** The register layout: offsets, bits, invalidation style, stream and TTBR counts. */
+    DartLayout layout() {
+        return layout;
     }
 
     /**
@@ -85,7 +86,7 @@ public enum DartVariant {
      * @return true for t8110
      */
     public boolean t8110Registers() {
-        return t8110Registers;
+        return layout == DartLayout.T8110;
     }
 
     /**
@@ -112,7 +113,7 @@ public enum DartVariant {
      * @return 16 or 256
      */
     public int maxStreams() {
-        return maxStreams;
+        return layout.streams().count();
     }
 
     /**
@@ -121,7 +122,7 @@ public enum DartVariant {
      * @return 4 (t8020 layout) or 1 (t8110)
      */
     public int ttbrsPerStream() {
-        return ttbrsPerStream;
+        return layout.ttbr().count();
     }
 
     /**

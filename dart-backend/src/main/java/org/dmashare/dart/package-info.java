@@ -9,6 +9,24 @@
  * dump; {@link org.dmashare.dart.DartFirmware} builds the state boot firmware leaves in a locked
  * DART.
  *
+ * <h2>Locks</h2>
+ * <ul>
+ *   <li><b>unit</b>: each {@link org.dmashare.dart.DartIommu}'s monitor guards its register file
+ *       and the locked-DART bookkeeping (which firmware root entries the driver wrote). Every
+ *       register read and write, attach, invalidation, reset, error acknowledgement, fault
+ *       latching, dump and firmware restore holds it. Inside it the DART takes only the IOTLB's
+ *       lock (when an invalidation command runs) and reads or writes table memory, which needs no
+ *       lock; the hardware walk copies the stream's registers under it and walks the tables after
+ *       releasing it.</li>
+ *   <li><b>page table</b>: a {@link org.dmashare.dart.DartDomain} holds its table's
+ *       {@link org.dmashare.pgtable.IoPageTable#lock() lock} around a sub-page map (the engine's
+ *       map, then narrowing the new leaves) and around finding a leaf entry, so no other map or
+ *       unmap of that table runs in between. It never takes the unit lock inside it.</li>
+ * </ul>
+ * <p>Order, as in {@link org.dmashare.iommu}: page table (or IOVA allocator), then unit, then
+ * IOTLB. A domain is created with the unit lock taken and released (to read the firmware's
+ * ranges) before its IOVA allocator reserves them, so the two are never held together.
+ *
  * <h2>Assumptions where the hardware reference is unconfirmed</h2>
  * <ul>
  *   <li>Sub-page windows: 4-byte units, SP_END inclusive; an access must lie wholly inside the

@@ -7,6 +7,7 @@ import java.util.Optional;
 import org.dmashare.DeviceFaultException;
 import org.dmashare.Hex;
 import org.dmashare.InvalidArgumentException;
+import org.dmashare.internal.GuardedBy;
 import org.dmashare.iommu.Access;
 import org.dmashare.iommu.DmaDevice;
 import org.dmashare.iommu.DomainType;
@@ -40,6 +41,7 @@ public abstract class AbstractIommu implements Iommu {
     private final int outputBits;
     private final StreamDevice[] devices;
     private final Iotlb iotlb;
+    @GuardedBy("faults")
     private final ArrayDeque<IommuFault> faults = new ArrayDeque<>();
 
     /**
