@@ -26,7 +26,8 @@ import org.dmashare.iommu.Translation;
  * them, as Linux's io-pgtable includes iommu.h); no package cycle; and the core needs nothing but the JDK — no backend, no
  * DMA-API model, no Guice.
  */
-@AnalyzeClasses(packages = "org.dmashare", importOptions = ImportOption.DoNotIncludeTests.class)
+@AnalyzeClasses(packages = "org.dmashare",
+        importOptions = {ImportOption.DoNotIncludeTests.class, ImportOption.DoNotIncludeJars.class})
 class CoreLayeringTest {
     /** Every package the core ({@code dmashare-api}) holds. */
     static final String[] CORE_PACKAGES = {
