@@ -1,7 +1,6 @@
 package org.dmashare.iommu;
 
 import java.util.Optional;
-import org.dmashare.DeviceFaultException;
 import org.dmashare.InvalidArgumentException;
 import org.dmashare.ObjectClosedException;
 
