@@ -491,6 +491,13 @@ public final class IoPageTable implements AutoCloseable {
         int items = (int) (leaf >>> shifts[level]);
         int first = index(iova, level);
         long count = Math.min((entries[level] - first) / items, Long.divideUnsigned(remaining, leaf));
+        // Stop where a larger size becomes possible: IOVA and PA at the same offset in it.
+        for (long larger = leaf << 1; larger != 0 && (pageSizes & -larger) != 0; larger <<= 1) {
+            if ((pageSizes & larger) != 0 && ((iova ^ pa) & (larger - 1)) == 0) {
+                count = Math.min(count, (larger - (iova & (larger - 1))) / leaf);
+                break;
+            }
+        }
         int n = (int) count * items;
         // Encode the run into a scratch array, then store it with one bounds check and one frame
         // lookup per 4 KiB (bulk mapping writes hundreds of thousands of leaves).
