@@ -96,6 +96,20 @@ class ConformanceKitSelfTest {
         }
     }
 
+    static class IgnoresInjectedMapFailure extends TestKit {
+        @Override
+        Set<TestBackend.Bug> bugs() {
+            return EnumSet.of(TestBackend.Bug.IGNORES_INJECTED_MAP_FAILURE);
+        }
+    }
+
+    static class MemoryBeyondTheOutputWidth extends TestKit {
+        @Override
+        protected PhysicalMemory createMemory() {
+            return PhysicalMemory.create(1L << 40, 1L << 30, 4096); // the test unit's output width is 40 bits
+        }
+    }
+
     static class NoApertureCheck extends TestKit {
         @Override
         Set<TestBackend.Bug> bugs() {
@@ -293,6 +307,26 @@ class ConformanceKitSelfTest {
     void aBackendThatLeaksTablesOnCloseIsCaught() {
         onlyFails(LeaksTables.class, "closingADomainReturnsEveryTablePage",
                 "rule 'closing a domain returns every table page to the page allocator'");
+    }
+
+    @Test
+    void aDomainThatNeverHonoursAnInjectedMapFailureIsCaught() {
+        onlyFails(IgnoresInjectedMapFailure.class, "mapThatFailsPartwayLeavesTablesAndTranslationsAsBefore",
+                "the domain never honours an injected map failure");
+    }
+
+    @Test
+    void memoryTheUnitCannotReachIsOneSetupFailureAndEveryOtherCheckIsSkipped() {
+        Map<String, TestExecutionResult> results = run(MemoryBeyondTheOutputWidth.class);
+        assertThat(results).hasSizeGreaterThan(40);
+        results.forEach((check, r) -> {
+            if (check.equals("theKitsMemoryIsReachableAndTheUnitsInputWidthMatchesItsDomains")) {
+                assertThat(r.getStatus()).isEqualTo(TestExecutionResult.Status.FAILED);
+                assertThat(message(r)).contains("kit setup: memory [0x100_0000_0000, ", "40-bit output width");
+            } else {
+                assertThat(r.getStatus()).as(check).isEqualTo(TestExecutionResult.Status.ABORTED);
+            }
+        });
     }
 
     @Test

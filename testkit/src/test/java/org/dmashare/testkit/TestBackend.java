@@ -46,7 +46,9 @@ final class TestBackend {
         /** unmap reports one granule more than it removed. */
         UNMAP_MISCOUNTS,
         /** every leaf restricts device access to its first half, without sub-page protection. */
-        HALF_PAGE_WINDOWS
+        HALF_PAGE_WINDOWS,
+        /** map swallows an injected MAP failure and maps anyway. */
+        IGNORES_INJECTED_MAP_FAILURE
     }
 
     /** Two levels: a root of blocks or table pointers, then pages. */
@@ -136,7 +138,11 @@ final class TestBackend {
         private final long[] root;
 
         Unit(IommuBackend.Variant v, PhysicalMemory memory, int streams, Format format, Set<Bug> bugs) {
-            super("test", v, "test-unit", memory, streams, format.inputBits(), format.outputBits());
+            // With NO_APERTURE_CHECK the aperture is half the format's range; the unit reports the
+            // aperture's width, so that only the missing check is wrong.
+            super("test", v, "test-unit", memory, streams,
+                    bugs.contains(Bug.NO_APERTURE_CHECK) ? format.inputBits() - 1 : format.inputBits(),
+                    format.outputBits());
             this.format = format;
             this.bugs = bugs;
             this.root = new long[streams];
@@ -186,6 +192,18 @@ final class TestBackend {
                         super.map(iova + o, pa + o, granule(), p);
                     }
                     return;
+                }
+                if (unit.bugs.contains(Bug.IGNORES_INJECTED_MAP_FAILURE)
+                        && unit.memory().failures().pending(org.dmashare.memory.FailureInjector.Point.MAP)) {
+                    try {
+                        unit.memory().failures().check(org.dmashare.memory.FailureInjector.Point.MAP);
+                    } catch (MappingConflictException swallowed) {
+                        // the bug, as a domain that never checks the injector shows it: the map goes
+                        // ahead and the injected failure is still pending afterwards
+                        table().map(iova, pa, size, p);
+                        unit.memory().failures().failNth(org.dmashare.memory.FailureInjector.Point.MAP, 1);
+                        return;
+                    }
                 }
                 try {
                     super.map(iova, pa, size, p);
