@@ -6,6 +6,8 @@ module org.dmashare.examples {
     requires org.dmashare.api;
     requires org.dmashare.generic;
     requires org.dmashare.dart;
+    requires org.dmashare.v7s;
+    requires org.dmashare.amd;
     requires com.google.guice;
     requires info.picocli;
     requires static com.google.auto.service;
