@@ -95,7 +95,7 @@ final class ShareCommand implements Callable<Integer> {
             throw new CommandLine.ParameterException(spec.commandLine(), "a unit with a " + oas
                     + "-bit output width cannot reach any modelled RAM");
         }
-        System.err.println("note: RAM placed at " + org.dmashare.Hex.range(LOW_RAM_BASE, size) + " so that every unit's "
+        spec.commandLine().getErr().println("note: RAM placed at " + org.dmashare.Hex.range(LOW_RAM_BASE, size) + " so that every unit's "
                 + oas + "-bit output width reaches it");
         return PhysicalMemory.create(LOW_RAM_BASE, size, (int) pageSize);
     }
