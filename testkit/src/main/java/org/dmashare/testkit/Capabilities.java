@@ -69,7 +69,9 @@ public record Capabilities(long granule, long pageSizes, int streams, boolean bl
      * @param writeOnly write-only mappings can be expressed
      * @param reclaimsEmptyTables emptied tables are freed at once
      * @param subPageProtection the hook, or null
+     * @param unmapPolicy the declared unmap policy
      * @throws InvalidArgumentException if the declaration is inconsistent
+     * @throws NullPointerException if {@code unmapPolicy} is null
      */
     public Capabilities {
         Objects.requireNonNull(unmapPolicy, "unmapPolicy");
@@ -240,12 +242,6 @@ public record Capabilities(long granule, long pageSizes, int streams, boolean bl
         }
 
         /**
-         * Builds the declaration.
-         *
-         * @return the capabilities
-         * @throws InvalidArgumentException if inconsistent
-         */
-        /**
          * Declares what unmap does with a leaf the range cuts. Default:
          * {@link UnmapPolicy#REFUSE_CUT}.
          *
@@ -258,6 +254,12 @@ public record Capabilities(long granule, long pageSizes, int streams, boolean bl
             return this;
         }
 
+        /**
+         * Builds the declaration.
+         *
+         * @return the capabilities
+         * @throws InvalidArgumentException if inconsistent
+         */
         public Capabilities build() {
             return new Capabilities(granule, pageSizes, streams, blockMappings, bypass, writeOnly, reclaimsEmptyTables,
                     subPageProtection, unmapPolicy);

@@ -321,8 +321,20 @@ public abstract class IommuBackendConformanceKit {
                 + " but the backend " + (result == null ? "completed normally" : "returned " + describe(result)));
     }
 
-    private static String describe(Object o) {
-        return o instanceof Long ? Hex.of((Long) o) : String.valueOf(o);
+    /** A call's result for a message: longs in hex, byte arrays as their bytes, never {@code [B@...}. */
+    static String describe(Object o) {
+        if (o instanceof Long) {
+            return Hex.of((Long) o);
+        }
+        if (o instanceof byte[]) {
+            byte[] b = (byte[]) o;
+            StringBuilder out = new StringBuilder(b.length + " bytes [");
+            for (int i = 0; i < Math.min(b.length, 16); i++) {
+                out.append(i == 0 ? "" : " ").append(String.format("%02x", b[i] & 0xff));
+            }
+            return out.append(b.length > 16 ? " ...]" : "]").toString();
+        }
+        return String.valueOf(o);
     }
 
     /** Everything a refused call must leave unchanged: page allocator and walks of some IOVAs. */
@@ -386,8 +398,8 @@ public abstract class IommuBackendConformanceKit {
         assertThat(d.type()).as(rule("createDomain() makes a paging domain")).isEqualTo(DomainType.PAGING);
         assertThat(d.granule()).as(rule("a domain reports the declared granule") + ": the backend reports "
                 + Hex.size(d.granule())).isEqualTo(granule());
-        assertThat(d.pageSizes()).as(rule("a domain reports the declared page sizes") + ": the backend reports "
-                + Hex.of(d.pageSizes())).isEqualTo(caps.pageSizes());
+        assertThat(Hex.of(d.pageSizes())).as(rule("a domain reports the declared page-size bitmap"))
+                .isEqualTo(Hex.of(caps.pageSizes()));
         assertThat(iommu.variant().granule()).as(rule("the variant's granule is the domains' granule"))
                 .isEqualTo(granule());
     }

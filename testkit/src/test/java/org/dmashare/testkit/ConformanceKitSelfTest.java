@@ -103,6 +103,19 @@ class ConformanceKitSelfTest {
         }
     }
 
+    static class LargeBlockStrayAddressBit extends TestKit {
+        @Override
+        Set<TestBackend.Bug> bugs() {
+            return EnumSet.of(TestBackend.Bug.LARGE_BLOCK_STRAY_ADDRESS_BIT);
+        }
+
+        @Override
+        protected Capabilities capabilities() {
+            return Capabilities.builder(4096).pageSizes((1L << 12) | (1L << 21) | (1L << 25)).blockMappings(true)
+                    .writeOnly(true).build();
+        }
+    }
+
     static class MemoryBeyondTheOutputWidth extends TestKit {
         @Override
         protected PhysicalMemory createMemory() {
@@ -313,6 +326,20 @@ class ConformanceKitSelfTest {
     void aDomainThatNeverHonoursAnInjectedMapFailureIsCaught() {
         onlyFails(IgnoresInjectedMapFailure.class, "mapThatFailsPartwayLeavesTablesAndTranslationsAsBefore",
                 "the domain never honours an injected map failure");
+    }
+
+    @Test
+    void aWrongAddressInALargerBlockThanTheSmallestIsCaughtByTheEveryPageSizeCheckAlone() {
+        Map<String, TestExecutionResult> results = run(LargeBlockStrayAddressBit.class);
+        results.forEach((check, r) -> {
+            if (check.equals("everyDeclaredPageSizeIsMappedAsOneLeafOfThatSizeAtTheBottomAndTheTopOfTheAperture")) {
+                assertThat(r.getStatus()).isEqualTo(TestExecutionResult.Status.FAILED);
+                assertThat(message(r)).contains("every declared page size is mapped as one leaf of that size")
+                        .contains("32 MiB");
+            } else {
+                assertThat(r.getStatus()).as(check + ": " + message(r)).isEqualTo(TestExecutionResult.Status.SUCCESSFUL);
+            }
+        });
     }
 
     @Test
