@@ -72,6 +72,34 @@ final class ShareCommand implements Callable<Integer> {
     record Target(IommuBackend backend, String variant, String name) {
     }
 
+    /** Where RAM goes when a unit's output width cannot reach 0x8_0000_0000 (ARM v7s: 32 bits). */
+    static final long LOW_RAM_BASE = 0x4000_0000L;
+
+    /**
+     * The modelled RAM: at {@link #RAM_BASE}, or at {@link #LOW_RAM_BASE} and no larger than the
+     * narrowest unit's output width reaches, with a note on standard error.
+     */
+    private PhysicalMemory placeMemory(List<Target> targets) {
+        int oas = 64;
+        PhysicalMemory probe = PhysicalMemory.create(LOW_RAM_BASE, pageSize, (int) pageSize);
+        for (Target t : targets) {
+            oas = Math.min(oas, t.backend().create(IommuConfig.builder(t.variant()).name(t.name()).build(), probe)
+                    .outputBits());
+        }
+        long reach = oas >= 63 ? Long.MAX_VALUE : 1L << oas;
+        if (RAM_BASE + memorySize <= reach) {
+            return PhysicalMemory.create(RAM_BASE, memorySize, (int) pageSize);
+        }
+        long size = Math.min(memorySize, reach - LOW_RAM_BASE);
+        if (size < pageSize) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "a unit with a " + oas
+                    + "-bit output width cannot reach any modelled RAM");
+        }
+        spec.commandLine().getErr().println("note: RAM placed at " + org.dmashare.Hex.range(LOW_RAM_BASE, size) + " so that every unit's "
+                + oas + "-bit output width reaches it");
+        return PhysicalMemory.create(LOW_RAM_BASE, size, (int) pageSize);
+    }
+
     @Override
     public Integer call() throws IOException {
         if (pageSize != 4096 && pageSize != 16384) {
@@ -82,7 +110,7 @@ final class ShareCommand implements Callable<Integer> {
                     + pageSize + " up to 4T (" + PhysicalMemory.MAX_SIZE + "), got " + memorySize);
         }
         List<Target> targets = parseTargets();
-        PhysicalMemory memory = PhysicalMemory.create(RAM_BASE, memorySize, (int) pageSize);
+        PhysicalMemory memory = placeMemory(targets);
         List<IommuDomain> created = new ArrayList<>();
         for (Target t : targets) {
             Iommu iommu = t.backend().create(IommuConfig.builder(t.variant()).name(t.name()).build(), memory);
