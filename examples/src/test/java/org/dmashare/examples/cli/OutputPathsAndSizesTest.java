@@ -82,6 +82,14 @@ class OutputPathsAndSizesTest {
         assertThat(r.err().strip()).isEqualTo("dmashare: --size 8 GiB (0x2_0000_0000) does not fit --memory 4 GiB (0x1_0000_0000)");
     }
 
+    /** The whole memory is not refused by the command line's own check; the library decides. */
+    @Test
+    void aSizeEqualToTheMemoryIsLeftToTheLibrary() {
+        Run r = run("share", "--domain", "generic:lpae-4k", "--size", "4G");
+        assertThat(r.err()).doesNotStartWith("dmashare: --size");
+        assertThat(r.exit()).as(r.err()).isNotEqualTo(2);
+    }
+
     @Test
     void aSizeThatIsNotASizeSaysWhatIsAccepted() {
         Run r = run("share", "--domain", "generic:lpae-4k", "--size", "12Q");
