@@ -154,9 +154,12 @@ final class Svg {
             int top = y + 6;
             for (int i = 0; i < n; i++) {
                 out.append(block(chunkX[i], top, weight[i] * unit, i));
-                lines.append(String.format(Locale.ROOT, "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" stroke=\"%s\""
-                        + " stroke-width=\"1.5\" stroke-opacity=\"0.75\"/>%n", chunkX[i] + weight[i] * unit / 2, top,
-                        physX[i] + weight[i] * unit / 2, physBottom, STROKE[i % STROKE.length]));
+                double from = chunkX[i] + weight[i] * unit / 2;
+                double to = physX[i] + weight[i] * unit / 2;
+                double mid = (top + physBottom) / 2.0;
+                lines.append(String.format(Locale.ROOT, "<path class=\"link\" d=\"M%.1f %d C%.1f %.1f %.1f %.1f %.1f %d\""
+                        + " fill=\"none\" stroke=\"%s\" stroke-width=\"1.5\" stroke-opacity=\"0.75\"/>%n", from, top, from,
+                        mid, to, mid, to, physBottom, STROKE[i % STROKE.length]));
             }
             y = top + BAR + GUTTER;
         }

@@ -44,7 +44,7 @@ class DmashareCommandTest {
         Run r = run("share", "--domain", "generic:lpae-4k", "--domain", "generic:lpae-64k", "--size", "1M", "--svg",
                 svg.toString());
         assertThat(r.exit()).as(r.err()).isZero();
-        assertThat(Files.readString(svg)).startsWith("<svg").contains("generic-lpae-64k-1").contains("<line");
+        assertThat(Files.readString(svg)).startsWith("<svg").contains("generic-lpae-64k-1").contains("<path class=\"link\"");
     }
 
     @Test

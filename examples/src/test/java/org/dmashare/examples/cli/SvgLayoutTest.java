@@ -43,8 +43,9 @@ import org.w3c.dom.svg.SVGDocument;
 class SvgLayoutTest {
     private static final Pattern RECT = Pattern.compile(
             "<rect x=\"([\\d.]+)\" y=\"(\\d+)\" width=\"([\\d.]+)\" height=\"(\\d+)\"");
+    /** A link from (1, 2), the chunk's top centre, to (3, 4), the block's bottom centre. */
     private static final Pattern LINE = Pattern.compile(
-            "<line x1=\"([\\d.]+)\" y1=\"(\\d+)\" x2=\"([\\d.]+)\" y2=\"(\\d+)\"");
+            "<path class=\"link\" d=\"M([\\d.]+) (\\d+) C[\\d.]+ [\\d.]+ [\\d.]+ [\\d.]+ ([\\d.]+) (\\d+)\"");
 
     record Drawing(String svg, SharedBuffer buffer, List<IommuDomain> domains) {
     }
