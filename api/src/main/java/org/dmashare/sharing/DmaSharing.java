@@ -1,13 +1,9 @@
 package org.dmashare.sharing;
 
 import java.util.ArrayList;
-import java.util.Collections;
-import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Objects;
-import java.util.Set;
 import java.util.concurrent.atomic.AtomicLong;
-import org.dmashare.GranuleMismatchException;
 import org.dmashare.Hex;
 import org.dmashare.InvalidArgumentException;
 import org.dmashare.IovaSpaceExhaustedException;
@@ -15,7 +11,6 @@ import org.dmashare.MappingConflictException;
 import org.dmashare.ObjectClosedException;
 import org.dmashare.PhysicalMemoryExhaustedException;
 import org.dmashare.UnsafeScatterListException;
-import org.dmashare.iommu.DomainType;
 import org.dmashare.iommu.IommuDomain;
 import org.dmashare.memory.PageAllocator;
 import org.dmashare.memory.PageUse;
@@ -39,7 +34,7 @@ import org.dmashare.memory.PhysicalMemory;
 public final class DmaSharing {
     private final PhysicalMemory memory;
     private final AtomicLong live = new AtomicLong();
-    private final Object identicalIovaLock = new Object();
+    private final ShareTransaction transaction;
 
     /**
      * Creates the helper for buffers in {@code memory}.
@@ -48,6 +43,7 @@ public final class DmaSharing {
      */
     public DmaSharing(PhysicalMemory memory) {
         this.memory = Objects.requireNonNull(memory, "memory");
+        this.transaction = new ShareTransaction(memory);
     }
 
     /**
@@ -102,23 +98,24 @@ public final class DmaSharing {
      * @throws MappingConflictException if a map fails (nothing is left mapped)
      */
     public SharedBuffer allocate(long size, List<? extends IommuDomain> domains, ShareOptions options) {
-        Objects.requireNonNull(options, "options");
-        List<IommuDomain> targets = checkDomains(domains, options);
-        long alignment = alignment(targets, options);
+        List<IommuDomain> targets = transaction.checkDomains(domains, options);
+        long alignment = transaction.alignment(targets, options);
         if (size <= 0 || size > memory.size() - (alignment - 1)) {
             throw new InvalidArgumentException("buffer size " + Hex.of(size) + " must be positive and, rounded up to the alignment "
                     + Hex.size(alignment) + ", fit the memory's " + Hex.size(memory.size()));
         }
         long length = roundUp(size, alignment);
-        checkApertures(targets, length);
+        ShareTransaction.checkApertures(targets, length);
         ScatterList blocks = allocateBlocks(length, alignment);
         try {
             // Zeroed before any device can reach them: freed pages keep their last owner's data.
             for (ScatterList.Segment s : blocks) {
                 memory.fill(s.pa(), s.length(), (byte) 0);
             }
-            SharedBuffer buffer = new SharedBuffer(this, size, length, alignment, blocks, true, options);
-            buffer.mapInitial(targets);
+            SharedBuffer buffer = new SharedBuffer(this, transaction, size, length, alignment, blocks, true, options);
+            synchronized (buffer) {
+                transaction.mapInitial(buffer, targets);
+            }
             live.incrementAndGet();
             return buffer;
         } catch (RuntimeException e) {
@@ -146,9 +143,8 @@ public final class DmaSharing {
      */
     public SharedBuffer importScatterList(ScatterList list, List<? extends IommuDomain> domains, ShareOptions options) {
         Objects.requireNonNull(list, "list");
-        Objects.requireNonNull(options, "options");
-        List<IommuDomain> targets = checkDomains(domains, options);
-        long alignment = alignment(targets, options);
+        List<IommuDomain> targets = transaction.checkDomains(domains, options);
+        long alignment = transaction.alignment(targets, options);
         int index = 0;
         for (ScatterList.Segment s : list) {
             if (!memory.contains(s.pa(), s.length())) {
@@ -165,10 +161,12 @@ public final class DmaSharing {
             }
             index++;
         }
-        checkApertures(targets, list.totalLength());
-        SharedBuffer buffer = new SharedBuffer(this, list.totalLength(), list.totalLength(), alignment, list, false,
-                options);
-        buffer.mapInitial(targets);
+        ShareTransaction.checkApertures(targets, list.totalLength());
+        SharedBuffer buffer = new SharedBuffer(this, transaction, list.totalLength(), list.totalLength(), alignment,
+                list, false, options);
+        synchronized (buffer) {
+            transaction.mapInitial(buffer, targets);
+        }
         live.incrementAndGet();
         return buffer;
     }
@@ -182,14 +180,9 @@ public final class DmaSharing {
      * @return A, a power of two
      */
     public long alignment(List<? extends IommuDomain> domains, ShareOptions options) {
-        long a = Math.max(memory.pageSize(), Math.max(options.alignment(), options.futureGranule()));
-        for (IommuDomain d : domains) {
-            a = Math.max(a, d.granule());
-        }
-        for (IommuDomain d : options.futureDomains()) {
-            a = Math.max(a, d.granule());
-        }
-        return a;
+        Objects.requireNonNull(domains, "domains");
+        Objects.requireNonNull(options, "options");
+        return transaction.alignment(domains, options);
     }
 
     // ---- package internals used by SharedBuffer ----
@@ -198,81 +191,10 @@ public final class DmaSharing {
         live.decrementAndGet();
     }
 
-    Object identicalIovaLock() {
-        return identicalIovaLock;
-    }
-
     void freeBlocks(ScatterList blocks) {
         PageAllocator allocator = memory.allocator();
         for (ScatterList.Segment s : blocks) {
             allocator.free(s.pa(), s.length());
-        }
-    }
-
-    /** Validates one domain for mapping a buffer of this helper. */
-    void checkDomain(IommuDomain d) {
-        Objects.requireNonNull(d, "domain");
-        if (d.isClosed()) {
-            throw new ObjectClosedException("domain " + d + " is closed");
-        }
-        if (d.type() != DomainType.PAGING) {
-            throw new InvalidArgumentException("domain " + d + " is a " + d.type()
-                    + " domain; buffers can only be mapped into paging domains");
-        }
-        if (d.iommu().memory() != memory) {
-            throw new InvalidArgumentException("domain " + d + " translates to " + d.iommu().memory()
-                    + ", not to this helper's " + memory);
-        }
-    }
-
-    static void checkGranule(IommuDomain d, long alignment) {
-        if (alignment % d.granule() != 0) {
-            throw new GranuleMismatchException("cannot map a buffer aligned to " + Hex.size(alignment) + " into " + d
-                    + ": its granule " + Hex.size(d.granule()) + " does not divide the buffer's alignment. Allocate the"
-                    + " buffer with this domain declared as a future domain (alignment " + Hex.size(d.granule())
-                    + " or more)");
-        }
-    }
-
-    private List<IommuDomain> checkDomains(List<? extends IommuDomain> domains, ShareOptions options) {
-        Objects.requireNonNull(domains, "domains");
-        if (domains.isEmpty()) {
-            throw new InvalidArgumentException("a buffer needs at least one domain to map into, got none");
-        }
-        // Duplicates by identity: a nested loop for the usual handful of domains (no allocation on
-        // the share path), an identity set beyond that.
-        Set<IommuDomain> seen = domains.size() > 16 ? Collections.newSetFromMap(new IdentityHashMap<>()) : null;
-        int i = 0;
-        for (IommuDomain d : domains) {
-            checkDomain(d);
-            boolean duplicate = false;
-            if (seen != null) {
-                duplicate = !seen.add(d);
-            } else {
-                for (int j = 0; j < i && !duplicate; j++) {
-                    duplicate = domains.get(j) == d;
-                }
-            }
-            if (duplicate) {
-                throw new InvalidArgumentException("domain " + d + " is listed twice; each domain gets one mapping");
-            }
-            i++;
-        }
-        for (IommuDomain d : options.futureDomains()) {
-            if (d.iommu().memory() != memory) {
-                throw new InvalidArgumentException("future domain " + d + " translates to other memory than " + memory);
-            }
-        }
-        return List.copyOf(domains);
-    }
-
-    private static void checkApertures(List<IommuDomain> domains, long length) {
-        for (IommuDomain d : domains) {
-            long space = d.iovaAllocator().end() - d.iovaAllocator().start();
-            if (length > space) {
-                throw new InvalidArgumentException("buffer of " + Hex.size(length) + " cannot fit the IOVA space of " + d
-                        + ": " + Hex.range(d.iovaAllocator().start(), space));
-            }
         }
     }
 

@@ -10,7 +10,6 @@ import org.dmashare.MappingConflictException;
 import org.dmashare.ObjectClosedException;
 import org.dmashare.iommu.IommuDomain;
 import org.dmashare.iommu.Prot;
-import org.dmashare.iova.IovaAllocator;
 
 /**
  * A buffer mapped into one or more IOMMU domains by {@link DmaSharing}.
@@ -41,9 +40,8 @@ public final class SharedBuffer implements AutoCloseable {
         }
     }
 
-    private static final int MAX_IDENTICAL_ATTEMPTS = 64;
-
     private final DmaSharing sharing;
+    private final ShareTransaction transaction;
     private final long size;
     private final long length;
     private final long alignment;
@@ -53,18 +51,17 @@ public final class SharedBuffer implements AutoCloseable {
     private final boolean identical;
     /** With identical IOVAs, the declared future domains: the one range must be free there too. */
     private final List<IommuDomain> identicalFuture;
+    /** Guarded by this. The IOVA in every domain of an identical-IOVA buffer, once reserved; else -1. */
     private long identicalIova = -1;
+    /** Guarded by this. */
     private final List<Mapping> mappings = new ArrayList<>(2);
-    /**
-     * Domains whose identical IOVA range is allocated but not yet mapped; null (no heap spent on
-     * it) unless the buffer uses identical IOVAs.
-     */
-    private final List<IommuDomain> pendingIdentical;
+    /** Guarded by this. */
     private boolean closed;
 
-    SharedBuffer(DmaSharing sharing, long size, long length, long alignment, ScatterList blocks, boolean owned,
-            ShareOptions options) {
+    SharedBuffer(DmaSharing sharing, ShareTransaction transaction, long size, long length, long alignment,
+            ScatterList blocks, boolean owned, ShareOptions options) {
         this.sharing = sharing;
+        this.transaction = transaction;
         this.size = size;
         this.length = length;
         this.alignment = alignment;
@@ -73,7 +70,6 @@ public final class SharedBuffer implements AutoCloseable {
         this.prot = options.prot();
         this.identical = options.identicalIova();
         this.identicalFuture = options.identicalIova() ? options.futureDomains() : List.of();
-        this.pendingIdentical = identical ? new ArrayList<>(0) : null;
     }
 
     /**
@@ -193,13 +189,7 @@ public final class SharedBuffer implements AutoCloseable {
      */
     public synchronized long shareWith(IommuDomain domain) {
         checkOpen();
-        sharing.checkDomain(domain);
-        if (find(domain) != null) {
-            throw new InvalidArgumentException("buffer is already mapped into " + domain + " at "
-                    + Hex.of(find(domain).iova()));
-        }
-        DmaSharing.checkGranule(domain, alignment);
-        return mapInto(domain);
+        return transaction.shareWith(this, domain);
     }
 
     /**
@@ -215,7 +205,7 @@ public final class SharedBuffer implements AutoCloseable {
         if (m == null) {
             throw new InvalidArgumentException("buffer is not mapped into " + domain);
         }
-        unmapFrom(m);
+        transaction.unmap(this, m);
         mappings.remove(m);
     }
 
@@ -274,7 +264,7 @@ public final class SharedBuffer implements AutoCloseable {
             }
             closed = true;
             for (Mapping m : mappings) {
-                unmapFrom(m);
+                transaction.unmap(this, m);
             }
             mappings.clear();
             if (owned) {
@@ -295,169 +285,31 @@ public final class SharedBuffer implements AutoCloseable {
 
     // ---- internals ----
 
-    /** Maps into the first domains; all or nothing. */
-    synchronized void mapInitial(List<IommuDomain> domains) {
-        if (identical) {
-            identicalIova = reserveIdentical(domains);
-        }
-        try {
-            for (IommuDomain d : domains) {
-                mapInto(d);
-            }
-        } catch (RuntimeException e) {
-            for (int i = mappings.size() - 1; i >= 0; i--) {
-                unmapFrom(mappings.get(i));
-            }
-            releasePendingIdentical(identicalIova);
-            mappings.clear();
-            throw e;
-        }
+    /** The live mapping list; the caller holds this buffer's monitor. */
+    List<Mapping> mappingsLocked() {
+        return mappings;
     }
 
-    /** Finds and allocates one IOVA range free in every domain. */
-    private long reserveIdentical(List<IommuDomain> domains) {
-        long align = iovaAlignment(domains);
-        // The range must also be free in the declared future domains, or a later shareWith fails.
-        List<IommuDomain> searched = new ArrayList<>(domains);
-        for (IommuDomain f : identicalFuture) {
-            if (f.type() == org.dmashare.iommu.DomainType.PAGING && !f.isClosed() && !searched.contains(f)) {
-                searched.add(f);
-            }
-        }
-        synchronized (sharing.identicalIovaLock()) {
-            for (int attempt = 0; attempt < MAX_IDENTICAL_ATTEMPTS; attempt++) {
-                long limit = Long.MAX_VALUE;
-                for (IommuDomain d : searched) {
-                    limit = Math.min(limit, d.iovaAllocator().end());
-                }
-                long candidate = -1;
-                search:
-                while (true) {
-                    candidate = domains.get(0).iovaAllocator().findFree(length, align, limit);
-                    if (candidate < 0) {
-                        break;
-                    }
-                    for (IommuDomain d : searched) {
-                        long c = d.iovaAllocator().findFree(length, align, candidate + length);
-                        if (c < 0) {
-                            candidate = -1;
-                            break search;
-                        }
-                        if (c < candidate) {
-                            limit = c + length;
-                            continue search;
-                        }
-                    }
-                    break;
-                }
-                if (candidate < 0) {
-                    throw new IovaSpaceExhaustedException("no IOVA range of " + Hex.size(length) + " aligned to "
-                            + Hex.size(align) + " is free in all of " + searched);
-                }
-                try {
-                    for (IommuDomain d : domains) {
-                        d.iovaAllocator().allocateAt(candidate, length);
-                        pendingIdentical.add(d);
-                    }
-                    return candidate;
-                } catch (MappingConflictException raced) {
-                    // Another thread took part of the range between the search and the allocation.
-                    releasePendingIdentical(candidate);
-                } catch (RuntimeException e) {
-                    releasePendingIdentical(candidate);
-                    throw e;
-                }
-            }
-        }
-        throw new IovaSpaceExhaustedException("could not reserve one IOVA range of " + Hex.size(length)
-                + " in all of " + domains + " after " + MAX_IDENTICAL_ATTEMPTS + " attempts under contention");
+    boolean identical() {
+        return identical;
     }
 
-    private void releasePendingIdentical(long candidate) {
-        if (pendingIdentical == null) {
-            return;
-        }
-        for (IommuDomain d : pendingIdentical) {
-            d.iovaAllocator().free(candidate, length);
-        }
-        pendingIdentical.clear();
+    List<IommuDomain> identicalFuture() {
+        return identicalFuture;
     }
 
-    /** Maps into one domain: IOVA, map every run, flush; undone completely on failure. */
-    private long mapInto(IommuDomain d) {
-        IovaAllocator iovas = d.iovaAllocator();
-        long iova;
-        if (identical && pendingIdentical.remove(d)) {
-            iova = identicalIova;
-        } else if (identical && identicalIova >= 0) {
-            if (identicalIova < iovas.start() || identicalIova > iovas.end() - length) {
-                throw new MappingConflictException("cannot share with " + d + " at the identical IOVA "
-                        + Hex.range(identicalIova, length) + ": that range is outside its IOVA space "
-                        + Hex.range(iovas.start(), iovas.end() - iovas.start()) + "; identical-IOVA buffers need the"
-                        + " same range free in every domain");
-            }
-            try {
-                iovas.allocateAt(identicalIova, length);
-            } catch (MappingConflictException taken) {
-                throw new MappingConflictException("cannot share with " + d + " at the identical IOVA "
-                        + Hex.range(identicalIova, length) + ": that range is taken there; identical-IOVA buffers"
-                        + " need the same range free in every domain", taken);
-            }
-            iova = identicalIova;
-        } else {
-            iova = iovas.allocate(length, iovaAlignment(d, alignment));
-        }
-        long mapped = 0;
-        try {
-            for (ScatterList.Segment run : blocks.merged()) {
-                d.map(iova + mapped, run.pa(), run.length(), prot);
-                mapped += run.length();
-            }
-            d.syncMap(iova, length);
-        } catch (RuntimeException e) {
-            if (mapped > 0) {
-                d.unmap(iova, mapped);
-                d.flushIotlb();
-            }
-            iovas.free(iova, length);
-            throw e;
-        }
-        mappings.add(new Mapping(d, iova));
-        return iova;
+    /** The caller holds this buffer's monitor. */
+    long identicalIova() {
+        return identicalIova;
     }
 
-    private void unmapFrom(Mapping m) {
-        IommuDomain d = m.domain();
-        if (d.isClosed()) {
-            return;
-        }
-        d.unmap(m.iova(), length);
-        d.flushIotlb();
-        d.iovaAllocator().free(m.iova(), length);
+    /** The caller holds this buffer's monitor. */
+    void identicalIova(long iova) {
+        identicalIova = iova;
     }
 
-    /**
-     * IOVA alignment: A, raised to the largest page size every domain supports that the first
-     * block's address and length allow, so that large blocks become large leaves.
-     */
-    private long iovaAlignment(List<IommuDomain> domains) {
-        long align = alignment;
-        for (IommuDomain d : domains) {
-            align = iovaAlignment(d, align);
-        }
-        return align;
-    }
-
-    /** {@link #iovaAlignment(List)} for one domain, starting from {@code align}; allocates nothing. */
-    private long iovaAlignment(IommuDomain d, long align) {
-        ScatterList.Segment first = blocks.segments().get(0);
-        long natural = Math.min(Long.lowestOneBit(first.pa() == 0 ? Long.MIN_VALUE : first.pa()),
-                Long.highestOneBit(first.length()));
-        long sizes = d.pageSizes() & ((natural << 1) - 1);
-        return sizes != 0 ? Math.max(align, Long.highestOneBit(sizes)) : align;
-    }
-
-    private Mapping find(IommuDomain domain) {
+    /** The mapping in {@code domain}, or null; the caller holds this buffer's monitor. */
+    Mapping find(IommuDomain domain) {
         for (Mapping m : mappings) {
             if (m.domain() == domain) {
                 return m;
