@@ -4,17 +4,23 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.IdentityHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
+import java.util.TreeMap;
 import org.dmashare.GranuleMismatchException;
 import org.dmashare.Hex;
 import org.dmashare.InvalidArgumentException;
 import org.dmashare.IovaSpaceExhaustedException;
 import org.dmashare.MappingConflictException;
 import org.dmashare.ObjectClosedException;
+import org.dmashare.PhysicalMemoryExhaustedException;
+import org.dmashare.UnsafeScatterListException;
 import org.dmashare.iommu.DomainType;
 import org.dmashare.iommu.IommuDomain;
 import org.dmashare.iova.IovaAllocator;
+import org.dmashare.memory.PageAllocator;
+import org.dmashare.memory.PageUse;
 import org.dmashare.memory.PhysicalMemory;
 
 /**
@@ -22,7 +28,8 @@ import org.dmashare.memory.PhysicalMemory;
  * IOVA alignment, and does reserve IOVA, map, sync, commit (or unwinds everything it did) for
  * {@link DmaSharing#allocate}, {@link DmaSharing#importScatterList} and
  * {@link SharedBuffer#shareWith}; and unmap, flush, release IOVA for {@link SharedBuffer#unshare}
- * and {@link SharedBuffer#close}. {@link SharedBuffer} only holds state and delegates here.
+ * and {@link SharedBuffer#close}; and allocates and checks the pages (ownership) for allocation and
+ * import. {@link SharedBuffer} only holds state and delegates here.
  *
  * <p>Callers hold the buffer's monitor for the methods that take a buffer. The identical-IOVA
  * lock nests inside it (see the package documentation for the order).
@@ -31,11 +38,17 @@ final class ShareTransaction {
     private static final int MAX_IDENTICAL_ATTEMPTS = 64;
 
     private final PhysicalMemory memory;
+    private final IovaQuarantine quarantine;
     /** Serialises identical-IOVA searches so that two of them do not keep taking each other's range. */
     private final Object identicalIovaLock = new Object();
 
-    ShareTransaction(PhysicalMemory memory) {
+    ShareTransaction(PhysicalMemory memory, IovaQuarantine quarantine) {
         this.memory = memory;
+        this.quarantine = quarantine;
+    }
+
+    IovaQuarantine quarantine() {
+        return quarantine;
     }
 
     // ---- decisions, made once ----
@@ -118,6 +131,7 @@ final class ShareTransaction {
             i++;
         }
         for (IommuDomain d : options.futureDomains()) {
+            ShareOptions.checkFutureDomain(d);
             if (d.iommu().memory() != memory) {
                 throw new InvalidArgumentException("future domain " + d + " translates to other memory than " + memory);
             }
@@ -134,6 +148,128 @@ final class ShareTransaction {
                         + ": " + Hex.range(d.iovaAllocator().start(), space));
             }
         }
+    }
+
+    // ---- pages ----
+
+    /**
+     * Largest-first blocks aligned to {@code alignment} covering {@code length}, allocated for a
+     * new holder and zeroed (freed pages keep their last owner's data); all or nothing.
+     */
+    Pages allocatePages(long length, long alignment) {
+        PageAllocator allocator = memory.allocator();
+        long holder = allocator.newHolder();
+        ScatterList blocks = allocateBlocks(allocator, holder, length, alignment);
+        for (ScatterList.Segment s : blocks) {
+            memory.fill(s.pa(), s.length(), (byte) 0);
+        }
+        return new Pages(blocks, holder);
+    }
+
+    private static ScatterList allocateBlocks(PageAllocator allocator, long holder, long length, long alignment) {
+        // Usually one block (the buddy allocator hands out the largest that fits): start small.
+        List<ScatterList.Segment> blocks = new ArrayList<>(1);
+        long remaining = length;
+        long max = Long.highestOneBit(remaining);
+        try {
+            while (remaining > 0) {
+                max = Math.min(max, Long.highestOneBit(remaining));
+                PageAllocator.Block b = allocator.allocateLargest(max, alignment, PageUse.BUFFER, holder);
+                if (b.size() == length) {
+                    // One block, the usual case: no list to build and copy.
+                    return ScatterList.of(new ScatterList.Segment(b.pa(), b.size()));
+                }
+                blocks.add(new ScatterList.Segment(b.pa(), b.size()));
+                remaining -= b.size();
+                max = b.size();
+            }
+        } catch (RuntimeException e) {
+            for (ScatterList.Segment s : blocks) {
+                allocator.free(s.pa(), s.length(), holder);
+            }
+            if (e instanceof PhysicalMemoryExhaustedException) {
+                // Measured after giving back the blocks taken so far: what the caller can use now.
+                PageAllocator.Usage now = allocator.usage();
+                throw new PhysicalMemoryExhaustedException("cannot allocate " + Hex.size(length) + " in blocks aligned to "
+                        + Hex.size(alignment) + ": " + Hex.size(now.freeBytes()) + " free, largest free block "
+                        + Hex.size(allocator.largestFreeBlock()) + ", and the free blocks of at least "
+                        + Hex.size(alignment) + " do not add up to " + Hex.size(length), e);
+            }
+            throw e;
+        }
+        return ScatterList.of(blocks);
+    }
+
+    /**
+     * Refuses an import unless every segment lies in memory, is aligned to A, overlaps no earlier
+     * segment and covers only pages held by {@code pages}' holder. Reads only; the caller holds a
+     * reference on {@code pages}, so the lender's blocks cannot be freed meanwhile.
+     */
+    void checkImport(Pages pages, ScatterList list, long alignment) {
+        PageAllocator allocator = memory.allocator();
+        TreeMap<Long, Long> earlier = new TreeMap<>();
+        int index = 0;
+        for (ScatterList.Segment s : list) {
+            String why = null;
+            if (!memory.contains(s.pa(), s.length())) {
+                why = "it lies outside memory " + Hex.range(memory.base(), memory.size());
+            } else if (s.pa() % alignment != 0 || s.length() % alignment != 0) {
+                why = (s.pa() % alignment != 0 ? "its address " + Hex.of(s.pa()) : "its length " + Hex.of(s.length()))
+                        + " is not a multiple of the alignment " + Hex.size(alignment) + " required by the domains'"
+                        + " granules; mapping it would split the IOVA range or expose memory outside the list";
+            } else {
+                why = overlap(earlier, s, list);
+                if (why == null) {
+                    why = notLent(allocator, pages, s);
+                }
+            }
+            if (why != null) {
+                throw new UnsafeScatterListException(index, "cannot import scatter list: segment " + index + " " + s
+                        + " is unsafe: " + why + ". Accepted: non-overlapping segments whose address and length are"
+                        + " multiples of " + Hex.size(alignment) + ", inside the lender's pages " + pages.blocks.segments()
+                        + " (holder #" + pages.holder + ")");
+            }
+            earlier.put(s.pa(), s.end());
+            index++;
+        }
+    }
+
+    /** Why {@code s} overlaps an earlier segment, or null. */
+    private static String overlap(TreeMap<Long, Long> earlier, ScatterList.Segment s, ScatterList list) {
+        Map.Entry<Long, Long> below = earlier.floorEntry(s.pa());
+        Map.Entry<Long, Long> above = earlier.ceilingEntry(s.pa());
+        Map.Entry<Long, Long> hit = below != null && below.getValue() > s.pa() ? below
+                : above != null && above.getKey() < s.end() ? above : null;
+        if (hit == null) {
+            return null;
+        }
+        int other = 0;
+        while (list.segments().get(other).pa() != hit.getKey()) {
+            other++;
+        }
+        return (hit.getKey() == s.pa() && hit.getValue() == s.end() ? "it repeats" : "it overlaps") + " segment " + other
+                + " " + Hex.range(hit.getKey(), hit.getValue() - hit.getKey())
+                + "; a device would reach the same bytes at two offsets";
+    }
+
+    /** Why some page of {@code s} is not held by the lender, naming what holds it, or null. */
+    private static String notLent(PageAllocator allocator, Pages pages, ScatterList.Segment s) {
+        long pa = s.pa();
+        while (pa < s.end()) {
+            PageAllocator.Holding h = allocator.holding(pa);
+            if (h == null) {
+                return "its page " + Hex.of(pa) + " is free (the page allocator may hand it to anyone)";
+            }
+            if (h.use() != PageUse.BUFFER) {
+                return "its page " + Hex.of(pa) + " belongs to " + h + " (an IOMMU's translation tables)";
+            }
+            if (h.holder() != pages.holder) {
+                return "its page " + Hex.of(pa) + " belongs to " + h + ", which was not lent (the lender is holder #"
+                        + pages.holder + ")";
+            }
+            pa = h.end();
+        }
+        return null;
     }
 
     // ---- the transaction ----
@@ -214,8 +350,8 @@ final class ShareTransaction {
     }
 
     /**
-     * Unmaps one mapping, flushes the domain's IOTLB and releases the IOVA range. A closed
-     * domain is skipped: its tables and IOTLB are gone.
+     * Unmaps one mapping, flushes the domain's IOTLB and releases the IOVA range (into the
+     * quarantine when it is on). A closed domain is skipped: its tables and IOTLB are gone.
      */
     void unmap(SharedBuffer b, SharedBuffer.Mapping m) {
         IommuDomain d = m.domain();
@@ -224,13 +360,18 @@ final class ShareTransaction {
         }
         d.unmap(m.iova(), b.length());
         d.flushIotlb();
-        d.iovaAllocator().free(m.iova(), b.length());
+        quarantine.release(d, m.iova(), b.length());
     }
 
-    /** Undoes the mappings made so far, newest first, and forgets them. */
-    private void unwind(SharedBuffer b, List<SharedBuffer.Mapping> mappings) {
+    /**
+     * Undoes the mappings made so far, newest first, and forgets them. Their IOVA ranges go
+     * straight back (never quarantined): no device was given them.
+     */
+    private static void unwind(SharedBuffer b, List<SharedBuffer.Mapping> mappings) {
         for (int i = mappings.size() - 1; i >= 0; i--) {
-            unmap(b, mappings.get(i));
+            SharedBuffer.Mapping m = mappings.get(i);
+            unmapOnly(b, m.domain(), m.iova());
+            m.domain().iovaAllocator().free(m.iova(), b.length());
         }
         mappings.clear();
     }

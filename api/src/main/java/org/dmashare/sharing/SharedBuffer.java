@@ -21,9 +21,19 @@ import org.dmashare.iommu.Prot;
  * through the range. {@link #close()} unmaps from every domain and flushes every IOTLB before the
  * pages go back to the allocator.
  *
- * <p>Ownership: an allocated buffer owns its blocks and frees them on close; an imported one
- * ({@link DmaSharing#importScatterList}) only borrows them. The CPU may read and write the bytes
- * through {@link #read} and {@link #write} until the buffer is closed. Thread-safe.
+ * <p>Ownership, Okio-style. Who owns: an allocated buffer ({@link DmaSharing#allocate}) owns its
+ * pages; the page allocator records it as their holder. Who may map them elsewhere: only an
+ * importer given a lease ({@link #export()}) — knowing {@link #blocks()} is not enough. Who
+ * frees: nobody explicitly; every holder keeps a reference (this buffer until closed, each open
+ * lease, each buffer imported from a lease until closed) and the last release returns the pages to
+ * the allocator, whatever the order. {@link #close()} always unmaps this buffer's own mappings at
+ * once; an imported buffer's mappings stay until that importer closes. An imported buffer holds a
+ * reference on its lender's pages and never owns them ({@link #ownsPages()} is false).
+ *
+ * <p>The CPU may read and write the bytes through {@link #read} and {@link #write} until the
+ * buffer is closed; after {@code close} every accessor of state that no longer exists
+ * ({@link #read}, {@link #write}, {@link #physicalAddress}, {@link #iova}, {@link #shareWith},
+ * {@link #unshare}, {@link #export}) throws {@link ObjectClosedException}. Thread-safe.
  */
 public final class SharedBuffer implements AutoCloseable {
 
@@ -46,6 +56,8 @@ public final class SharedBuffer implements AutoCloseable {
     private final long length;
     private final long alignment;
     private final ScatterList blocks;
+    /** The holder's pages this buffer keeps a reference on: its own, or its lender's. */
+    private final Pages pages;
     private final boolean owned;
     private final Prot prot;
     private final boolean identical;
@@ -59,13 +71,14 @@ public final class SharedBuffer implements AutoCloseable {
     private boolean closed;
 
     SharedBuffer(DmaSharing sharing, ShareTransaction transaction, long size, long length, long alignment,
-            ScatterList blocks, boolean owned, ShareOptions options) {
+            ScatterList blocks, Pages pages, boolean owned, ShareOptions options) {
         this.sharing = sharing;
         this.transaction = transaction;
         this.size = size;
         this.length = length;
         this.alignment = alignment;
         this.blocks = blocks;
+        this.pages = pages;
         this.owned = owned;
         this.prot = options.prot();
         this.identical = options.identicalIova();
@@ -110,7 +123,8 @@ public final class SharedBuffer implements AutoCloseable {
     }
 
     /**
-     * Whether the buffer owns (and frees on close) its blocks.
+     * Whether the buffer owns its blocks (allocated them) rather than borrowing them from a lender.
+     * An owner's pages are freed when it and every lease and import of them are closed.
      *
      * @return true if allocated by the helper, false if imported
      */
@@ -141,9 +155,13 @@ public final class SharedBuffer implements AutoCloseable {
      *
      * @param domain a domain the buffer is mapped into
      * @return the IOVA
+     * @throws NullPointerException if {@code domain} is null
      * @throws InvalidArgumentException if the buffer is not mapped there
+     * @throws ObjectClosedException if the buffer is closed
      */
     public synchronized long iova(IommuDomain domain) {
+        Objects.requireNonNull(domain, "domain");
+        checkOpen();
         Mapping m = find(domain);
         if (m == null) {
             throw new InvalidArgumentException("buffer is not mapped into " + domain + "; it is mapped into "
@@ -156,9 +174,11 @@ public final class SharedBuffer implements AutoCloseable {
      * Whether the buffer is mapped into {@code domain}.
      *
      * @param domain any domain
-     * @return true if mapped there
+     * @return true if mapped there (never once closed)
+     * @throws NullPointerException if {@code domain} is null
      */
     public synchronized boolean isMappedIn(IommuDomain domain) {
+        Objects.requireNonNull(domain, "domain");
         return find(domain) != null;
     }
 
@@ -168,8 +188,10 @@ public final class SharedBuffer implements AutoCloseable {
      * @param offset 0 .. length()-1
      * @return the physical address
      * @throws InvalidArgumentException if the offset is outside the buffer
+     * @throws ObjectClosedException if the buffer is closed (its pages may belong to someone else)
      */
     public long physicalAddress(long offset) {
+        checkOpen();
         return blocks.physicalAddress(offset);
     }
 
@@ -179,6 +201,7 @@ public final class SharedBuffer implements AutoCloseable {
      *
      * @param domain a paging domain over the same memory whose granule divides the alignment
      * @return the buffer's IOVA in that domain
+     * @throws NullPointerException if {@code domain} is null
      * @throws org.dmashare.GranuleMismatchException if the domain's granule does not divide the
      *     alignment; the message names both sizes
      * @throws InvalidArgumentException if already mapped there, or the domain is over other memory
@@ -188,6 +211,7 @@ public final class SharedBuffer implements AutoCloseable {
      * @throws IovaSpaceExhaustedException if the domain has no free range
      */
     public synchronized long shareWith(IommuDomain domain) {
+        Objects.requireNonNull(domain, "domain");
         checkOpen();
         return transaction.shareWith(this, domain);
     }
@@ -196,10 +220,12 @@ public final class SharedBuffer implements AutoCloseable {
      * Unmaps the buffer from one domain, flushes its IOTLB and frees the IOVA range.
      *
      * @param domain a domain the buffer is mapped into
+     * @throws NullPointerException if {@code domain} is null
      * @throws InvalidArgumentException if the buffer is not mapped there
      * @throws ObjectClosedException if the buffer is closed
      */
     public synchronized void unshare(IommuDomain domain) {
+        Objects.requireNonNull(domain, "domain");
         checkOpen();
         Mapping m = find(domain);
         if (m == null) {
@@ -210,10 +236,28 @@ public final class SharedBuffer implements AutoCloseable {
     }
 
     /**
+     * Lends this buffer's pages: a new lease (a reference, like a dma-buf's) that
+     * {@link DmaSharing#importScatterList} accepts for any non-overlapping parts of
+     * {@link #blocks()}. The pages stay allocated until this buffer, the lease and every buffer
+     * imported from it are all closed. Close the lease once imports are made.
+     *
+     * @return a new lease on the pages this buffer holds (its lender's, for an imported buffer)
+     * @throws ObjectClosedException if the buffer is closed
+     */
+    public synchronized PageLease export() {
+        checkOpen();
+        if (!pages.retain()) {
+            throw new AssertionError("an open buffer's pages were freed");
+        }
+        return new PageLease(pages, sharing.memory().allocator());
+    }
+
+    /**
      * CPU write into the buffer.
      *
      * @param offset first byte of the buffer
      * @param data the bytes
+     * @throws NullPointerException if {@code data} is null
      * @throws InvalidArgumentException if the range is outside the buffer
      * @throws ObjectClosedException if the buffer is closed
      */
@@ -252,9 +296,11 @@ public final class SharedBuffer implements AutoCloseable {
     }
 
     /**
-     * Unmaps the buffer from every domain, flushes every IOTLB, and only then returns owned pages
-     * to the allocator. Afterwards no device can reach the pages through this buffer's ranges.
-     * Closing twice is harmless. Domains that were closed first are skipped (their tables are gone).
+     * Unmaps the buffer from every domain, flushes every IOTLB, and only then drops its reference
+     * on the pages: they go back to the allocator if no lease and no importer still holds them.
+     * Afterwards no device can reach the pages through this buffer's ranges (imports keep their
+     * own mappings). Closing twice is harmless. Domains that were closed first are skipped (their
+     * tables are gone).
      */
     @Override
     public void close() {
@@ -267,9 +313,7 @@ public final class SharedBuffer implements AutoCloseable {
                 transaction.unmap(this, m);
             }
             mappings.clear();
-            if (owned) {
-                sharing.freeBlocks(blocks);
-            }
+            pages.release(sharing.memory().allocator());
         }
         sharing.released();
     }
