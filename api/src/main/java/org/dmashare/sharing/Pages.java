@@ -45,9 +45,4 @@ final class Pages {
             allocator.free(s.pa(), s.length(), holder);
         }
     }
-
-    /** References held now. */
-    synchronized int references() {
-        return refs;
-    }
 }

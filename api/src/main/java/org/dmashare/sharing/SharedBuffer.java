@@ -299,8 +299,11 @@ public final class SharedBuffer implements AutoCloseable {
      * Unmaps the buffer from every domain, flushes every IOTLB, and only then drops its reference
      * on the pages: they go back to the allocator if no lease and no importer still holds them.
      * Afterwards no device can reach the pages through this buffer's ranges (imports keep their
-     * own mappings). Closing twice is harmless. Domains that were closed first are skipped (their
-     * tables are gone).
+     * own mappings). The freed IOVA ranges go straight back to their domains' IOVA allocators,
+     * where the next buffer may get them at once, or, with the helper's IOVA quarantine on, stay
+     * reserved until evicted or drained ({@link DmaSharing#DmaSharing(org.dmashare.memory.PhysicalMemory,
+     * int)}). Closing twice is harmless. Domains that were closed first are skipped (their tables
+     * are gone).
      */
     @Override
     public void close() {

@@ -19,7 +19,6 @@ import org.dmashare.iommu.IommuConfig;
 import org.dmashare.iommu.IommuDomain;
 import org.dmashare.memory.FailureInjector;
 import org.dmashare.memory.PageAllocator;
-import org.dmashare.memory.PageUse;
 import org.dmashare.memory.PhysicalMemory;
 import org.dmashare.sharing.DmaSharing;
 import org.dmashare.sharing.PageLease;

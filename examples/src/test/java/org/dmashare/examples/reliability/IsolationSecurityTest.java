@@ -9,7 +9,6 @@ import java.util.Random;
 import java.util.function.Function;
 import java.util.stream.Stream;
 import org.dmashare.DeviceFaultException;
-import org.dmashare.InvalidArgumentException;
 import org.dmashare.UnsafeScatterListException;
 import org.dmashare.dart.DartDump;
 import org.dmashare.dart.DartIommu;
