@@ -171,7 +171,7 @@ public final class DmaSharing {
         ShareTransaction.checkApertures(targets, length);
         Pages pages = transaction.allocatePages(length, alignment);
         try {
-            SharedBuffer buffer = new SharedBuffer(this, transaction, size, length, alignment, pages.blocks, pages, true,
+            SharedBuffer buffer = new SharedBuffer(this, size, length, alignment, pages.blocks, pages, true,
                     options);
             synchronized (buffer) {
                 transaction.mapInitial(buffer, targets);
@@ -244,7 +244,7 @@ public final class DmaSharing {
         try {
             transaction.checkImport(pages, list, alignment);
             ShareTransaction.checkApertures(targets, list.totalLength());
-            SharedBuffer buffer = new SharedBuffer(this, transaction, list.totalLength(), list.totalLength(), alignment,
+            SharedBuffer buffer = new SharedBuffer(this, list.totalLength(), list.totalLength(), alignment,
                     list, pages, false, options);
             synchronized (buffer) {
                 transaction.mapInitial(buffer, targets);
@@ -274,6 +274,10 @@ public final class DmaSharing {
     }
 
     // ---- package internals used by SharedBuffer ----
+
+    ShareTransaction transaction() {
+        return transaction;
+    }
 
     void released() {
         live.decrementAndGet();

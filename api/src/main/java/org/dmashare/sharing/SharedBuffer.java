@@ -50,8 +50,8 @@ public final class SharedBuffer implements AutoCloseable {
         }
     }
 
+    /** The helper; its transaction does every mapping change (no field of its own: heap per buffer is a target). */
     private final DmaSharing sharing;
-    private final ShareTransaction transaction;
     private final long size;
     private final long length;
     private final long alignment;
@@ -70,10 +70,9 @@ public final class SharedBuffer implements AutoCloseable {
     /** Guarded by this. */
     private boolean closed;
 
-    SharedBuffer(DmaSharing sharing, ShareTransaction transaction, long size, long length, long alignment,
+    SharedBuffer(DmaSharing sharing, long size, long length, long alignment,
             ScatterList blocks, Pages pages, boolean owned, ShareOptions options) {
         this.sharing = sharing;
-        this.transaction = transaction;
         this.size = size;
         this.length = length;
         this.alignment = alignment;
@@ -213,7 +212,7 @@ public final class SharedBuffer implements AutoCloseable {
     public synchronized long shareWith(IommuDomain domain) {
         Objects.requireNonNull(domain, "domain");
         checkOpen();
-        return transaction.shareWith(this, domain);
+        return sharing.transaction().shareWith(this, domain);
     }
 
     /**
@@ -231,7 +230,7 @@ public final class SharedBuffer implements AutoCloseable {
         if (m == null) {
             throw new InvalidArgumentException("buffer is not mapped into " + domain);
         }
-        transaction.unmap(this, m);
+        sharing.transaction().unmap(this, m);
         mappings.remove(m);
     }
 
@@ -313,7 +312,7 @@ public final class SharedBuffer implements AutoCloseable {
             }
             closed = true;
             for (Mapping m : mappings) {
-                transaction.unmap(this, m);
+                sharing.transaction().unmap(this, m);
             }
             mappings.clear();
             pages.release(sharing.memory().allocator());
