@@ -18,7 +18,6 @@ import org.dmashare.iommu.IommuDomain;
 import org.dmashare.iommu.Translation;
 import org.dmashare.iommu.support.PagingDomain;
 import org.dmashare.iova.IovaAllocator;
-import org.dmashare.memory.PageUse;
 import org.dmashare.memory.PhysicalMemory;
 import org.dmashare.pgtable.IoPageTable;
 import org.junit.jupiter.api.Test;
@@ -154,26 +153,34 @@ class DmaSharingCoreTest {
     }
 
     @Test
-    void importMapsAnAlignedListWithoutTakingItsPagesAndRefusesAnUnalignedOne() {
-        long p1 = memory.allocator().allocate(0x2000, PageUse.BUFFER);
-        long p2 = memory.allocator().allocate(0x4000, PageUse.BUFFER);
-        long p3 = memory.allocator().allocate(0x1000, PageUse.BUFFER);
-        ScatterList list = ScatterList.of(new ScatterList.Segment(p2, 0x4000), new ScatterList.Segment(p1, 0x2000),
-                new ScatterList.Segment(p3, 0x1000));
-        try (SharedBuffer imported = sharing.importScatterList(list, List.of(a, b), ShareOptions.DEFAULTS)) {
-            assertThat(imported.ownsPages()).isFalse();
-            assertThat(imported.length()).isEqualTo(0x7000);
-            assertContiguousByWalk(imported, a);
-            assertContiguousByWalk(imported, b);
-            assertThat(imported.physicalAddress(0x4000)).isEqualTo(p1);
-            assertThat(imported.physicalAddress(0x6000)).isEqualTo(p3);
-        }
-        assertThat(memory.allocator().isAllocated(p1, 0x2000)).as("the importer's pages stay its own").isTrue();
+    void importMapsALentListPinsItsPagesAndRefusesAnUnalignedOne() {
+        PageLease lease = sharing.allocatePages(0x8000, 0x4000);
+        long base = lease.pages().segments().get(0).pa();
+        assertThat(lease.pages().segments()).as("one 32 KiB block on fresh memory").hasSize(1);
+        ScatterList list = ScatterList.of(new ScatterList.Segment(base, 0x4000),
+                new ScatterList.Segment(base + 0x4000, 0x2000), new ScatterList.Segment(base + 0x6000, 0x1000));
+        SharedBuffer imported = sharing.importScatterList(lease, list, List.of(a, b), ShareOptions.DEFAULTS);
+        assertThat(imported.ownsPages()).isFalse();
+        assertThat(imported.length()).isEqualTo(0x7000);
+        assertContiguousByWalk(imported, a);
+        assertContiguousByWalk(imported, b);
+        assertThat(imported.physicalAddress(0x4000)).isEqualTo(base + 0x4000);
+        assertThat(imported.physicalAddress(0x6000)).isEqualTo(base + 0x6000);
 
-        List<Object> before = state();
-        assertThatThrownBy(() -> sharing.importScatterList(list, List.of(c), ShareOptions.DEFAULTS))
-                .isInstanceOf(UnsafeScatterListException.class).hasMessageContaining("segment 1")
-                .extracting(e -> ((UnsafeScatterListException) e).segmentIndex()).isEqualTo(1);
-        assertThat(state()).isEqualTo(before);
+        lease.close();
+        assertThat(memory.allocator().isAllocated(base, 0x8000)).as("the import pins the lent pages").isTrue();
+        imported.close();
+        assertThat(memory.allocator().isAllocated(base, 0x1000)).as("the last holder frees them").isFalse();
+
+        try (PageLease second = sharing.allocatePages(0x8000, 0x4000)) {
+            long p = second.pages().segments().get(0).pa();
+            ScatterList unaligned = ScatterList.of(new ScatterList.Segment(p, 0x4000),
+                    new ScatterList.Segment(p + 0x4000, 0x2000));
+            List<Object> before = state();
+            assertThatThrownBy(() -> sharing.importScatterList(second, unaligned, List.of(c), ShareOptions.DEFAULTS))
+                    .isInstanceOf(UnsafeScatterListException.class).hasMessageContaining("segment 1")
+                    .extracting(e -> ((UnsafeScatterListException) e).segmentIndex()).isEqualTo(1);
+            assertThat(state()).isEqualTo(before);
+        }
     }
 }

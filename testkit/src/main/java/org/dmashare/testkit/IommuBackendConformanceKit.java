@@ -40,6 +40,7 @@ import org.dmashare.memory.PageUse;
 import org.dmashare.memory.PhysicalMemory;
 import org.dmashare.pgtable.UnmapPolicy;
 import org.dmashare.sharing.DmaSharing;
+import org.dmashare.sharing.PageLease;
 import org.dmashare.sharing.ScatterList;
 import org.dmashare.sharing.ShareOptions;
 import org.dmashare.sharing.SharedBuffer;
@@ -266,6 +267,13 @@ public abstract class IommuBackendConformanceKit {
         long pa = memory.allocator().allocate(alloc, PageUse.BUFFER);
         cleanup.push(() -> memory.allocator().free(pa, alloc));
         return pa;
+    }
+
+    /** Pages the kit may lend for import: one block of {@code size} aligned to {@code alignment}, closed after the test. */
+    private PageLease lease(long size, long alignment) {
+        PageLease lease = sharing.allocatePages(size, alignment);
+        cleanup.push(lease::close);
+        return lease;
     }
 
     private long granule() {
@@ -1720,7 +1728,8 @@ public abstract class IommuBackendConformanceKit {
         String r = "late sharing and import complete or leave every domain, IOVA allocator and the page allocator"
                 + " as before";
         long a = sharing.alignment(List.of(first, second), ShareOptions.DEFAULTS);
-        long pa = pages(4 * a);
+        PageLease lease = lease(4 * a, a);
+        long pa = lease.pages().segments().get(0).pa();
         ScatterList list = ScatterList.of(new ScatterList.Segment(pa + 2 * a, a), new ScatterList.Segment(pa, a));
         try (SharedBuffer owner = sharing.allocate(3 * granule(), List.of(first))) {
             for (String what : List.of("shareWith", "importScatterList")) {
@@ -1735,7 +1744,7 @@ public abstract class IommuBackendConformanceKit {
                             if (what.equals("shareWith")) {
                                 owner.shareWith(second);
                             } else {
-                                imported = sharing.importScatterList(list, List.of(first, second), ShareOptions.DEFAULTS);
+                                imported = sharing.importScatterList(lease, list, List.of(first, second), ShareOptions.DEFAULTS);
                             }
                         } catch (RuntimeException e) {
                             memory.failures().clear();
@@ -1791,11 +1800,12 @@ public abstract class IommuBackendConformanceKit {
     void importRefusesASegmentNotAlignedToTheGranuleAndNamesIt() {
         twoDomains();
         long a = sharing.alignment(List.of(first, second), ShareOptions.DEFAULTS);
-        long pa = pages(4 * a);
+        PageLease lease = lease(4 * a, a);
+        long pa = lease.pages().segments().get(0).pa();
         ScatterList list = ScatterList.of(new ScatterList.Segment(pa, a), new ScatterList.Segment(pa + 2 * a + a / 2, a));
         UnsafeScatterListException e = refuses("import refuses a scatter list not aligned to A",
                 UnsafeScatterListException.class, "importScatterList(" + list + ")",
-                () -> sharing.importScatterList(list, List.of(first, second), ShareOptions.DEFAULTS));
+                () -> sharing.importScatterList(lease, list, List.of(first, second), ShareOptions.DEFAULTS));
         assertThat(e.getMessage()).as(rule("the import error names the first bad segment")).contains("segment 1");
         assertThat(first).as(rule("a refused import maps nothing")).doesNotTranslateAnyOf(first.iovaAllocator().start(),
                 8 * a);

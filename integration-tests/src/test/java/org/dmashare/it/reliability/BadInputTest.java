@@ -29,6 +29,7 @@ import org.dmashare.iommu.Prot;
 import org.dmashare.memory.FailureInjector;
 import org.dmashare.memory.PageUse;
 import org.dmashare.memory.PhysicalMemory;
+import org.dmashare.sharing.PageLease;
 import org.dmashare.sharing.ScatterList;
 import org.dmashare.sharing.ShareOptions;
 import org.dmashare.sharing.SharedBuffer;
@@ -57,6 +58,7 @@ class BadInputTest {
         final DartIommu dart = (DartIommu) rig.domain(1).iommu();
         final DartDump dump = dart.dump();
         final long freeBlock;
+        final PageLease lease;
 
         Fixture() {
             closed = rig.addDomain("lpae-4k", 48);
@@ -66,6 +68,7 @@ class BadInputTest {
             long pa = rig.memory.allocator().allocate(0x1_0000, PageUse.BUFFER);
             rig.memory.allocator().free(pa, 0x1_0000);
             freeBlock = pa;
+            lease = rig.sharing.allocatePages(0x1_0000, 0x1_0000);
         }
 
         /** Everything a refused call must leave as it was. */
@@ -165,10 +168,9 @@ class BadInputTest {
                 new Case("scatter segment of negative length", InvalidArgumentException.class, "",
                         f -> new ScatterList.Segment(Rig.RAM_BASE, -1)),
                 new Case("import of a null list", NullPointerException.class, "list",
-                        f -> f.rig.sharing.importScatterList(null, f.rig.domains.subList(0, 1), ShareOptions.DEFAULTS)),
+                        f -> f.rig.sharing.importScatterList(f.lease, null, f.rig.domains.subList(0, 1), ShareOptions.DEFAULTS)),
                 new Case("import into a closed domain", ObjectClosedException.class, "closed",
-                        f -> f.rig.sharing.importScatterList(ScatterList.of(new ScatterList.Segment(f.freeBlock, 0x1_0000)),
-                                List.of(f.closed), ShareOptions.DEFAULTS)),
+                        f -> f.rig.sharing.importScatterList(f.lease, f.lease.pages(), List.of(f.closed), ShareOptions.DEFAULTS)),
                 // configuration and backends
                 new Case("unknown backend", InvalidArgumentException.class, "nope", f -> IommuBackends.find("nope")),
                 new Case("unknown generic variant", InvalidArgumentException.class, "lpae-99k",

@@ -4,7 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -20,6 +22,7 @@ import org.dmashare.it.rig.Rig;
 import org.dmashare.iommu.DeviceFaultException;
 import org.dmashare.iommu.IommuDomain;
 import org.dmashare.iova.IovaAllocator;
+import org.dmashare.sharing.PageLease;
 import org.dmashare.sharing.ShareOptions;
 import org.dmashare.sharing.SharedBuffer;
 import org.junit.jupiter.api.AfterAll;
@@ -29,7 +32,8 @@ import org.junit.jupiter.params.provider.MethodSource;
 /**
  * Concurrency (guarantee 9), harder than {@code sharing.DmaSharingConcurrencyTest}: the buffers
  * are in one small pool (2 per thread) shared by every thread, so threads late-share, unshare and
- * close buffers other threads are doing DMA on. N threads ({@code -Ddmashare.test.threads}, default 4) each run a
+ * close buffers other threads are doing DMA on, and import buffers' exports into a further domain, so
+ * that owners are closed while importers keep doing DMA on the pinned pages. N threads ({@code -Ddmashare.test.threads}, default 4) each run a
  * bounded number of operations (1,500 x {@code dmashare.test.scale}); the whole run must end
  * within 120 s or the test fails (no deadlock).
  *
@@ -45,9 +49,9 @@ class ConcurrencyCampaignTest {
     static final int OPS = 1_500 * Campaign.SCALE;
     static final int SLOT = 0x1000;
     static final int POOL = 2 * THREADS;
-    private static final AtomicLongArray TOTALS = new AtomicLongArray(8);
+    private static final AtomicLongArray TOTALS = new AtomicLongArray(9);
     private static final String[] KINDS = {"allocations", "late shares", "unshares", "closes", "DMA round trips",
-        "races refused cleanly", "faults explained by a racing unmap", "runs"};
+        "races refused cleanly", "faults explained by a racing unmap", "runs", "imports of an export"};
 
     /** A pooled buffer with counters of the unshares and closes that started and that finished. */
     record Entry(SharedBuffer buffer, AtomicLong started, AtomicLong finished) {
@@ -117,6 +121,18 @@ class ConcurrencyCampaignTest {
                                 e.unmapping(e.buffer()::close);
                                 TOTALS.incrementAndGet(3);
                             }
+                        } else if (choice < 13) {
+                            // lend the buffer's pages to an importer in the late domain; other threads may
+                            // close the owner while this importer's DMA goes on
+                            SharedBuffer imported;
+                            try (PageLease lease = e.buffer().export()) {
+                                imported = rig.sharing.importScatterList(lease, e.buffer().blocks(), List.of(late),
+                                        ShareOptions.DEFAULTS);
+                            }
+                            synchronized (pool) {
+                                pool.add(new Entry(imported));
+                            }
+                            TOTALS.incrementAndGet(8);
                         } else {
                             dmaRoundTrip(e, me, op);
                         }
@@ -145,8 +161,13 @@ class ConcurrencyCampaignTest {
         // ---- invariants ----
         List<SharedBuffer> live = pool.stream().map(Entry::buffer).toList();
         assertThat(rig.sharing.liveBuffers()).isEqualTo(live.size());
+        // pages balance: each holder's pages once, however many live owners and importers hold them
+        Map<Long, Long> holders = new HashMap<>();
+        for (SharedBuffer b : live) {
+            holders.put(rig.memory.allocator().holding(b.physicalAddress(0)).holder(), b.length());
+        }
         assertThat(rig.memory.allocator().usage().bufferBytes())
-                .isEqualTo(bufferBytes + live.stream().mapToLong(SharedBuffer::length).sum());
+                .isEqualTo(bufferBytes + holders.values().stream().mapToLong(Long::longValue).sum());
         for (IommuDomain d : rig.domains) {
             List<IovaAllocator.Range> ranges = new ArrayList<>();
             for (SharedBuffer b : live) {

@@ -23,6 +23,8 @@ import org.dmashare.memory.FailureInjector;
 import org.dmashare.memory.FailureInjector.Point;
 import org.dmashare.memory.PageUse;
 import org.dmashare.memory.PhysicalMemory;
+import org.dmashare.sharing.DmaSharing;
+import org.dmashare.sharing.PageLease;
 import org.dmashare.sharing.ScatterList;
 import org.dmashare.sharing.ShareOptions;
 import org.dmashare.sharing.SharedBuffer;
@@ -154,6 +156,56 @@ class FailNthTest {
         assertThat(rig.state()).isEqualTo(initial);
     }
 
+    /**
+     * Importing a live buffer's export into 1..4 domains: every failing run leaves every domain,
+     * IOVA allocator and the page allocator as before and drops the reference it took, so closing
+     * the owner and the lease at the end returns every page.
+     */
+    @ParameterizedTest(name = "{0} domains, {1}")
+    @MethodSource("domainCountsAndPoints")
+    void importOfAnExportIntoNDomainsUnwindsWhereverItFailsAndDropsItsPin(int n, Point point) {
+        Rig rig = new Rig(64L << 20, 4096, FOUR);
+        Rig.State initial = rig.state();
+        SharedBuffer owner = rig.sharing.allocate(0x3_0000, rig.domains.subList(0, 1),
+                ShareOptions.builder().alignment(0x1_0000).build());
+        PageLease lease = owner.export();
+        List<IommuDomain> targets = rig.domains.subList(0, n);
+        int failed = failEveryNth("import of an export into " + n + " domains", () -> snapshot(rig, null), rig.memory,
+                point, () -> rig.sharing.importScatterList(lease, owner.blocks(), targets, ShareOptions.DEFAULTS),
+                SharedBuffer::close);
+        if (point == Point.IOVA_ALLOCATION || point == Point.MAP) {
+            assertThat(failed).isGreaterThanOrEqualTo(n);
+        }
+        owner.close();
+        lease.close();
+        assertThat(rig.state()).as("no failed import kept a pin").isEqualTo(initial);
+    }
+
+    /** With IOVA quarantine on and ranges held, a failing allocation changes neither the quarantine nor anything else. */
+    @ParameterizedTest(name = "{0} domains, {1}")
+    @MethodSource("domainCountsAndPoints")
+    void allocationWithQuarantinedRangesUnwindsWithoutTouchingTheQuarantine(int n, Point point) {
+        Rig rig = new Rig(64L << 20, 4096, FOUR);
+        DmaSharing sharing = new DmaSharing(rig.memory, 2);
+        for (int i = 0; i < 3; i++) {
+            sharing.allocate(0x4_0000, rig.domains).close();
+        }
+        List<IommuDomain> targets = rig.domains.subList(0, n);
+        failEveryNth("allocate into " + n + " domains with quarantined ranges", () -> new Snapshot(rig.state(),
+                quarantined(sharing, rig.domains), ""), rig.memory, point,
+                () -> sharing.allocate(0x2_4000, targets, ShareOptions.builder().identicalIova(n % 2 == 0).build()),
+                SharedBuffer::close);
+        sharing.drainIovaQuarantine();
+    }
+
+    private static String quarantined(DmaSharing sharing, List<IommuDomain> domains) {
+        StringBuilder out = new StringBuilder();
+        for (IommuDomain d : domains) {
+            out.append(sharing.quarantinedRanges(d)).append(' ');
+        }
+        return out.toString();
+    }
+
     static Stream<Arguments> lockedVariantsAndPoints() {
         return Stream.of("t8020", "t6000", "t8110").flatMap(v -> Stream.of(Point.values()).map(p -> Arguments.of(v, p)));
     }
@@ -206,14 +258,11 @@ class FailNthTest {
     @MethodSource("lockedVariantsAndPoints")
     void importIntoALockedDartUnwindsTheFirmwareTableInstall(String variant, Point point) {
         LockedRig l = new LockedRig(variant, "lpae-16k", "apple-dart:t8020");
-        List<ScatterList.Segment> segs = new ArrayList<>();
-        for (int i = 0; i < 3; i++) {
-            segs.add(new ScatterList.Segment(l.rig.memory.allocator().allocate(0x8000, PageUse.BUFFER), 0x8000));
-        }
-        ScatterList list = ScatterList.of(segs);
+        PageLease lease = l.rig.sharing.allocatePages(4 * 0x8000, 0x8000);
+        ScatterList list = Rig.lentSegments(lease, 0x8000, 3);
         Snapshot initial = snapshot(l.rig, l.dart);
         int failed = failEveryNth("import into locked " + variant, () -> snapshot(l.rig, l.dart), l.rig.memory, point,
-                () -> l.rig.sharing.importScatterList(list, l.rig.domains, ShareOptions.DEFAULTS), SharedBuffer::close);
+                () -> l.rig.sharing.importScatterList(lease, list, l.rig.domains, ShareOptions.DEFAULTS), SharedBuffer::close);
         if (point == Point.IOVA_ALLOCATION || point == Point.MAP) {
             assertThat(failed).isGreaterThanOrEqualTo(3);
         }

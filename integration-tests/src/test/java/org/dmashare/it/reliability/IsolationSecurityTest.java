@@ -8,7 +8,6 @@ import java.util.List;
 import java.util.Random;
 import java.util.function.Function;
 import java.util.stream.Stream;
-import org.dmashare.InvalidArgumentException;
 import org.dmashare.UnsafeScatterListException;
 import org.dmashare.dart.DartDump;
 import org.dmashare.dart.DartIommu;
@@ -21,6 +20,7 @@ import org.dmashare.iommu.Prot;
 import org.dmashare.iommu.Translation;
 import org.dmashare.memory.PageAllocator;
 import org.dmashare.memory.PageUse;
+import org.dmashare.sharing.PageLease;
 import org.dmashare.sharing.ScatterList;
 import org.dmashare.sharing.ShareOptions;
 import org.dmashare.sharing.SharedBuffer;
@@ -212,11 +212,10 @@ class IsolationSecurityTest {
                     },
                     r -> {
                         long a = r.sharing.alignment(r.domains, ShareOptions.DEFAULTS);
-                        List<ScatterList.Segment> segs = new ArrayList<>();
-                        for (int i = 0; i < 3; i++) {
-                            segs.add(new ScatterList.Segment(r.memory.allocator().allocate(a, PageUse.BUFFER), a));
+                        try (PageLease lease = r.sharing.allocatePages(4 * a, a)) {
+                            return r.sharing.importScatterList(lease, Rig.lentSegments(lease, a, 3), r.domains,
+                                    ShareOptions.DEFAULTS);
                         }
-                        return r.sharing.importScatterList(ScatterList.of(segs), r.domains, ShareOptions.DEFAULTS);
                     });
             for (Function<Rig, SharedBuffer> path : paths) {
                 live.add(path.apply(rig));
@@ -254,13 +253,15 @@ class IsolationSecurityTest {
         Rig rig = new Rig(64L << 20, 4096, "apple-dart:t8020", "lpae-4k", "flat:flat-64k");
         long a = rig.sharing.alignment(rig.domains, ShareOptions.DEFAULTS);
         assertThat(a).isEqualTo(0x1_0000);
+        PageLease lease = rig.sharing.allocatePages(segments.length * a, a);
+        List<ScatterList.Segment> blocks = Rig.chop(lease, a);
         List<ScatterList.Segment> segs = new ArrayList<>();
-        for (long[] s : segments) {
-            long block = rig.memory.allocator().allocate(a, PageUse.BUFFER);
-            segs.add(new ScatterList.Segment(block + s[0] * 0x1000, s[1] * 0x1000));
+        for (int i = 0; i < segments.length; i++) {
+            long[] s = segments[i];
+            segs.add(new ScatterList.Segment(blocks.get(i).pa() + s[0] * 0x1000, s[1] * 0x1000));
         }
         Rig.State before = rig.state();
-        assertThatThrownBy(() -> rig.sharing.importScatterList(ScatterList.of(segs), rig.domains, ShareOptions.DEFAULTS))
+        assertThatThrownBy(() -> rig.sharing.importScatterList(lease, ScatterList.of(segs), rig.domains, ShareOptions.DEFAULTS))
                 .isExactlyInstanceOf(UnsafeScatterListException.class)
                 .hasMessageContaining("segment " + bad)
                 .satisfies(e -> assertThat(((UnsafeScatterListException) e).segmentIndex()).isEqualTo(bad));
@@ -271,10 +272,11 @@ class IsolationSecurityTest {
         for (ScatterList.Segment s : segs) {
             safe.add(new ScatterList.Segment(s.pa() & -a, a));
         }
-        rig.sharing.importScatterList(ScatterList.of(safe), rig.domains, ShareOptions.DEFAULTS).close();
-        assertThatThrownBy(() -> rig.sharing.importScatterList(
+        rig.sharing.importScatterList(lease, ScatterList.of(safe), rig.domains, ShareOptions.DEFAULTS).close();
+        assertThatThrownBy(() -> rig.sharing.importScatterList(lease,
                 ScatterList.of(new ScatterList.Segment(Rig.RAM_BASE + (1L << 30), a)), rig.domains, ShareOptions.DEFAULTS))
-                .isExactlyInstanceOf(InvalidArgumentException.class).hasMessageContaining("outside memory");
+                .isExactlyInstanceOf(UnsafeScatterListException.class).hasMessageContaining("outside memory");
+        lease.close();
         cases++;
     }
 

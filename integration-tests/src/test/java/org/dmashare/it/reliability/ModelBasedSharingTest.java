@@ -2,9 +2,13 @@ package org.dmashare.it.reliability;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
+import java.util.IdentityHashMap;
 import java.util.List;
+import java.util.Set;
 import java.util.Map;
 import java.util.Random;
 import java.util.TreeMap;
@@ -21,7 +25,8 @@ import org.dmashare.iommu.IommuDomain;
 import org.dmashare.iommu.Prot;
 import org.dmashare.iommu.Translation;
 import org.dmashare.iova.IovaAllocator;
-import org.dmashare.memory.PageUse;
+import org.dmashare.sharing.DmaSharing;
+import org.dmashare.sharing.PageLease;
 import org.dmashare.sharing.ScatterList;
 import org.dmashare.sharing.ShareOptions;
 import org.dmashare.sharing.SharedBuffer;
@@ -29,12 +34,16 @@ import org.junit.jupiter.api.Test;
 
 /**
  * Model-based (stateful) test of the helper: random sequences of allocate, late share, unshare,
- * close, import (safe and unsafe) and device reads and writes, on generic, DART and mixed domain
+ * close, import of lent pages (safe and unsafe), export of a live buffer with import of its pages
+ * elsewhere, closing leases (owners, leases and importers closed in any order, the pages pinned
+ * until the last holder closes) and device reads and writes, half of them with an IOVA quarantine
+ * of two ranges per domain modelled as the helper documents it, on generic, DART and mixed domain
  * trios, over 4 KiB and (a quarter of the sequences) 16 KiB CPU pages, checked after every step against a reference model: the live buffers with their size,
  * alignment, rights, domains, IOVAs and the bytes last written.
  *
  * <p>After every step: the helper's live count and the page allocator's buffer bytes equal the
- * model's; every IOVA allocator holds exactly the model's ranges; every valid leaf of every
+ * model's (the pages of every holder with a buffer or lease still open); every IOVA allocator
+ * holds exactly the model's ranges (live mappings plus quarantined ranges); every valid leaf of every
  * domain, walked from the tables in memory, lies inside a live buffer's range and maps that
  * buffer's own byte (no over-exposure), and the leaves cover every mapped byte (contiguity).
  * Device reads return the model's bytes, and an IOVA just past a buffer, or one just unmapped,
@@ -58,7 +67,7 @@ class ModelBasedSharingTest {
 
     // ---- actions: plain data, generated from a seed, replayable and shrinkable ----
 
-    sealed interface Action permits Alloc, Share, Unshare, Close, Import, DeviceWrite, DeviceRead {
+    sealed interface Action permits Alloc, Share, Unshare, Close, Import, Export, CloseLease, DeviceWrite, DeviceRead {
     }
 
     record Alloc(long size, int domainMask, boolean identical, boolean readOnly, boolean future) implements Action {
@@ -79,6 +88,13 @@ class ModelBasedSharingTest {
     }
 
     record Import(int segments, int unsafeSegment, int domainMask, boolean identical, boolean future) implements Action {
+    }
+
+    /** Lends a live buffer's pages ({@code export}) and imports all of them into the masked domains. */
+    record Export(int pick, int domainMask, boolean keepLease) implements Action {
+    }
+
+    record CloseLease(int pick) implements Action {
     }
 
     record DeviceWrite(int pick, int domain, int offset, int length, int data) implements Action {
@@ -104,9 +120,13 @@ class ModelBasedSharingTest {
                     size = 1 + r.nextInt(0x4_0000);
                 }
                 actions.add(new Alloc(size, mask, r.nextInt(3) == 0, r.nextInt(6) == 0, r.nextInt(3) == 0));
-            } else if (k < 33) {
+            } else if (k < 31) {
                 actions.add(new Import(1 + r.nextInt(4), r.nextInt(3) == 0 ? r.nextInt(4) : -1, mask, r.nextInt(3) == 0,
                         r.nextBoolean()));
+            } else if (k < 36) {
+                actions.add(new Export(r.nextInt(64), mask, r.nextBoolean()));
+            } else if (k < 39) {
+                actions.add(new CloseLease(r.nextInt(64)));
             } else if (k < 48) {
                 actions.add(new Share(r.nextInt(64), r.nextInt(3)));
             } else if (k < 58) {
@@ -133,6 +153,7 @@ class ModelBasedSharingTest {
         boolean identical;
         long identicalIova = -1;
         List<ScatterList.Segment> imported; // null when the helper owns the pages
+        Group group; // the holder of the pages this buffer keeps a reference on
         final Map<Integer, Long> iovas = new TreeMap<>();
         byte[] data;
 
@@ -142,12 +163,31 @@ class ModelBasedSharingTest {
         }
     }
 
+    /** One holder's pages in the model: their bytes and how many buffers and leases hold them. */
+    static final class Group {
+        final List<ScatterList.Segment> blocks;
+        final long bytes;
+        int holders = 1;
+
+        Group(List<ScatterList.Segment> blocks) {
+            this.blocks = blocks;
+            this.bytes = blocks.stream().mapToLong(ScatterList.Segment::length).sum();
+        }
+    }
+
+    /** An open lease in the model. */
+    record Lease(PageLease lease, Group group) {
+    }
+
     static final class Stats {
         long sequences;
         long sequences16k;
         long steps;
         long refusals;
         long faultsExpected;
+        long exports;
+        long pinnedCloses;
+        long quarantined;
         long dmaBytes;
         final long[] perSet = new long[SETS.length];
     }
@@ -155,7 +195,11 @@ class ModelBasedSharingTest {
     /** One execution of a sequence over a fresh rig. */
     static final class Run {
         final Rig rig;
+        final DmaSharing sharing;
+        final int quarantine;
+        final List<ArrayDeque<IovaAllocator.Range>> quarantined = new ArrayList<>();
         final List<Buf> live = new ArrayList<>();
+        final List<Lease> leases = new ArrayList<>();
         final Rig.State initial;
         final long initialBufferBytes;
         final long initialTableBytes;
@@ -163,8 +207,13 @@ class ModelBasedSharingTest {
         final Stats stats;
         final Consumer<Run> extraInvariant;
 
-        Run(int set, int pageSize, Stats stats, Consumer<Run> extraInvariant) {
+        Run(int set, int pageSize, int quarantine, Stats stats, Consumer<Run> extraInvariant) {
             this.rig = new Rig(64L << 20, pageSize, SETS[set]);
+            this.quarantine = quarantine;
+            this.sharing = quarantine == 0 ? rig.sharing : new DmaSharing(rig.memory, quarantine);
+            for (int i = 0; i < 3; i++) {
+                quarantined.add(new ArrayDeque<>());
+            }
             this.initial = rig.state();
             this.initialBufferBytes = rig.memory.allocator().usage().bufferBytes();
             this.initialTableBytes = rig.memory.allocator().usage().tableBytes();
@@ -259,7 +308,7 @@ class ModelBasedSharingTest {
                 List<Integer> ds = domainsOf(al.domainMask());
                 long alignment = alignmentFor(ds, al.future());
                 List<IommuDomain> targets = ds.stream().map(this::d).toList();
-                SharedBuffer b = rig.sharing.allocate(al.size(), targets,
+                SharedBuffer b = sharing.allocate(al.size(), targets,
                         options(ds, al.identical(), al.readOnly(), al.future()));
                 Buf x = new Buf();
                 x.buffer = b;
@@ -268,6 +317,7 @@ class ModelBasedSharingTest {
                 x.length = (al.size() + alignment - 1) & -alignment;
                 x.readOnly = al.readOnly();
                 x.identical = al.identical();
+                x.group = new Group(b.blocks().segments());
                 assertThat(b.alignment()).isEqualTo(alignment);
                 assertThat(b.length()).isEqualTo(x.length);
                 assertThat(b.ownsPages()).isTrue();
@@ -285,8 +335,10 @@ class ModelBasedSharingTest {
                 List<ScatterList.Segment> list = new ArrayList<>();
                 int bad = alignment > rig.memory.pageSize() && im.unsafeSegment() >= 0
                         ? im.unsafeSegment() % im.segments() : -1;
+                PageLease lease = sharing.allocatePages(im.segments() * alignment, alignment);
+                List<ScatterList.Segment> pieces = Rig.chop(lease, alignment);
                 for (int i = 0; i < im.segments(); i++) {
-                    long pa = rig.memory.allocator().allocate(alignment, PageUse.BUFFER);
+                    long pa = pieces.get(im.segments() - 1 - i).pa(); // last piece first: the runs do not merge
                     held.add(new ScatterList.Segment(pa, alignment));
                     long page = rig.memory.pageSize();
                     list.add(i != bad ? new ScatterList.Segment(pa, alignment)
@@ -299,7 +351,7 @@ class ModelBasedSharingTest {
                 if (bad >= 0) {
                     Rig.State before = rig.state();
                     try {
-                        rig.sharing.importScatterList(sg, targets, opts);
+                        sharing.importScatterList(lease, sg, targets, opts);
                         throw new AssertionError("unsafe scatter list " + sg + " was imported");
                     } catch (UnsafeScatterListException e) {
                         assertThat(e.segmentIndex()).as("first bad segment named").isEqualTo(bad);
@@ -307,12 +359,11 @@ class ModelBasedSharingTest {
                     }
                     assertThat(rig.state()).isEqualTo(before);
                     stats.refusals++;
-                    for (ScatterList.Segment s : held) {
-                        rig.memory.allocator().free(s.pa(), s.length());
-                    }
+                    lease.close();
                     return;
                 }
-                SharedBuffer b = rig.sharing.importScatterList(sg, targets, opts);
+                SharedBuffer b = sharing.importScatterList(lease, sg, targets, opts);
+                lease.close(); // the import holds the pages now
                 Buf x = new Buf();
                 x.buffer = b;
                 x.size = sg.totalLength();
@@ -320,13 +371,71 @@ class ModelBasedSharingTest {
                 x.alignment = alignment;
                 x.identical = im.identical();
                 x.imported = held;
+                x.group = new Group(lease.pages().segments());
                 assertThat(b.ownsPages()).isFalse();
                 assertThat(b.length()).isEqualTo(x.length);
                 registerMappings(x, ds);
                 x.data = b.read(0, (int) x.length);
                 live.add(x);
+            } else if (a instanceof CloseLease cl) {
+                if (leases.isEmpty()) {
+                    return;
+                }
+                Lease l = leases.remove(cl.pick() % leases.size());
+                l.lease().close();
+                l.lease().close(); // twice is harmless
+                release(l.group());
             } else if (live.isEmpty()) {
                 return; // nothing to act on: a no-op step
+            } else if (a instanceof Export ex) {
+                Buf x = live.get(ex.pick() % live.size());
+                List<Integer> ds = domainsOf(ex.domainMask());
+                long alignment = alignmentFor(ds, false);
+                List<IommuDomain> targets = ds.stream().map(this::d).toList();
+                PageLease lease = x.buffer.export();
+                x.group.holders++;
+                ScatterList sg = x.buffer.blocks();
+                int bad = -1;
+                for (int i = 0; i < sg.size() && bad < 0; i++) {
+                    ScatterList.Segment seg = sg.segments().get(i);
+                    if (seg.pa() % alignment != 0 || seg.length() % alignment != 0) {
+                        bad = i;
+                    }
+                }
+                if (bad >= 0) {
+                    Rig.State before = rig.state();
+                    int index = bad;
+                    try {
+                        sharing.importScatterList(lease, sg, targets, ShareOptions.DEFAULTS);
+                        throw new AssertionError("blocks " + sg + " not aligned to " + Hex.of(alignment) + " were imported");
+                    } catch (UnsafeScatterListException e) {
+                        assertThat(e.segmentIndex()).as("first bad segment named").isEqualTo(index);
+                    }
+                    assertThat(rig.state()).isEqualTo(before);
+                    stats.refusals++;
+                } else {
+                    SharedBuffer b = sharing.importScatterList(lease, sg, targets, ShareOptions.DEFAULTS);
+                    Buf y = new Buf();
+                    y.buffer = b;
+                    y.size = sg.totalLength();
+                    y.length = sg.totalLength();
+                    y.alignment = alignment;
+                    y.imported = sg.segments();
+                    y.group = x.group;
+                    x.group.holders++;
+                    y.data = x.data; // the same bytes: a write through either is seen through both
+                    assertThat(b.ownsPages()).isFalse();
+                    registerMappings(y, ds);
+                    assertThat(b.read(0, (int) y.length)).as("the importer reads the owner's bytes").isEqualTo(x.data);
+                    live.add(y);
+                    stats.exports++;
+                }
+                if (ex.keepLease()) {
+                    leases.add(new Lease(lease, x.group));
+                } else {
+                    lease.close();
+                    release(x.group);
+                }
             } else if (a instanceof Share sh) {
                 Buf x = live.get(sh.pick() % live.size());
                 IommuDomain d = d(sh.domain());
@@ -350,6 +459,7 @@ class ModelBasedSharingTest {
                 } else {
                     x.buffer.unshare(d);
                     x.iovas.remove(un.domain());
+                    freed(un.domain(), iova, x.length);
                     faults(d, () -> Rig.device(d).read(iova, 1));
                 }
             } else if (a instanceof Close c) {
@@ -360,13 +470,10 @@ class ModelBasedSharingTest {
                     IommuDomain d = d(m.getKey());
                     faults(d, () -> Rig.device(d).read(m.getValue(), 1));
                 }
-                if (x.imported != null) {
-                    for (ScatterList.Segment s : x.imported) {
-                        assertThat(rig.memory.allocator().isAllocated(s.pa(), s.length()))
-                                .as("closing an imported buffer leaves its pages to their owner").isTrue();
-                        rig.memory.allocator().free(s.pa(), s.length());
-                    }
+                for (Map.Entry<Integer, Long> m : x.iovas.entrySet()) {
+                    freed(m.getKey(), m.getValue(), x.length);
                 }
+                release(x.group);
             } else if (a instanceof DeviceWrite w) {
                 Buf x = live.get(w.pick() % live.size());
                 if (x.iovas.isEmpty()) {
@@ -418,6 +525,36 @@ class ModelBasedSharingTest {
             }
         }
 
+        /** The model of the helper's IOVA quarantine: a freed range enters its domain's queue. */
+        void freed(int di, long iova, long length) {
+            if (quarantine == 0) {
+                return;
+            }
+            ArrayDeque<IovaAllocator.Range> q = quarantined.get(di);
+            q.addLast(new IovaAllocator.Range(iova, length));
+            if (q.size() > quarantine) {
+                q.pollFirst();
+            }
+            stats.quarantined++;
+        }
+
+        /** Drops one holder of {@code g}; the last one frees the pages, any other leaves them pinned. */
+        void release(Group g) {
+            g.holders--;
+            for (ScatterList.Segment s : g.blocks) {
+                if (g.holders == 0) {
+                    assertThat(rig.memory.allocator().holding(s.pa())).as("the last holder of %s closed: pages free", s)
+                            .isNull();
+                } else {
+                    assertThat(rig.memory.allocator().holding(s.pa())).as("%s still has %d holders: pages pinned", s,
+                            g.holders).isNotNull();
+                }
+            }
+            if (g.holders > 0) {
+                stats.pinnedCloses++;
+            }
+        }
+
         Buf owner(int di, long iova) {
             for (Buf b : live) {
                 Long at = b.iovas.get(di);
@@ -441,6 +578,11 @@ class ModelBasedSharingTest {
                     return true;
                 }
             }
+            for (IovaAllocator.Range r : quarantined.get(di)) {
+                if (r.start() < end && start < r.end()) {
+                    return true;
+                }
+            }
             IovaAllocator.Snapshot init = initialIovas.get(di);
             for (List<IovaAllocator.Range> rs : List.of(init.allocated(), init.reserved())) {
                 for (IovaAllocator.Range r : rs) {
@@ -453,12 +595,20 @@ class ModelBasedSharingTest {
         }
 
         void checkInvariants() {
-            assertThat(rig.sharing.liveBuffers()).as("live buffers").isEqualTo(live.size());
+            assertThat(sharing.liveBuffers()).as("live buffers").isEqualTo(live.size());
             long expectedBuffer = initialBufferBytes;
             boolean anyMapping = false;
+            Set<Group> held = Collections.newSetFromMap(new IdentityHashMap<>());
             for (Buf b : live) {
-                expectedBuffer += b.length;
+                held.add(b.group);
                 anyMapping |= !b.iovas.isEmpty();
+            }
+            for (Lease l : leases) {
+                held.add(l.group());
+            }
+            for (Group g : held) {
+                assertThat(g.holders).as("a group in use has holders").isPositive();
+                expectedBuffer += g.bytes;
             }
             assertThat(rig.memory.allocator().usage().bufferBytes()).as("buffer page accounting").isEqualTo(expectedBuffer);
             if (!anyMapping) {
@@ -476,6 +626,9 @@ class ModelBasedSharingTest {
                         mappedBytes += b.length;
                     }
                 }
+                expected.addAll(quarantined.get(di));
+                assertThat(sharing.quarantinedRanges(d)).as("quarantined ranges of %s", d)
+                        .isEqualTo(quarantined.get(di).size());
                 expected.sort((p, q) -> Long.compare(p.start(), q.start()));
                 IovaAllocator.Snapshot snap = d.iovaAllocator().snapshot();
                 assertThat(snap.allocated()).as("IOVA ranges of %s", d).isEqualTo(expected);
@@ -519,14 +672,20 @@ class ModelBasedSharingTest {
             for (Buf x : List.copyOf(live)) {
                 step(new Close(live.indexOf(x)));
             }
+            while (!leases.isEmpty()) {
+                step(new CloseLease(0));
+            }
+            sharing.drainIovaQuarantine();
+            quarantined.forEach(ArrayDeque::clear);
             checkInvariants();
             assertThat(rig.state()).as("everything closed: the state is the initial one").isEqualTo(initial);
         }
     }
 
     /** Runs one sequence on a fresh rig; returns the failure, or null if every check held. */
-    static Throwable runSequence(int set, int pageSize, List<Action> actions, Stats stats, Consumer<Run> extraInvariant) {
-        Run run = new Run(set, pageSize, stats, extraInvariant);
+    static Throwable runSequence(int set, int pageSize, int quarantine, List<Action> actions, Stats stats,
+            Consumer<Run> extraInvariant) {
+        Run run = new Run(set, pageSize, quarantine, stats, extraInvariant);
         int i = 0;
         try {
             for (; i < actions.size(); i++) {
@@ -542,7 +701,7 @@ class ModelBasedSharingTest {
     }
 
     /** Delta debugging: removes chunks of actions while the sequence still fails. */
-    static List<Action> shrink(int set, int pageSize, List<Action> failing, Consumer<Run> extraInvariant) {
+    static List<Action> shrink(int set, int pageSize, int quarantine, List<Action> failing, Consumer<Run> extraInvariant) {
         List<Action> current = new ArrayList<>(failing);
         for (int chunk = Math.max(1, current.size() / 2); chunk >= 1; chunk = chunk == 1 ? 0 : chunk / 2) {
             boolean removed = true;
@@ -551,7 +710,7 @@ class ModelBasedSharingTest {
                 for (int start = 0; start < current.size(); start += chunk) {
                     List<Action> candidate = new ArrayList<>(current.subList(0, start));
                     candidate.addAll(current.subList(Math.min(current.size(), start + chunk), current.size()));
-                    if (!candidate.isEmpty() && runSequence(set, pageSize, candidate, new Stats(), extraInvariant) != null) {
+                    if (!candidate.isEmpty() && runSequence(set, pageSize, quarantine, candidate, new Stats(), extraInvariant) != null) {
                         current = candidate;
                         removed = true;
                         break;
@@ -569,14 +728,15 @@ class ModelBasedSharingTest {
         for (long s = 0; s < sequences; s++) {
             int set = (int) (s % SETS.length);
             int pageSize = (s / SETS.length) % 4 == 3 ? 16384 : 4096; // a quarter on 16 KiB CPU pages
+            int quarantine = (s / (4 * SETS.length)) % 2 == 1 ? 2 : 0; // half with an IOVA quarantine of 2 ranges
             long sequenceSeed = master.nextLong();
             List<Action> actions = generate(new Random(sequenceSeed));
             long stepsBefore = stats.steps;
-            Throwable failure = runSequence(set, pageSize, actions, stats, extraInvariant);
+            Throwable failure = runSequence(set, pageSize, quarantine, actions, stats, extraInvariant);
             if (failure != null) {
-                List<Action> minimal = shrink(set, pageSize, actions, extraInvariant);
-                Throwable minimalFailure = runSequence(set, pageSize, minimal, new Stats(), extraInvariant);
-                throw new ShrunkFailure(seed, s, set, pageSize, actions, minimal, minimalFailure);
+                List<Action> minimal = shrink(set, pageSize, quarantine, actions, extraInvariant);
+                Throwable minimalFailure = runSequence(set, pageSize, quarantine, minimal, new Stats(), extraInvariant);
+                throw new ShrunkFailure(seed, s, set, pageSize, quarantine, actions, minimal, minimalFailure);
             }
             stats.sequences++;
             if (pageSize == 16384) {
@@ -592,10 +752,11 @@ class ModelBasedSharingTest {
         private static final long serialVersionUID = 1L;
         final transient List<Action> minimal;
 
-        ShrunkFailure(long seed, long index, int set, int pageSize, List<Action> original, List<Action> minimal,
-                Throwable cause) {
+        ShrunkFailure(long seed, long index, int set, int pageSize, int quarantine, List<Action> original,
+                List<Action> minimal, Throwable cause) {
             super("model-based run failed on the " + SET_NAMES[set] + " trio " + Arrays.toString(SETS[set])
-                    + " over " + pageSize / 1024 + " KiB CPU pages"
+                    + " over " + pageSize / 1024 + " KiB CPU pages" + (quarantine > 0 ? " with IOVA quarantine "
+                    + quarantine : "")
                     + " in sequence " + index + " of seed " + seed + " (replay with -Ddmashare.test.seed=" + seed + ")\n"
                     + "minimal failing sequence (" + minimal.size() + " of " + original.size() + " steps): " + minimal
                     + "\nfailure: " + (cause == null ? "(did not reproduce)" : cause.getMessage()), cause);
@@ -614,11 +775,16 @@ class ModelBasedSharingTest {
         long t0 = System.nanoTime();
         Stats stats = campaign(seed, sequences, null);
         Campaign.summary("model-based", "%,d sequences (%,d over 16 KiB CPU pages), %,d steps (generic %,d, dart %,d, mixed %,d), %,d predicted"
-                + " refusals, %,d predicted device faults, %,d bytes of DMA checked, %.1f s", stats.sequences, stats.sequences16k,
-                stats.steps, stats.perSet[0], stats.perSet[1], stats.perSet[2], stats.refusals, stats.faultsExpected, stats.dmaBytes,
+                + " refusals, %,d predicted device faults, %,d imports of an export, %,d closes of a holder that left"
+                + " the pages pinned, %,d ranges quarantined, %,d bytes of DMA checked, %.1f s", stats.sequences,
+                stats.sequences16k, stats.steps, stats.perSet[0], stats.perSet[1], stats.perSet[2], stats.refusals,
+                stats.faultsExpected, stats.exports, stats.pinnedCloses, stats.quarantined, stats.dmaBytes,
                 (System.nanoTime() - t0) / 1e9);
         assertThat(stats.sequences).isEqualTo(sequences);
         assertThat(stats.refusals).as("the sequences exercise refusals").isPositive();
+        assertThat(stats.exports).as("the sequences import exports").isPositive();
+        assertThat(stats.pinnedCloses).as("the sequences close holders while others pin the pages").isPositive();
+        assertThat(stats.quarantined).as("the sequences quarantine IOVA ranges").isPositive();
     }
 
     /**
@@ -636,7 +802,7 @@ class ModelBasedSharingTest {
         }
         assertThat(failure).as("the planted bug is found").isNotNull();
         assertThat(failure.minimal).hasSize(2);
-        assertThat(failure.minimal).allSatisfy(a -> assertThat(a).isInstanceOfAny(Alloc.class, Import.class));
+        assertThat(failure.minimal).allSatisfy(a -> assertThat(a).isInstanceOfAny(Alloc.class, Import.class, Export.class));
         assertThat(failure.getMessage()).contains("minimal failing sequence (2 of").contains("-Ddmashare.test.seed=42");
     }
 }

@@ -3,6 +3,7 @@ package org.dmashare.it.rig;
 import java.util.stream.Stream;
 import org.junit.jupiter.params.provider.Arguments;
 import org.dmashare.sharing.DmaSharing;
+import org.dmashare.sharing.PageLease;
 import org.dmashare.sharing.ScatterList;
 import org.dmashare.sharing.ShareOptions;
 import org.dmashare.sharing.SharedBuffer;
@@ -83,6 +84,27 @@ public final class Rig {
                 Arguments.of((Object) new String[] {"lpae-4k", "lpae-16k", "lpae-64k"}),
                 Arguments.of((Object) new String[] {"apple-dart:t8020", "apple-dart:t6000", "apple-dart:t8110"}),
                 Arguments.of((Object) new String[] {"apple-dart:t8020", "lpae-4k", "flat:flat-64k"}));
+    }
+
+    /** The lease's pages cut into {@code unit}-sized segments, in address order (the lease's blocks are multiples of unit). */
+    public static List<ScatterList.Segment> chop(PageLease lease, long unit) {
+        List<ScatterList.Segment> out = new ArrayList<>();
+        for (ScatterList.Segment b : lease.pages()) {
+            for (long o = 0; o < b.length(); o += unit) {
+                out.add(new ScatterList.Segment(b.pa() + o, unit));
+            }
+        }
+        return out;
+    }
+
+    /** The first {@code n} {@code unit}-sized pieces of the lease's pages, last piece first (so no two neighbours merge). */
+    public static ScatterList lentSegments(PageLease lease, long unit, int n) {
+        List<ScatterList.Segment> all = chop(lease, unit);
+        List<ScatterList.Segment> out = new ArrayList<>();
+        for (int i = n - 1; i >= 0; i--) {
+            out.add(all.get(i));
+        }
+        return ScatterList.of(out);
     }
 
     public IommuDomain domain(int i) {

@@ -11,11 +11,13 @@ import java.util.stream.Stream;
 import org.assertj.core.api.ThrowableAssert.ThrowingCallable;
 import org.dmashare.InvalidArgumentException;
 import org.dmashare.ObjectClosedException;
+import org.dmashare.UnsafeScatterListException;
 import org.dmashare.iommu.DomainType;
 import org.dmashare.iommu.IommuBackends;
 import org.dmashare.iommu.IommuConfig;
 import org.dmashare.iommu.IommuDomain;
 import org.dmashare.memory.PhysicalMemory;
+import org.dmashare.sharing.PageLease;
 import org.dmashare.sharing.ScatterList;
 import org.dmashare.sharing.ShareOptions;
 import org.dmashare.sharing.SharedBuffer;
@@ -71,9 +73,13 @@ class DmaSharingBadInputTest {
                         (r, x) -> r.sharing.allocate(4096, r.domains.subList(0, 2), null)),
                 new Case("non-power-of-two alignment", InvalidArgumentException.class, "power of two",
                         (r, x) -> r.sharing.allocate(4096, r.domains.subList(0, 2), ShareOptions.builder().alignment(0x3000).build())),
-                new Case("import of a segment outside memory", InvalidArgumentException.class, "outside memory",
-                        (r, x) -> r.sharing.importScatterList(ScatterList.of(new ScatterList.Segment(0x1_0000, 0x1_0000)),
-                                r.domains.subList(0, 2), ShareOptions.DEFAULTS)),
+                new Case("import of a segment outside memory", UnsafeScatterListException.class, "outside memory",
+                        (r, x) -> {
+                            try (PageLease lease = r.sharing.allocatePages(0x1_0000, 0)) {
+                                r.sharing.importScatterList(lease, ScatterList.of(new ScatterList.Segment(0x1_0000,
+                                        0x1_0000)), r.domains.subList(0, 2), ShareOptions.DEFAULTS);
+                            }
+                        }),
                 new Case("empty scatter list", InvalidArgumentException.class, "at least one segment",
                         (r, x) -> ScatterList.of(List.of())),
                 new Case("segment of zero length", InvalidArgumentException.class, "positive length",

@@ -5,6 +5,7 @@ import java.util.stream.Stream;
 import org.junit.jupiter.params.provider.Arguments;
 import org.dmashare.iommu.DeviceFaultException;
 import org.dmashare.sharing.DmaSharing;
+import org.dmashare.sharing.PageLease;
 import org.dmashare.sharing.ScatterList;
 import org.dmashare.sharing.ShareOptions;
 import org.dmashare.sharing.SharedBuffer;
@@ -376,14 +377,17 @@ class DmaSharingGuaranteesTest {
 
     @ParameterizedTest
     @MethodSource("pairs")
-    void importsAlignedScatterListWithoutTakingOwnership(String[] set) {
+    void importsLentScatterListAndTheLastHolderFreesThePages(String[] set) {
         Rig rig = new Rig(set);
-        long p1 = rig.memory.allocator().allocate(0x8000, PageUse.BUFFER);
-        long p2 = rig.memory.allocator().allocate(0x1_0000, PageUse.BUFFER);
-        long p3 = rig.memory.allocator().allocate(0x4000, PageUse.BUFFER);
+        PageLease lease = rig.sharing.allocatePages(0x2_0000, 0x1_0000);
+        long p = lease.pages().segments().get(0).pa();
+        long p1 = p + 0x1_0000;
+        long p2 = p;
+        long p3 = p + 0x1_C000;
         ScatterList list = ScatterList.of(new ScatterList.Segment(p2, 0x1_0000), new ScatterList.Segment(p1, 0x8000),
                 new ScatterList.Segment(p3, 0x4000));
-        SharedBuffer b = rig.sharing.importScatterList(list, rig.domains, ShareOptions.DEFAULTS);
+        SharedBuffer b = rig.sharing.importScatterList(lease, list, rig.domains, ShareOptions.DEFAULTS);
+        lease.close();
         assertThat(b.ownsPages()).isFalse();
         assertThat(b.length()).isEqualTo(0x1_C000);
         byte[] data = Rig.pattern(0x1_C000, 7);
@@ -394,7 +398,8 @@ class DmaSharingGuaranteesTest {
         }
         long bufferBytes = rig.memory.allocator().usage().bufferBytes();
         b.close();
-        assertThat(rig.memory.allocator().usage().bufferBytes()).as("imported pages stay allocated").isEqualTo(bufferBytes);
+        assertThat(rig.memory.allocator().usage().bufferBytes()).as("the importer was the last holder: the pages are freed")
+                .isEqualTo(bufferBytes - 0x2_0000);
         assertThat(Rig.leaves(rig.domain(0))).isEmpty();
     }
 
@@ -402,18 +407,19 @@ class DmaSharingGuaranteesTest {
     @MethodSource("pairs")
     void importRefusesFirstUnalignedSegmentAndChangesNothing(String[] set) {
         Rig rig = new Rig(set);
-        long p1 = rig.memory.allocator().allocate(0x8000, PageUse.BUFFER);
-        long p2 = rig.memory.allocator().allocate(0x8000, PageUse.BUFFER);
+        PageLease lease = rig.sharing.allocatePages(0x1_0000, 0x8000);
+        long p1 = lease.pages().segments().get(0).pa();
+        long p2 = p1 + 0x8000;
         ScatterList badLength = ScatterList.of(new ScatterList.Segment(p1, 0x4000), new ScatterList.Segment(p2, 0x1000),
                 new ScatterList.Segment(p2 + 0x5000, 0x1000));
         ScatterList badAddress = ScatterList.of(new ScatterList.Segment(p1, 0x4000),
                 new ScatterList.Segment(p2 + 0x1000, 0x4000));
         Rig.State before = rig.state();
-        assertThatThrownBy(() -> rig.sharing.importScatterList(badLength, rig.domains, ShareOptions.DEFAULTS))
+        assertThatThrownBy(() -> rig.sharing.importScatterList(lease, badLength, rig.domains, ShareOptions.DEFAULTS))
                 .isInstanceOf(UnsafeScatterListException.class).hasMessageContaining("segment 1")
                 .hasMessageContaining("length 0x1000").extracting(e -> ((UnsafeScatterListException) e).segmentIndex())
                 .isEqualTo(1);
-        assertThatThrownBy(() -> rig.sharing.importScatterList(badAddress, rig.domains, ShareOptions.DEFAULTS))
+        assertThatThrownBy(() -> rig.sharing.importScatterList(lease, badAddress, rig.domains, ShareOptions.DEFAULTS))
                 .isInstanceOf(UnsafeScatterListException.class).hasMessageContaining("segment 1")
                 .hasMessageContaining("address");
         assertThat(rig.state()).isEqualTo(before);

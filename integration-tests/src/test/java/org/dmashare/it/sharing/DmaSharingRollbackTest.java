@@ -12,6 +12,7 @@ import org.dmashare.iommu.support.PagingDomain;
 import org.dmashare.memory.FailureInjector;
 import org.dmashare.memory.FailureInjector.Point;
 import org.dmashare.memory.PageUse;
+import org.dmashare.sharing.PageLease;
 import org.dmashare.sharing.ScatterList;
 import org.dmashare.sharing.ShareOptions;
 import org.dmashare.sharing.SharedBuffer;
@@ -120,13 +121,10 @@ class DmaSharingRollbackTest {
     @MethodSource("mappingPointsOnEveryTrio")
     void importUnwindsCompletelyWhereverItFails(Point point, String[] set) {
         Rig rig = fragmentedRig(set);
-        List<ScatterList.Segment> segs = new ArrayList<>();
-        for (int i = 0; i < 4; i++) {
-            segs.add(new ScatterList.Segment(rig.memory.allocator().allocate(0x1_0000, PageUse.BUFFER), 0x1_0000));
-        }
-        ScatterList list = ScatterList.of(segs);
+        PageLease lease = rig.sharing.allocatePages(4 * 0x1_0000, 0x1_0000);
+        ScatterList list = Rig.lentSegments(lease, 0x1_0000, 4);
         Rig.State initial = rig.state();
-        int failed = failEveryNth(rig, point, () -> rig.sharing.importScatterList(list, rig.domains, ShareOptions.DEFAULTS),
+        int failed = failEveryNth(rig, point, () -> rig.sharing.importScatterList(lease, list, rig.domains, ShareOptions.DEFAULTS),
                 SharedBuffer::close);
         assertThat(failed).isGreaterThanOrEqualTo(1);
         assertThat(rig.state()).isEqualTo(initial);
