@@ -16,6 +16,13 @@ import org.dmashare.iova.IovaAllocator;
  * existing valid entry; {@link #unmap} must cover whole mappings. Changing the tables does not
  * change what devices see until {@link #flushIotlb()}: a translation cached in the IOTLB stays
  * usable, as on hardware. Every method is thread-safe; a failed call changes nothing.
+ *
+ * <p>{@code map}, {@code unmap}, {@code syncMap} and {@code flushIotlb} are the table and hardware
+ * level (io-pgtable's {@code map_pages}/{@code unmap_pages} and the driver's IOTLB operations): a
+ * {@code map} is not yet reliably usable by devices and an {@code unmap} leaves cached translations
+ * usable. Backends and the conformance kit work at this level. Callers that hand IOVAs to devices
+ * use the domain level, {@link IommuApi}, which adds the IOTLB work Linux's {@code iommu_map} and
+ * {@code iommu_unmap} add, with no-sync and gather forms for batching.
  */
 public interface IommuDomain extends AutoCloseable {
 
