@@ -17,6 +17,7 @@ import org.dmashare.ObjectClosedException;
 import org.dmashare.PhysicalMemoryExhaustedException;
 import org.dmashare.UnsafeScatterListException;
 import org.dmashare.iommu.DomainType;
+import org.dmashare.iommu.IommuApi;
 import org.dmashare.iommu.IommuDomain;
 import org.dmashare.iova.IovaAllocator;
 import org.dmashare.memory.PageAllocator;
@@ -358,8 +359,7 @@ final class ShareTransaction {
         if (d.isClosed()) {
             return;
         }
-        d.unmap(m.iova(), b.length());
-        d.flushIotlb();
+        IommuApi.unmap(d, m.iova(), b.length());
         quarantine.release(d, m.iova(), b.length());
     }
 
@@ -391,22 +391,20 @@ final class ShareTransaction {
         long mapped = 0;
         try {
             for (ScatterList.Segment run : b.blocks().merged()) {
-                d.map(iova + mapped, run.pa(), run.length(), b.prot());
+                IommuApi.mapNoSync(d, iova + mapped, run.pa(), run.length(), b.prot());
                 mapped += run.length();
             }
-            d.syncMap(iova, b.length());
+            IommuApi.syncMap(d, iova, b.length()); // one sync for every run, as iommu_map_sg
         } catch (RuntimeException e) {
             if (mapped > 0) {
-                d.unmap(iova, mapped);
-                d.flushIotlb();
+                IommuApi.unmap(d, iova, mapped);
             }
             throw e;
         }
     }
 
     private static void unmapOnly(SharedBuffer b, IommuDomain d, long iova) {
-        d.unmap(iova, b.length());
-        d.flushIotlb();
+        IommuApi.unmap(d, iova, b.length());
     }
 
     /** Finds and reserves one IOVA range free in every domain (and in the declared future domains). */
