@@ -91,7 +91,7 @@ import org.junit.jupiter.api.extension.ExtendWith;
  * <p>Designed for extension: one instance runs one check, with a fresh memory and a fresh unit.
  */
 @ExtendWith(KitFailureReporter.class)
-public abstract class IommuBackendConformanceKit {
+public abstract class IommuBackendConformanceKit implements DomainProtocolRules {
 
     /** The memory of the current check, from {@link #createMemory()}. */
     private PhysicalMemory memory;
