@@ -5,7 +5,7 @@ import org.dmashare.InvalidArgumentException;
 import org.dmashare.MappingConflictException;
 import org.dmashare.ObjectClosedException;
 import org.dmashare.PhysicalMemoryExhaustedException;
-import org.dmashare.iova.IovaAllocator;
+import org.dmashare.iova.IovaSpace;
 
 /**
  * One IOMMU address space: page tables in physical memory, a granule and the page sizes it can
@@ -72,11 +72,15 @@ public interface IommuDomain extends AutoCloseable {
     long apertureEnd();
 
     /**
-     * The allocator of this domain's IOVA space. It never hands out IOVA 0.
+     * A read-only view of this domain's IOVA space: its bounds and its live ranges. It never hands
+     * out IOVA 0. Only the core allocates in it (the sharing helper, and the DMA-API model through
+     * the core's internal access), so no caller can free a range a buffer still holds.
      *
-     * @return the allocator
+     * @return the view, the same object on every call
+     * @throws InvalidArgumentException if the domain has no IOVA space (identity and blocked
+     *     domains)
      */
-    IovaAllocator iovaAllocator();
+    IovaSpace iovaSpace();
 
     /**
      * Maps {@code [iova, iova + size)} to {@code [pa, pa + size)}.

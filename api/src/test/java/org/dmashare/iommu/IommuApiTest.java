@@ -261,8 +261,8 @@ class IommuApiTest {
         }
 
         @Override
-        public org.dmashare.iova.IovaAllocator iovaAllocator() {
-            return real.iovaAllocator();
+        public org.dmashare.iova.IovaSpace iovaSpace() {
+            return real.iovaSpace();
         }
 
         @Override
