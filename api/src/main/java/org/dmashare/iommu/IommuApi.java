@@ -120,9 +120,12 @@ public final class IommuApi {
      * @throws org.dmashare.ObjectClosedException if the domain is closed
      */
     public static long unmap(IommuDomain d, long iova, long size) {
-        IotlbGather gather = new IotlbGather();
-        long unmapped = unmapFast(d, iova, size, gather);
-        iotlbSync(d, gather);
+        Objects.requireNonNull(d, "domain");
+        // unmapFast into a gather of its own, then iotlbSync: without allocating the gather.
+        long unmapped = d.unmap(iova, size);
+        if (unmapped > 0) {
+            d.flushIotlb();
+        }
         return unmapped;
     }
 
