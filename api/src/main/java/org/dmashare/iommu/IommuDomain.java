@@ -5,7 +5,7 @@ import org.dmashare.InvalidArgumentException;
 import org.dmashare.MappingConflictException;
 import org.dmashare.ObjectClosedException;
 import org.dmashare.PhysicalMemoryExhaustedException;
-import org.dmashare.iova.IovaAllocator;
+import org.dmashare.iova.IovaSpace;
 
 /**
  * One IOMMU address space: page tables in physical memory, a granule and the page sizes it can
@@ -16,6 +16,13 @@ import org.dmashare.iova.IovaAllocator;
  * existing valid entry; {@link #unmap} must cover whole mappings. Changing the tables does not
  * change what devices see until {@link #flushIotlb()}: a translation cached in the IOTLB stays
  * usable, as on hardware. Every method is thread-safe; a failed call changes nothing.
+ *
+ * <p>{@code map}, {@code unmap}, {@code syncMap} and {@code flushIotlb} are the table and hardware
+ * level (io-pgtable's {@code map_pages}/{@code unmap_pages} and the driver's IOTLB operations): a
+ * {@code map} is not yet reliably usable by devices and an {@code unmap} leaves cached translations
+ * usable. Backends and the conformance kit work at this level. Callers that hand IOVAs to devices
+ * use the domain level, {@link IommuApi}, which adds the IOTLB work Linux's {@code iommu_map} and
+ * {@code iommu_unmap} add, with no-sync and gather forms for batching.
  */
 public interface IommuDomain extends AutoCloseable {
 
@@ -65,11 +72,15 @@ public interface IommuDomain extends AutoCloseable {
     long apertureEnd();
 
     /**
-     * The allocator of this domain's IOVA space. It never hands out IOVA 0.
+     * A read-only view of this domain's IOVA space: its bounds and its live ranges. It never hands
+     * out IOVA 0. Only the core allocates in it (the sharing helper, and the DMA-API model through
+     * the core's internal access), so no caller can free a range a buffer still holds.
      *
-     * @return the allocator
+     * @return the view, the same object on every call
+     * @throws InvalidArgumentException if the domain has no IOVA space (identity and blocked
+     *     domains)
      */
-    IovaAllocator iovaAllocator();
+    IovaSpace iovaSpace();
 
     /**
      * Maps {@code [iova, iova + size)} to {@code [pa, pa + size)}.

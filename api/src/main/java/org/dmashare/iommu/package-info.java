@@ -10,6 +10,13 @@
  * IOTLB and a walk of the page tables stored in {@link org.dmashare.memory.PhysicalMemory}; a
  * translation stays in the IOTLB until the domain's IOTLB is flushed.
  *
+ * <p>Two levels of map and unmap, as in Linux: {@link org.dmashare.iommu.IommuDomain}'s
+ * {@code map}, {@code unmap}, {@code syncMap} and {@code flushIotlb} are the table and hardware
+ * level that backends implement and the conformance kit checks (a stale IOTLB entry stays
+ * observable there); {@link org.dmashare.iommu.IommuApi} is the domain level callers use
+ * ({@code iommu_map}, {@code iommu_unmap}, and the no-sync and {@link
+ * org.dmashare.iommu.IotlbGather gather} forms for batching), which does the IOTLB work itself.
+ *
  * <h2>Locks</h2>
  * <p>This package declares interfaces; their implementations (see
  * {@link org.dmashare.iommu.support}) take these locks, always in this order when they nest

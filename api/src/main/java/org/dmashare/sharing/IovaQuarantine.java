@@ -30,7 +30,7 @@ final class IovaQuarantine {
     /** Releases an unmapped, flushed range: into the FIFO, evicting the oldest beyond the depth. */
     void release(IommuDomain d, long iova, long length) {
         if (depth == 0) {
-            d.iovaAllocator().free(iova, length);
+            ShareTransaction.iovas(d).free(iova, length);
             return;
         }
         long[] evicted;
@@ -40,7 +40,7 @@ final class IovaQuarantine {
             evicted = q.size() > depth ? q.pollFirst() : null;
         }
         if (evicted != null) {
-            d.iovaAllocator().free(evicted[0], evicted[1]);
+            ShareTransaction.iovas(d).free(evicted[0], evicted[1]);
         }
     }
 
@@ -53,7 +53,7 @@ final class IovaQuarantine {
         }
         for (Map.Entry<IommuDomain, ArrayDeque<long[]>> e : all.entrySet()) {
             for (long[] r : e.getValue()) {
-                e.getKey().iovaAllocator().free(r[0], r[1]);
+                ShareTransaction.iovas(e.getKey()).free(r[0], r[1]);
             }
         }
     }

@@ -17,8 +17,10 @@ import org.dmashare.ObjectClosedException;
 import org.dmashare.PhysicalMemoryExhaustedException;
 import org.dmashare.UnsafeScatterListException;
 import org.dmashare.iommu.DomainType;
+import org.dmashare.iommu.IommuApi;
 import org.dmashare.iommu.IommuDomain;
 import org.dmashare.iova.IovaAllocator;
+import org.dmashare.iova.internal.DomainIovas;
 import org.dmashare.memory.PageAllocator;
 import org.dmashare.memory.PageUse;
 import org.dmashare.memory.PhysicalMemory;
@@ -93,6 +95,7 @@ final class ShareTransaction {
             throw new InvalidArgumentException("domain " + d + " translates to " + d.iommu().memory()
                     + ", not to this helper's " + memory);
         }
+        iovas(d); // refuses, before anything changes, a domain whose IOVA space the core cannot allocate in
     }
 
     static void checkGranule(IommuDomain d, long alignment) {
@@ -142,10 +145,10 @@ final class ShareTransaction {
     /** Refuses a length larger than some domain's whole IOVA space. */
     static void checkApertures(List<IommuDomain> domains, long length) {
         for (IommuDomain d : domains) {
-            long space = d.iovaAllocator().end() - d.iovaAllocator().start();
+            long space = d.iovaSpace().end() - d.iovaSpace().start();
             if (length > space) {
                 throw new InvalidArgumentException("buffer of " + Hex.size(length) + " cannot fit the IOVA space of " + d
-                        + ": " + Hex.range(d.iovaAllocator().start(), space));
+                        + ": " + Hex.range(d.iovaSpace().start(), space));
             }
         }
     }
@@ -272,6 +275,11 @@ final class ShareTransaction {
         return null;
     }
 
+    /** The allocator behind {@code d}'s read-only IOVA space: only the core allocates in it. */
+    static IovaAllocator iovas(IommuDomain d) {
+        return DomainIovas.allocator(d.iovaSpace());
+    }
+
     // ---- the transaction ----
 
     /**
@@ -283,7 +291,7 @@ final class ShareTransaction {
         if (!b.identical()) {
             try {
                 for (IommuDomain d : domains) {
-                    IovaAllocator iovas = d.iovaAllocator();
+                    IovaAllocator iovas = iovas(d);
                     long iova = iovas.allocate(b.length(), iovaAlignment(b.blocks(), d, b.alignment()));
                     mapOrRelease(b, d, iova);
                     mappings.add(new SharedBuffer.Mapping(d, iova));
@@ -308,7 +316,7 @@ final class ShareTransaction {
                 unmapOnly(b, domains.get(i), iova);
             }
             for (IommuDomain d : domains) {
-                d.iovaAllocator().free(iova, b.length());
+                iovas(d).free(iova, b.length());
             }
             mappings.clear();
             throw e;
@@ -323,7 +331,7 @@ final class ShareTransaction {
             throw new InvalidArgumentException("buffer is already mapped into " + d + " at " + Hex.of(existing.iova()));
         }
         checkGranule(d, b.alignment());
-        IovaAllocator iovas = d.iovaAllocator();
+        IovaAllocator iovas = iovas(d);
         long length = b.length();
         long iova;
         if (b.identical()) {
@@ -358,8 +366,7 @@ final class ShareTransaction {
         if (d.isClosed()) {
             return;
         }
-        d.unmap(m.iova(), b.length());
-        d.flushIotlb();
+        IommuApi.unmap(d, m.iova(), b.length());
         quarantine.release(d, m.iova(), b.length());
     }
 
@@ -371,7 +378,7 @@ final class ShareTransaction {
         for (int i = mappings.size() - 1; i >= 0; i--) {
             SharedBuffer.Mapping m = mappings.get(i);
             unmapOnly(b, m.domain(), m.iova());
-            m.domain().iovaAllocator().free(m.iova(), b.length());
+            iovas(m.domain()).free(m.iova(), b.length());
         }
         mappings.clear();
     }
@@ -381,7 +388,7 @@ final class ShareTransaction {
         try {
             mapOrUnmap(b, d, iova);
         } catch (RuntimeException e) {
-            d.iovaAllocator().free(iova, b.length());
+            iovas(d).free(iova, b.length());
             throw e;
         }
     }
@@ -391,22 +398,20 @@ final class ShareTransaction {
         long mapped = 0;
         try {
             for (ScatterList.Segment run : b.blocks().merged()) {
-                d.map(iova + mapped, run.pa(), run.length(), b.prot());
+                IommuApi.mapNoSync(d, iova + mapped, run.pa(), run.length(), b.prot());
                 mapped += run.length();
             }
-            d.syncMap(iova, b.length());
+            IommuApi.syncMap(d, iova, b.length()); // one sync for every run, as iommu_map_sg
         } catch (RuntimeException e) {
             if (mapped > 0) {
-                d.unmap(iova, mapped);
-                d.flushIotlb();
+                IommuApi.unmap(d, iova, mapped);
             }
             throw e;
         }
     }
 
     private static void unmapOnly(SharedBuffer b, IommuDomain d, long iova) {
-        d.unmap(iova, b.length());
-        d.flushIotlb();
+        IommuApi.unmap(d, iova, b.length());
     }
 
     /** Finds and reserves one IOVA range free in every domain (and in the declared future domains). */
@@ -433,13 +438,13 @@ final class ShareTransaction {
                 int reserved = 0;
                 try {
                     for (IommuDomain d : domains) {
-                        d.iovaAllocator().allocateAt(candidate, length);
+                        iovas(d).allocateAt(candidate, length);
                         reserved++;
                     }
                     return candidate;
                 } catch (RuntimeException e) {
                     for (int i = 0; i < reserved; i++) {
-                        domains.get(i).iovaAllocator().free(candidate, length);
+                        iovas(domains.get(i)).free(candidate, length);
                     }
                     if (!(e instanceof MappingConflictException)) {
                         throw e;
@@ -460,16 +465,16 @@ final class ShareTransaction {
     private static long findCommonFree(List<IommuDomain> domains, long length, long align) {
         long limit = Long.MAX_VALUE;
         for (IommuDomain d : domains) {
-            limit = Math.min(limit, d.iovaAllocator().end());
+            limit = Math.min(limit, d.iovaSpace().end());
         }
         while (true) {
-            long candidate = domains.get(0).iovaAllocator().findFree(length, align, limit);
+            long candidate = domains.get(0).iovaSpace().findFree(length, align, limit);
             if (candidate < 0) {
                 return -1;
             }
             long lowest = candidate;
             for (IommuDomain d : domains) {
-                long c = d.iovaAllocator().findFree(length, align, candidate + length);
+                long c = d.iovaSpace().findFree(length, align, candidate + length);
                 if (c < 0) {
                     return -1;
                 }

@@ -73,7 +73,7 @@ class DmaSharingCoreTest {
         List<IovaAllocator.Snapshot> iovas = new ArrayList<>();
         for (IommuDomain d : List.of(a, b, c)) {
             tables.add(((PagingDomain) d).table());
-            iovas.add(d.iovaAllocator().snapshot());
+            iovas.add(d.iovaSpace().snapshot());
         }
         return List.of(TableState.of(memory, tables.toArray(IoPageTable[]::new)), iovas);
     }

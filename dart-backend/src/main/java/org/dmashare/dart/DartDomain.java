@@ -26,13 +26,13 @@ public final class DartDomain extends PagingDomain {
         super(iommu, format, 0, 1L << format.inputBits());
         this.format = format;
         this.firmwareRanges = List.copyOf(iommu.firmwareRanges(format));
-        long start = iovaAllocator().start();
-        long end = iovaAllocator().end();
+        long start = iovaSpace().start();
+        long end = iovaSpace().end();
         for (long[] r : firmwareRanges) {
             long from = Math.max(r[0], start);
             long to = Math.min(r[1], end);
             if (from < to) {
-                iovaAllocator().reserve(from, to - from);
+                reserveIova(from, to - from);
             }
         }
     }

@@ -134,13 +134,13 @@ class DartSharingTest {
     void failedAllocationLeavesDomainsAllocatorsAndMemoryAsBefore(String variant) {
         Rig r = new Rig(variant);
         PageAllocator.Usage before = r.memory.allocator().usage();
-        int dcpRanges = r.dcp.iovaAllocator().liveRanges();
+        int dcpRanges = r.dcp.iovaSpace().liveRanges();
         r.memory.failures().failNth(FailureInjector.Point.MAP, 2);
         assertThatThrownBy(() -> r.sharing.allocate(SIZE, List.of(r.dcp, r.disp)))
                 .isInstanceOf(MappingConflictException.class);
         r.memory.failures().clear();
         assertThat(r.memory.allocator().usage()).isEqualTo(before);
-        assertThat(r.dcp.iovaAllocator().liveRanges()).isEqualTo(dcpRanges);
+        assertThat(r.dcp.iovaSpace().liveRanges()).isEqualTo(dcpRanges);
         assertThat(r.dcp.table().tablePages()).hasSize(1);
         assertThat(r.dcpDart.iotlbSize()).isZero();
     }

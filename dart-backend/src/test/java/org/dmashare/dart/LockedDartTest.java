@@ -53,7 +53,7 @@ class LockedDartTest {
         DartDomain d = (DartDomain) dart.createDomain();
         disp.attach(d);
         long buf = Darts.dataPage(memory, (byte) 0x42);
-        long iova = d.iovaAllocator().allocate(0x4000, 0x4000);
+        long iova = d.iovaSpace().findFree(0x4000, 0x4000, d.iovaSpace().end());
         d.map(iova, buf, 0x4000, Prot.READ_WRITE);
         d.flushIotlb();
 
@@ -102,9 +102,9 @@ class LockedDartTest {
         long buf = Darts.dataPage(memory, (byte) 1);
         assertThatThrownBy(() -> d.map(FB_IOVA + FB_SIZE, buf, 0x4000, Prot.READ))
                 .isInstanceOf(MappingConflictException.class).hasMessageContaining("firmware");
-        assertThat(d.iovaAllocator().isFree(FB_IOVA, 0x4000)).isFalse();
+        assertThat(d.iovaSpace().isFree(FB_IOVA, 0x4000)).isFalse();
         for (int i = 0; i < 600; i++) {
-            long iova = d.iovaAllocator().allocate(0x8_0000, 0x4000);
+            long iova = d.iovaSpace().findFree(0x8_0000, 0x4000, d.iovaSpace().end());
             assertThat(iova + 0x8_0000 <= FB_IOVA || iova >= FB_IOVA + 0x200_0000L).isTrue();
         }
     }
@@ -135,7 +135,7 @@ class LockedDartTest {
         assertThat(d.format().levels()).isEqualTo(3);
         assertThat(d.format().inputBits()).isEqualTo(37);
         dart.device(0).attach(d);
-        long iova = d.iovaAllocator().allocate(0x4000, 0x4000);
+        long iova = d.iovaSpace().findFree(0x4000, 0x4000, d.iovaSpace().end());
         assertThat(iova).isGreaterThanOrEqualTo(1L << 36);
         d.map(iova, Darts.dataPage(memory, (byte) 0x37), 0x4000, Prot.READ);
         d.flushIotlb();

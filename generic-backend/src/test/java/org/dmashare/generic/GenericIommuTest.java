@@ -353,7 +353,7 @@ class GenericIommuTest {
             assertThat(d.granule()).isEqualTo(0x4000);
             assertThat(d.pageSizes()).isEqualTo(0x4000 | (1L << 25));
             assertThat(d.apertureEnd()).isEqualTo(d.apertureStart());
-            assertThatThrownBy(d::iovaAllocator).isInstanceOf(InvalidArgumentException.class);
+            assertThatThrownBy(d::iovaSpace).isInstanceOf(InvalidArgumentException.class);
             assertThatThrownBy(() -> d.map(0x4000, buf, 0x4000, Prot.READ)).isInstanceOf(InvalidArgumentException.class);
             assertThatThrownBy(() -> d.unmap(0x4000, 0x4000)).isInstanceOf(InvalidArgumentException.class);
             d.close();

@@ -370,10 +370,10 @@ class GenericPageTableTest {
     void domainIovaAllocatorCoversTheApertureButNeverHandsOutZero() {
         Iommu iommu = new GenericBackend().create(IommuConfig.builder("lpae-16k").inputBits(36).build(), memory);
         IommuDomain d = iommu.createDomain();
-        assertThat(d.iovaAllocator().granule()).isEqualTo(0x4000);
-        assertThat(d.iovaAllocator().start()).isEqualTo(0x4000);
-        assertThat(d.iovaAllocator().end()).isEqualTo(1L << 36);
-        assertThat(d.iovaAllocator().allocate(0x4000, 0x4000, 0x8000)).isEqualTo(0x4000);
+        assertThat(d.iovaSpace().granule()).isEqualTo(0x4000);
+        assertThat(d.iovaSpace().start()).isEqualTo(0x4000);
+        assertThat(d.iovaSpace().end()).isEqualTo(1L << 36);
+        assertThat(d.iovaSpace().findFree(0x4000, 0x4000, 0x8000)).isEqualTo(0x4000);
     }
 
     private record Leaf(long iova, long pa, long size) {

@@ -10,6 +10,7 @@ import org.dmashare.InvalidArgumentException;
 import org.dmashare.iommu.DmaDevice;
 import org.dmashare.iommu.DomainType;
 import org.dmashare.iommu.IommuDomain;
+import org.dmashare.iova.internal.DomainIovas;
 import org.dmashare.memory.PhysicalMemory;
 
 /**
@@ -101,7 +102,7 @@ public final class IommuDma {
         }
         LinuxIovaDomain cookie;
         synchronized (cookies) {
-            cookie = cookies.computeIfAbsent(domain, d -> new LinuxIovaDomain(d.iovaAllocator()));
+            cookie = cookies.computeIfAbsent(domain, d -> new LinuxIovaDomain(DomainIovas.allocator(d.iovaSpace())));
         }
         return new LinuxDevice(this, device, domain, params, cookie);
     }

@@ -8,6 +8,7 @@ import org.dmashare.Hex;
 import org.dmashare.InvalidArgumentException;
 import org.dmashare.PhysicalMemoryExhaustedException;
 import org.dmashare.iommu.DmaDevice;
+import org.dmashare.iommu.IommuApi;
 import org.dmashare.iommu.IommuDomain;
 import org.dmashare.iommu.Prot;
 import org.dmashare.memory.PhysicalMemory;
@@ -164,15 +165,15 @@ public final class LinuxDevice {
         long len = up(size + o);
         long unmapped;
         try {
-            unmapped = domain.unmap(start, len);
+            unmapped = IommuApi.unmap(domain, start, len); // iommu_unmap: unmap, then iotlb_sync
         } catch (DmaShareException e) {
+            // Refused whole: nothing was unmapped, so the gather is empty and nothing is synced.
             dma.warn(name() + ": unmap of " + Hex.range(start, len) + " refused by the IOMMU: " + e.getMessage());
             unmapped = 0;
         }
         if (unmapped != len) {
             dma.warn(name() + ": unmap of " + Hex.range(start, len) + " removed " + Hex.of(unmapped) + " bytes");
         }
-        domain.flushIotlb();
         freeIova(start, len);
     }
 
@@ -185,12 +186,11 @@ public final class LinuxDevice {
             return -1;
         }
         try {
-            domain.map(iova, phys - o, len, prot);
+            IommuApi.map(domain, iova, phys - o, len, prot); // iommu_map: map, then iotlb_sync_map
         } catch (DmaShareException e) {
             freeIova(iova, len);
             return -1;
         }
-        domain.syncMap(iova, len); // iommu_map: iotlb_sync_map after a successful map
         return iova + o;
     }
 
@@ -205,7 +205,7 @@ public final class LinuxDevice {
         try {
             for (int i = 0; i <= nents; i++) {
                 if (len != 0 && (i == nents || sgt.phys(i) != start + len)) {
-                    domain.map(iova + mapped, start, len, prot);
+                    IommuApi.mapNoSync(domain, iova + mapped, start, len, prot);
                     mapped += len;
                     len = 0;
                 }
@@ -221,12 +221,11 @@ public final class LinuxDevice {
             }
         } catch (DmaShareException e) {
             if (mapped > 0) {
-                domain.unmap(iova, mapped); // iommu_unmap, which syncs the IOTLB
-                domain.flushIotlb();
+                IommuApi.unmap(domain, iova, mapped); // iommu_unmap of what was mapped
             }
             throw e;
         }
-        domain.syncMap(iova, mapped); // iommu_map_sg: one iotlb_sync_map for the whole list
+        IommuApi.syncMap(domain, iova, mapped); // iommu_map_sg: one iotlb_sync_map for the whole list
         return mapped;
     }
 
@@ -384,7 +383,7 @@ public final class LinuxDevice {
                     + " coherent buffer at " + Hex.of(iova) + " failed: " + e.getMessage(), e);
         }
         if (mapped < iovaSize) {
-            domain.unmap(iova, mapped);
+            IommuApi.unmap(domain, iova, mapped);
             freeIova(iova, iovaSize);
             freePages(pages);
             throw new DmaApiException(Errno.ENOMEM, name() + ": the coherent buffer's pages mapped only "
@@ -612,7 +611,7 @@ public final class LinuxDevice {
         try {
             long mapped = iommuMapSg(iova, sgt, nents, dir.prot(params.coherent()));
             if (mapped < iovaLen) {
-                domain.unmap(iova, mapped);
+                IommuApi.unmap(domain, iova, mapped);
                 throw new InvalidArgumentException("mapped " + Hex.of(mapped) + " of " + Hex.of(iovaLen) + " bytes");
             }
         } catch (DmaShareException e) {

@@ -18,7 +18,7 @@ class FailureUnwindTest {
         Rig rig = new Rig(Profile.ASAHI_GRANULE_NO_SGTABLE_GUARD);
         SgTable sgt = rig.scenarioC2Table();
         List<SgEntry> before = sgt.entries();
-        IovaAllocator.Snapshot iovas = rig.piodmaDomain.iovaAllocator().snapshot();
+        IovaAllocator.Snapshot iovas = rig.piodmaDomain.iovaSpace().snapshot();
         rig.memory.failures().failNth(FailureInjector.Point.MAP, 2);
 
         assertThatThrownBy(() -> rig.piodma.mapSgtable(sgt, DataDirection.BIDIRECTIONAL))
@@ -31,7 +31,7 @@ class FailureUnwindTest {
         // the IOVA went back through free_iova_fast: parked in the range cache, then reusable
         assertThat(rig.piodma.iovaDomain().cachedRanges()).isEqualTo(1);
         rig.piodma.iovaDomain().freeAllCached();
-        assertThat(rig.piodmaDomain.iovaAllocator().snapshot()).isEqualTo(iovas);
+        assertThat(rig.piodmaDomain.iovaSpace().snapshot()).isEqualTo(iovas);
     }
 
     @Test

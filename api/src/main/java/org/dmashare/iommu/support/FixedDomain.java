@@ -3,7 +3,7 @@ package org.dmashare.iommu.support;
 import org.dmashare.InvalidArgumentException;
 import org.dmashare.iommu.DomainType;
 import org.dmashare.iommu.Prot;
-import org.dmashare.iova.IovaAllocator;
+import org.dmashare.iova.IovaSpace;
 
 /**
  * An identity (bypass) or blocked domain: no page table, nothing to map. Attaching a device to it
@@ -55,7 +55,7 @@ public final class FixedDomain extends BaseDomain {
      * @throws InvalidArgumentException always
      */
     @Override
-    public IovaAllocator iovaAllocator() {
+    public IovaSpace iovaSpace() {
         throw noTable("IOVA allocation");
     }
 

@@ -5,6 +5,8 @@ import org.dmashare.InvalidArgumentException;
 import org.dmashare.iommu.DomainType;
 import org.dmashare.iommu.Prot;
 import org.dmashare.iova.IovaAllocator;
+import org.dmashare.iova.IovaSpace;
+import org.dmashare.iova.internal.DomainIovas;
 import org.dmashare.pgtable.IoPageTable;
 import org.dmashare.pgtable.PteFormat;
 
@@ -22,6 +24,7 @@ import org.dmashare.pgtable.PteFormat;
 public class PagingDomain extends BaseDomain {
     private final IoPageTable table;
     private final IovaAllocator iovas;
+    private final IovaSpace iovaSpace;
     private final long apertureStart;
     private final long apertureEnd;
 
@@ -51,6 +54,7 @@ public class PagingDomain extends BaseDomain {
         }
         long first = Math.max(apertureStart, granule);
         this.iovas = new IovaAllocator(first, apertureEnd, granule, iommu.memory().failures());
+        this.iovaSpace = DomainIovas.view(iovas);
         this.apertureStart = apertureStart;
         this.apertureEnd = apertureEnd;
         this.table = new IoPageTable(iommu.memory(), format, this::topChanged);
@@ -100,8 +104,22 @@ public class PagingDomain extends BaseDomain {
     }
 
     @Override
-    public final IovaAllocator iovaAllocator() {
-        return iovas;
+    public final IovaSpace iovaSpace() {
+        return iovaSpace;
+    }
+
+    /**
+     * Reserves {@code [iova, iova + size)} of this domain's IOVA space so that it is never handed
+     * out: for ranges the hardware or firmware owns (a locked DART's firmware mappings). Meant for
+     * the backend's constructor.
+     *
+     * @param iova first IOVA, a multiple of the granule, inside the space
+     * @param size bytes, a positive multiple of the granule
+     * @throws InvalidArgumentException if the range is misaligned or outside the space
+     * @throws org.dmashare.MappingConflictException if part of it is allocated or reserved
+     */
+    protected final void reserveIova(long iova, long size) {
+        iovas.reserve(iova, size);
     }
 
     @Override

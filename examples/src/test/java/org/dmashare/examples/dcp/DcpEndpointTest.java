@@ -12,7 +12,9 @@ import org.dmashare.examples.dcp.DcpEndpoint.AllocateBufferRequest;
 import org.dmashare.examples.dcp.DcpEndpoint.AllocateBufferResponse;
 import org.dmashare.examples.dcp.DcpEndpoint.MapPiodmaRequest;
 import org.dmashare.examples.dcp.DcpEndpoint.MapPiodmaResponse;
+import org.dmashare.iommu.IommuApi;
 import org.dmashare.iommu.IommuDomain;
+import org.dmashare.iommu.Prot;
 import org.dmashare.memory.PageUse;
 import org.dmashare.sharing.DmaSharing;
 import org.dmashare.sharing.SharedBuffer;
@@ -86,11 +88,13 @@ class DcpEndpointTest {
         MigratedDcpEndpoint ep = new MigratedDcpEndpoint(p, inj.getInstance(DmaSharing.class), true);
         AllocateBufferResponse a = ep.allocateBuffer(new AllocateBufferRequest(0x8000));
         IommuDomain pio = p.piodmaDomain();
-        pio.iovaAllocator().allocateAt(a.dva(), 0x4000);
+        // Someone else's mapping at the identical IOVA in the PIODMA domain (a table-level map).
+        long other = p.memory().allocator().allocate(0x4000, PageUse.BUFFER);
+        pio.map(a.dva(), other, 0x4000, Prot.READ);
         MapPiodmaResponse m = ep.mapPiodma(new MapPiodmaRequest(a.memDescId()));
         assertThat(m.ret()).as("identical IOVA taken in the PIODMA domain").isEqualTo(Errno.EEXIST.negative());
         assertThat(m.dva()).isZero();
-        pio.iovaAllocator().free(a.dva(), 0x4000);
+        IommuApi.unmap(pio, a.dva(), 0x4000);
         assertThat(ep.mapPiodma(new MapPiodmaRequest(a.memDescId())).dva()).isEqualTo(a.dva());
     }
 

@@ -183,7 +183,7 @@ class ConcurrencyCampaignTest {
                 assertThat(ranges.get(i).start()).as("no overlapping IOVA ranges in %s", d)
                         .isGreaterThanOrEqualTo(ranges.get(i - 1).end());
             }
-            assertThat(d.iovaAllocator().snapshot().allocated()).as("IOVA allocator of %s holds exactly the live ranges", d)
+            assertThat(d.iovaSpace().snapshot().allocated()).as("IOVA allocator of %s holds exactly the live ranges", d)
                     .isEqualTo(ranges);
             Rig.assertNoOverExposure(d, live);
             d.iommu().clearFaults();

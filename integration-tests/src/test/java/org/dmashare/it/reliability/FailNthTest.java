@@ -376,7 +376,7 @@ class FailNthTest {
         }
         rig.memory.failures().clear();
         assertThat(rig.memory.allocator().usage().bufferBytes()).isEqualTo(bufferBytes);
-        assertThat(rig.domain(0).iovaAllocator().liveRanges()).isZero();
+        assertThat(rig.domain(0).iovaSpace().liveRanges()).isZero();
         assertThat(rig.sharing.liveBuffers()).isZero();
     }
 

@@ -97,8 +97,8 @@ class IsolationSecurityTest {
                 }
             }
             for (int i = 0; i < 500; i++) {
-                long span = d.iovaAllocator().end() - d.iovaAllocator().start();
-                candidates.add(d.iovaAllocator().start() + (random.nextLong() & Long.MAX_VALUE) % span);
+                long span = d.iovaSpace().end() - d.iovaSpace().start();
+                candidates.add(d.iovaSpace().start() + (random.nextLong() & Long.MAX_VALUE) % span);
             }
             for (long iova : candidates) {
                 if (iova < 0) {

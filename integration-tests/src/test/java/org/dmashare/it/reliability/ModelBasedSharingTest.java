@@ -25,6 +25,7 @@ import org.dmashare.iommu.IommuDomain;
 import org.dmashare.iommu.Prot;
 import org.dmashare.iommu.Translation;
 import org.dmashare.iova.IovaAllocator;
+import org.dmashare.iova.IovaSpace;
 import org.dmashare.sharing.DmaSharing;
 import org.dmashare.sharing.PageLease;
 import org.dmashare.sharing.ScatterList;
@@ -218,7 +219,7 @@ class ModelBasedSharingTest {
             this.initialBufferBytes = rig.memory.allocator().usage().bufferBytes();
             this.initialTableBytes = rig.memory.allocator().usage().tableBytes();
             for (IommuDomain d : rig.domains) {
-                initialIovas.add(d.iovaAllocator().snapshot());
+                initialIovas.add(d.iovaSpace().snapshot());
             }
             this.stats = stats;
             this.extraInvariant = extraInvariant;
@@ -515,7 +516,7 @@ class ModelBasedSharingTest {
                         .isEqualTo(Arrays.copyOfRange(x.data, off, off + len));
                 stats.dmaBytes += len;
                 long past = x.iovas.get(di) + x.length;
-                if (past < d.iovaAllocator().end() && owner(di, past) == null) {
+                if (past < d.iovaSpace().end() && owner(di, past) == null) {
                     faults(d, () -> Rig.device(d).read(past, 1));
                 }
                 long before = x.iovas.get(di) - 1;
@@ -566,7 +567,7 @@ class ModelBasedSharingTest {
         }
 
         boolean identicalConflict(Buf x, int di) {
-            IovaAllocator alloc = d(di).iovaAllocator();
+            IovaSpace alloc = d(di).iovaSpace();
             long start = x.identicalIova;
             long end = start + x.length;
             if (start < alloc.start() || end > alloc.end()) {
@@ -630,7 +631,7 @@ class ModelBasedSharingTest {
                 assertThat(sharing.quarantinedRanges(d)).as("quarantined ranges of %s", d)
                         .isEqualTo(quarantined.get(di).size());
                 expected.sort((p, q) -> Long.compare(p.start(), q.start()));
-                IovaAllocator.Snapshot snap = d.iovaAllocator().snapshot();
+                IovaAllocator.Snapshot snap = d.iovaSpace().snapshot();
                 assertThat(snap.allocated()).as("IOVA ranges of %s", d).isEqualTo(expected);
                 assertThat(snap.reserved()).isEqualTo(initialIovas.get(di).reserved());
                 for (int i = 1; i < expected.size(); i++) {

@@ -185,7 +185,7 @@ public final class Rig {
         Map<String, IovaAllocator.Snapshot> iovas = new LinkedHashMap<>();
         Map<String, Map<Long, String>> tables = new LinkedHashMap<>();
         for (IommuDomain d : domains) {
-            iovas.put(d.iommu().name(), d.iovaAllocator().snapshot());
+            iovas.put(d.iommu().name(), d.iovaSpace().snapshot());
             Map<Long, String> pages = new LinkedHashMap<>();
             if (d.isClosed()) {
                 tables.put(d.iommu().name(), pages);

@@ -22,6 +22,7 @@ import org.dmashare.iommu.IommuDomain;
 import org.dmashare.iommu.IommuFault;
 import org.dmashare.iommu.Prot;
 import org.dmashare.iommu.Translation;
+import org.dmashare.iova.internal.DomainIovas;
 import org.dmashare.memory.PageUse;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -276,7 +277,7 @@ class DmaSharingGuaranteesTest {
             assertThat(Rig.device(rig.domain(1)).read(iova, data.length)).isEqualTo(data);
             b.unshare(rig.domain(1));
             assertThat(Rig.leaves(rig.domain(1))).isEmpty();
-            assertThat(rig.domain(1).iovaAllocator().liveRanges()).isZero();
+            assertThat(rig.domain(1).iovaSpace().liveRanges()).isZero();
         }
     }
 
@@ -318,7 +319,7 @@ class DmaSharingGuaranteesTest {
         Rig rig = new Rig("lpae-4k", "lpae-16k");
         rig.addDomain("lpae-64k", 36);
         // Make the top of the first domain busy so the common range must be searched for.
-        rig.domain(0).iovaAllocator().reserve((1L << 36) - 0x10_0000, 0x10_0000);
+        DomainIovas.allocator(rig.domain(0).iovaSpace()).reserve((1L << 36) - 0x10_0000, 0x10_0000);
         ShareOptions opts = ShareOptions.builder().identicalIova(true).build();
         try (SharedBuffer b = rig.sharing.allocate(0x3_0000, rig.domains, opts)) {
             long iova = b.iova(rig.domain(0));
@@ -337,12 +338,12 @@ class DmaSharingGuaranteesTest {
         ShareOptions opts = ShareOptions.builder().identicalIova(true).futureDomains(rig.domain(1)).build();
         try (SharedBuffer b = rig.sharing.allocate(0x4000, List.of(rig.domain(0)), opts)) {
             long iova = b.iova(rig.domain(0));
-            rig.domain(1).iovaAllocator().allocateAt(iova, 0x4000);
+            DomainIovas.allocator(rig.domain(1).iovaSpace()).allocateAt(iova, 0x4000);
             Rig.State before = rig.state();
             assertThatThrownBy(() -> b.shareWith(rig.domain(1))).isInstanceOf(MappingConflictException.class)
                     .hasMessageContaining("identical IOVA");
             assertThat(rig.state()).isEqualTo(before);
-            rig.domain(1).iovaAllocator().free(iova, 0x4000);
+            DomainIovas.allocator(rig.domain(1).iovaSpace()).free(iova, 0x4000);
             assertThat(b.shareWith(rig.domain(1))).isEqualTo(iova);
         }
     }
@@ -364,7 +365,7 @@ class DmaSharingGuaranteesTest {
     @Test
     void identicalIovaIsChosenInsideTheDeclaredFutureDomainsIovaSpaceSoLateSharingWorks() {
         Rig rig = new Rig("apple-dart:t8020", "flat:flat-64k");
-        rig.domain(1).iovaAllocator().allocateAt(0x1000_0000L, 0x1000_0000L);
+        DomainIovas.allocator(rig.domain(1).iovaSpace()).allocateAt(0x1000_0000L, 0x1000_0000L);
         ShareOptions opts = ShareOptions.builder().identicalIova(true).futureDomains(rig.domain(1)).build();
         try (SharedBuffer b = rig.sharing.allocate(0x4000, List.of(rig.domain(0)), opts)) {
             long iova = b.iova(rig.domain(0));

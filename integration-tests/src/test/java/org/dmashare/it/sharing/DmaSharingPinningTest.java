@@ -109,7 +109,7 @@ class DmaSharingPinningTest {
     @Test
     void quarantineKeepsTheLastRangesOutOfUseUntilEvictedOrDrained() {
         DmaSharing sharing = new DmaSharing(rig.memory, 2);
-        var initial = b.iovaAllocator().snapshot();
+        var initial = b.iovaSpace().snapshot();
         List<Long> freed = new ArrayList<>();
         for (int i = 0; i < 3; i++) {
             SharedBuffer x = sharing.allocate(0x4000, List.of(b));
@@ -118,9 +118,9 @@ class DmaSharingPinningTest {
             assertThat(sharing.quarantinedRanges(b)).isEqualTo(Math.min(i + 1, 2));
         }
         assertThat(freed).as("no quarantined range is handed out again").doesNotHaveDuplicates();
-        assertThat(b.iovaAllocator().isFree(freed.get(0), 0x4000)).as("the oldest was evicted by the third").isTrue();
-        assertThat(b.iovaAllocator().isFree(freed.get(1), 0x4000)).isFalse();
-        assertThat(b.iovaAllocator().isFree(freed.get(2), 0x4000)).isFalse();
+        assertThat(b.iovaSpace().isFree(freed.get(0), 0x4000)).as("the oldest was evicted by the third").isTrue();
+        assertThat(b.iovaSpace().isFree(freed.get(1), 0x4000)).isFalse();
+        assertThat(b.iovaSpace().isFree(freed.get(2), 0x4000)).isFalse();
         for (long stale : freed.subList(1, 3)) {
             assertThatThrownBy(() -> Rig.device(b).read(stale, 1)).isInstanceOf(DeviceFaultException.class)
                     .satisfies(x -> assertThat(((DeviceFaultException) x).fault().reason())
@@ -130,7 +130,7 @@ class DmaSharingPinningTest {
         b.iommu().clearFaults();
         sharing.drainIovaQuarantine();
         assertThat(sharing.quarantinedRanges(b)).isZero();
-        assertThat(b.iovaAllocator().snapshot()).as("drained: every range back").isEqualTo(initial);
+        assertThat(b.iovaSpace().snapshot()).as("drained: every range back").isEqualTo(initial);
     }
 
     @Test

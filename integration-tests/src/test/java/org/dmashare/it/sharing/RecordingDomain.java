@@ -7,7 +7,7 @@ import org.dmashare.iommu.DomainType;
 import org.dmashare.iommu.Iommu;
 import org.dmashare.iommu.IommuDomain;
 import org.dmashare.iommu.Prot;
-import org.dmashare.iova.IovaAllocator;
+import org.dmashare.iova.IovaSpace;
 import org.dmashare.memory.PhysicalMemory;
 
 /** Delegates to a real domain and records unmaps and flushes with whether buffer pages were still allocated. */
@@ -57,8 +57,8 @@ final class RecordingDomain implements IommuDomain {
     }
 
     @Override
-    public IovaAllocator iovaAllocator() {
-        return real.iovaAllocator();
+    public IovaSpace iovaSpace() {
+        return real.iovaSpace();
     }
 
     @Override
