@@ -56,7 +56,8 @@ public interface DeclarationRules extends KitTopic {
     @Checks(KitRule.DECL_3)
     default void unitHasOneDevicePerStream() {
         KitFixture k = kit();
-        assertThat(k.iommu().streamCount()).as(rule("the unit has the streams asked for")).isEqualTo(k.capabilities().streams());
+        assertThat(k.iommu().streamCount()).as(rule("the unit has the streams asked for")).isEqualTo(k.capabilities()
+                .streams());
         for (int sid = 0; sid < k.capabilities().streams(); sid++) {
             DmaDevice dev = k.iommu().device(sid);
             assertThat(dev.streamId()).as(rule("device(sid) sits behind stream sid")).isEqualTo(sid);
@@ -82,6 +83,7 @@ public interface DeclarationRules extends KitTopic {
         KitFixture k = kit();
         assertThat(k.iommu().faults()).as(rule("a new unit has an empty fault log")).isEmpty();
         assertThat(k.iommu().iotlbSize()).as(rule("a new unit has an empty IOTLB")).isZero();
-        assertThat(k.iommu().memory()).as(rule("a unit translates to the memory it was created over")).isSameAs(k.memory());
+        assertThat(k.iommu().memory()).as(rule("a unit translates to the memory it was created over"))
+                .isSameAs(k.memory());
     }
 }

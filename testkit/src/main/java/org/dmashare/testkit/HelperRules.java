@@ -91,7 +91,8 @@ public interface HelperRules extends KitTopic {
                 () -> k.iommu().device(0).read(iovaFirst, 1));
         faults("close flushes every IOTLB before freeing the pages", "a device read after close",
                 () -> u.otherUnit().device(0).read(iovaSecond, 1));
-        assertThat(k.memory().allocator().usage().bufferBytes()).as(rule("close returns the pages")).isEqualTo(bufferBytes);
+        assertThat(k.memory().allocator().usage().bufferBytes()).as(rule("close returns the pages"))
+                .isEqualTo(bufferBytes);
         assertThat(u.sharing().liveBuffers()).isZero();
     }
 
@@ -160,7 +161,8 @@ public interface HelperRules extends KitTopic {
                             if (what.equals("shareWith")) {
                                 owner.shareWith(u.second());
                             } else {
-                                imported = u.sharing().importScatterList(lease, list, List.of(u.first(), u.second()), ShareOptions.DEFAULTS);
+                                imported = u.sharing().importScatterList(lease, list, List.of(u.first(), u.second()),
+                                        ShareOptions.DEFAULTS);
                             }
                         } catch (RuntimeException e) {
                             k.memory().failures().clear();
@@ -177,7 +179,8 @@ public interface HelperRules extends KitTopic {
                         }
                         k.memory().failures().clear();
                         if (imported != null) {
-                            assertThat(imported).isContiguousIn(u.first()).isContiguousIn(u.second()).hasNoOverExposure();
+                            assertThat(imported).isContiguousIn(u.first()).isContiguousIn(u.second())
+                                    .hasNoOverExposure();
                             imported.close();
                         } else {
                             assertThat(owner).isContiguousIn(u.second());
@@ -233,12 +236,15 @@ public interface HelperRules extends KitTopic {
         long a = u.sharing().alignment(List.of(u.first(), u.second()), ShareOptions.DEFAULTS);
         PageLease lease = k.lease(u.sharing(), 4 * a, a);
         long pa = lease.pages().segments().get(0).pa();
-        ScatterList list = ScatterList.of(new ScatterList.Segment(pa, a), new ScatterList.Segment(pa + 2 * a + a / 2, a));
+        ScatterList list = ScatterList.of(new ScatterList.Segment(pa, a), new ScatterList.Segment(pa + 2 * a + a / 2,
+                a));
         UnsafeScatterListException e = refuses("import refuses a scatter list not aligned to A",
                 UnsafeScatterListException.class, "importScatterList(" + list + ")",
-                () -> u.sharing().importScatterList(lease, list, List.of(u.first(), u.second()), ShareOptions.DEFAULTS));
+                () -> u.sharing().importScatterList(lease, list, List.of(u.first(), u.second()),
+                        ShareOptions.DEFAULTS));
         assertThat(e.getMessage()).as(rule("the import error names the first bad segment")).contains("segment 1");
-        assertThat(u.first()).as(rule("a refused import maps nothing")).doesNotTranslateAnyOf(u.first().iovaAllocator().start(),
+        assertThat(u.first()).as(rule("a refused import maps nothing")).doesNotTranslateAnyOf(u.first()
+                .iovaAllocator().start(),
                 8 * a);
     }
 }

@@ -57,7 +57,8 @@ public interface IotlbRules extends KitTopic {
     }
 
     /**
-     * Checks {@link KitRule#IOTLB_2}.
+     * Checks {@link KitRule#IOTLB_2}: what every caller of map relies on ({@code iommu_map} calls
+     * {@code iotlb_sync_map}). A backend whose IOTLB caches misses must flush in {@code syncMap}.
      */
     @Test
     @Checks(KitRule.IOTLB_2)

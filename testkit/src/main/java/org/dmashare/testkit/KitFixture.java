@@ -211,7 +211,10 @@ public final class KitFixture implements AutoCloseable {
         return pa;
     }
 
-    /** Pages the kit may lend for import: one block of {@code size} aligned to {@code alignment}, closed after the check. */
+    /**
+     * Pages the kit may lend for import: one block of {@code size} aligned to {@code alignment},
+     * closed after the check.
+     */
     PageLease lease(DmaSharing sharing, long size, long alignment) {
         PageLease lease = sharing.allocatePages(size, alignment);
         cleanup.push(lease::close);

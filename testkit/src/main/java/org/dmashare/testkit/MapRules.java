@@ -217,7 +217,8 @@ public interface MapRules extends KitTopic {
     }
 
     /**
-     * Checks {@link KitRule#MAP_8} where the backend declares block mappings; generates no test otherwise.
+     * Checks {@link KitRule#MAP_8} where the backend declares block mappings; generates no test
+     * otherwise.
      *
      * @return the check, if the rule applies
      */
@@ -239,7 +240,8 @@ public interface MapRules extends KitTopic {
     }
 
     /**
-     * Checks {@link KitRule#MAP_9} where the backend declares no block mappings; generates no test otherwise.
+     * Checks {@link KitRule#MAP_9} where the backend declares no block mappings; generates no test
+     * otherwise.
      *
      * @return the check, if the rule applies
      */
@@ -261,7 +263,8 @@ public interface MapRules extends KitTopic {
     }
 
     /**
-     * Checks {@link KitRule#MAP_10} where the backend declares block mappings; generates no test otherwise.
+     * Checks {@link KitRule#MAP_10} where the backend declares block mappings; generates no test
+     * otherwise.
      *
      * @return the check, if the rule applies
      */
@@ -295,7 +298,8 @@ public interface MapRules extends KitTopic {
     }
 
     /**
-     * Checks {@link KitRule#MAP_11} where the backend declares no block mappings; generates no test otherwise.
+     * Checks {@link KitRule#MAP_11} where the backend declares no block mappings; generates no test
+     * otherwise.
      *
      * @return the check, if the rule applies
      */
@@ -414,7 +418,8 @@ public interface MapRules extends KitTopic {
                     }
                 } catch (MappingConflictException e) {
                     if (!clash) {
-                        fail(rule(r) + " broken: " + call + " was refused although the range is free: " + e.getMessage());
+                        fail(rule(r) + " broken: " + call + " was refused although the range is free: "
+                                + e.getMessage());
                     }
                 }
             } else {
@@ -457,7 +462,8 @@ public interface MapRules extends KitTopic {
         }
         d.unmap(base, window);
         if (k.capabilities().reclaimsEmptyTables()) {
-            assertThat(k.memory().allocator().allocatedBlocks()).as(rule(r) + " broken: after unmapping everything the table"
+            assertThat(k.memory().allocator().allocatedBlocks()).as(rule(r)
+                    + " broken: after unmapping everything the table"
                     + " pages are not back").isEqualTo(emptyDomain);
         }
     }

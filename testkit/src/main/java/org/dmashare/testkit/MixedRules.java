@@ -51,7 +51,8 @@ public interface MixedRules extends KitTopic {
     }
 
     /**
-     * Checks {@link KitRule#MIXED_2} where a generic partner (4 KiB or 64 KiB granule) has a granule larger than this backend's and the CPU page; generates no test otherwise.
+     * Checks {@link KitRule#MIXED_2} where a generic partner (4 KiB or 64 KiB granule) has a granule
+     * larger than this backend's and the CPU page; generates no test otherwise.
      *
      * @return the check, if the rule applies
      */
@@ -117,7 +118,8 @@ public interface MixedRules extends KitTopic {
                 () -> k.iommu().device(0).read(a, 1));
         faults("close flushes every IOTLB", "a read by the generic device after close",
                 () -> small.devices().iterator().next().read(s, 1));
-        assertThat(k.memory().allocator().usage().bufferBytes()).as(rule("close returns the pages")).isEqualTo(bufferBytes);
+        assertThat(k.memory().allocator().usage().bufferBytes()).as(rule("close returns the pages"))
+                .isEqualTo(bufferBytes);
     }
 
     /**

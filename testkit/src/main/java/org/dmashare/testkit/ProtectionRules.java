@@ -83,7 +83,8 @@ public interface ProtectionRules extends KitTopic {
     }
 
     /**
-     * Checks {@link KitRule#PROT_3} where the backend declares write-only mappings; generates no test otherwise.
+     * Checks {@link KitRule#PROT_3} where the backend declares write-only mappings; generates no test
+     * otherwise.
      *
      * @return the check, if the rule applies
      */
@@ -107,7 +108,8 @@ public interface ProtectionRules extends KitTopic {
     }
 
     /**
-     * Checks {@link KitRule#PROT_4} where the backend declares no write-only mappings; generates no test otherwise.
+     * Checks {@link KitRule#PROT_4} where the backend declares no write-only mappings; generates no
+     * test otherwise.
      *
      * @return the check, if the rule applies
      */
@@ -211,7 +213,8 @@ public interface ProtectionRules extends KitTopic {
     }
 
     /**
-     * Checks {@link KitRule#PROT_9} where the backend declares sub-page protection; generates no test otherwise.
+     * Checks {@link KitRule#PROT_9} where the backend declares sub-page protection; generates no test
+     * otherwise.
      *
      * @return the check, if the rule applies
      */
@@ -233,7 +236,8 @@ public interface ProtectionRules extends KitTopic {
                     .as(rule("accesses inside the sub-page window are allowed")).hasSize((int) (last - first + 1));
             String r = "an access outside the sub-page window faults with SUBPAGE";
             for (long off : new long[] {0, first - 1, last + 1, g - 1}) {
-                DeviceFaultException e = faults(r, "a device read at offset " + Hex.of(off) + " of a page whose window is ["
+                DeviceFaultException e = faults(r, "a device read at offset " + Hex.of(off)
+                        + " of a page whose window is ["
                         + Hex.of(first) + ", " + Hex.of(last) + "]", () -> k.iommu().device(0).read(iova + off, 1));
                 k.expectFault(r, e, 0, iova + off, Access.READ, IommuFault.Reason.SUBPAGE);
             }
@@ -241,7 +245,8 @@ public interface ProtectionRules extends KitTopic {
     }
 
     /**
-     * Checks {@link KitRule#PROT_10} where the backend declares no sub-page protection; generates no test otherwise.
+     * Checks {@link KitRule#PROT_10} where the backend declares no sub-page protection; generates no
+     * test otherwise.
      *
      * @return the check, if the rule applies
      */
@@ -274,7 +279,8 @@ public interface ProtectionRules extends KitTopic {
                 throw new AssertionError(rule(r) + " broken: a device access to the whole page at " + Hex.of(iova)
                         + " faulted (" + e.fault() + ")", e);
             }
-            assertThat(k.memory().read(pa, (int) g)).as(rule(r) + " broken: a device write of the whole page did not land"
+            assertThat(k.memory().read(pa, (int) g)).as(rule(r)
+                    + " broken: a device write of the whole page did not land"
                     + " in full").isEqualTo(data);
         });
     }

@@ -27,7 +27,8 @@ import org.junit.jupiter.api.TestFactory;
 public interface StreamRules extends KitTopic {
 
     /**
-     * Checks {@link KitRule#STREAM_1} where the backend declares at least two streams; generates no test otherwise.
+     * Checks {@link KitRule#STREAM_1} where the backend declares at least two streams; generates no
+     * test otherwise.
      *
      * @return the check, if the rule applies
      */
@@ -43,14 +44,18 @@ public interface StreamRules extends KitTopic {
             long iova = iovaBase(a, g);
             a.map(iova, pa, g, Prot.READ_WRITE);
             b.map(iova, pa + g, g, Prot.READ_WRITE);
-            assertThat(k.iommu().walk(0, iova).map(Translation::pa)).as(rule("each stream walks its own domain's tables"))
+            assertThat(k.iommu().walk(0, iova).map(Translation::pa))
+                    .as(rule("each stream walks its own domain's tables"))
                     .contains(pa);
-            assertThat(k.iommu().walk(1, iova).map(Translation::pa)).as(rule("each stream walks its own domain's tables"))
+            assertThat(k.iommu().walk(1, iova).map(Translation::pa))
+                    .as(rule("each stream walks its own domain's tables"))
                     .contains(pa + g);
             k.iommu().device(0).write(iova, new byte[] {11});
             k.iommu().device(1).write(iova, new byte[] {22});
-            assertThat(k.memory().read(pa, 1)).as(rule("streams in different domains are isolated")).containsExactly(11);
-            assertThat(k.memory().read(pa + g, 1)).as(rule("streams in different domains are isolated")).containsExactly(22);
+            assertThat(k.memory().read(pa, 1)).as(rule("streams in different domains are isolated"))
+                    .containsExactly(11);
+            assertThat(k.memory().read(pa + g, 1)).as(rule("streams in different domains are isolated"))
+                    .containsExactly(22);
             a.unmap(iova, g);
             a.flushIotlb();
             assertThat(k.iommu().device(1).read(iova, 1)).as(rule("flushing one domain leaves other streams' mappings"))
@@ -59,7 +64,8 @@ public interface StreamRules extends KitTopic {
     }
 
     /**
-     * Checks {@link KitRule#STREAM_2} where the backend declares at least two streams; generates no test otherwise.
+     * Checks {@link KitRule#STREAM_2} where the backend declares at least two streams; generates no
+     * test otherwise.
      *
      * @return the check, if the rule applies
      */
@@ -126,7 +132,8 @@ public interface StreamRules extends KitTopic {
             }
             k.iommu().device(0).attach(id);
             long pa = k.pages(k.granule());
-            assertThat(k.iommu().walk(0, pa + 8).map(Translation::pa)).as(rule("an identity domain translates every address"
+            assertThat(k.iommu().walk(0, pa + 8).map(Translation::pa))
+                    .as(rule("an identity domain translates every address"
                     + " to itself")).contains(pa + 8);
             k.iommu().device(0).write(pa + 8, new byte[] {3});
             assertThat(k.memory().read(pa + 8, 1)).as(rule("an identity domain passes device writes through"))
@@ -135,7 +142,8 @@ public interface StreamRules extends KitTopic {
     }
 
     /**
-     * Checks {@link KitRule#STREAM_5} where the backend declares no bypass; generates no test otherwise.
+     * Checks {@link KitRule#STREAM_5} where the backend declares no bypass; generates no test
+     * otherwise.
      *
      * @return the check, if the rule applies
      */

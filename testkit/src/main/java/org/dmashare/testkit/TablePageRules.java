@@ -74,7 +74,8 @@ public interface TablePageRules extends KitTopic {
     }
 
     /**
-     * Checks {@link KitRule#TABLE_3} where the backend declares reclaimsEmptyTables; generates no test otherwise.
+     * Checks {@link KitRule#TABLE_3} where the backend declares reclaimsEmptyTables; generates no
+     * test otherwise.
      *
      * @return the check, if the rule applies
      */
@@ -95,13 +96,15 @@ public interface TablePageRules extends KitTopic {
                 d.unmap(iova, g);
             }
             k.memory().allocator().free(pa, Math.max(g, k.memory().pageSize()));
-            assertThat(k.memory().allocator().allocatedBlocks()).as(rule("a table page whose last entry is unmapped goes back"
+            assertThat(k.memory().allocator().allocatedBlocks())
+                    .as(rule("a table page whose last entry is unmapped goes back"
                     + " to the page allocator")).isEqualTo(empty);
         });
     }
 
     /**
-     * Checks {@link KitRule#TABLE_4} where the backend declares reclaimsEmptyTables(false); generates no test otherwise.
+     * Checks {@link KitRule#TABLE_4} where the backend declares reclaimsEmptyTables(false); generates
+     * no test otherwise.
      *
      * @return the check, if the rule applies
      */
@@ -121,7 +124,8 @@ public interface TablePageRules extends KitTopic {
             for (long iova : iovas) {
                 d.unmap(iova, g);
             }
-            assertThat(k.memory().allocator().allocatedBlocks()).as(rule("without reclaimsEmptyTables, unmap frees no table"
+            assertThat(k.memory().allocator().allocatedBlocks())
+                    .as(rule("without reclaimsEmptyTables, unmap frees no table"
                     + " page (declare reclaimsEmptyTables(true) if the backend frees them)")).isEqualTo(mapped);
         });
     }

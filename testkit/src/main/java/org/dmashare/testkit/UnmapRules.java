@@ -88,7 +88,8 @@ public interface UnmapRules extends KitTopic {
     }
 
     /**
-     * Checks {@link KitRule#UNMAP_4} where the backend declares block mappings and the REFUSE_CUT unmap policy; generates no test otherwise.
+     * Checks {@link KitRule#UNMAP_4} where the backend declares block mappings and the REFUSE_CUT
+     * unmap policy; generates no test otherwise.
      *
      * @return the check, if the rule applies
      */
@@ -96,7 +97,8 @@ public interface UnmapRules extends KitTopic {
     @Checks(KitRule.UNMAP_4)
     default Stream<DynamicTest> unmapRefusesToCutBlock() {
         KitFixture k = kit();
-        return k.onlyIf(k.capabilities().blockMappings() && k.capabilities().unmapPolicy() == UnmapPolicy.REFUSE_CUT, () -> {
+        return k.onlyIf(k.capabilities().blockMappings()
+                && k.capabilities().unmapPolicy() == UnmapPolicy.REFUSE_CUT, () -> {
             IommuDomain d = k.attachedDomain(0);
             long g = k.granule();
             long block = k.blockSize(d);
@@ -110,7 +112,8 @@ public interface UnmapRules extends KitTopic {
                     continue;
                 }
                 State before = k.state(0, iova, iova + block - g);
-                String call = "unmap(" + Hex.of(c[0]) + ", " + Hex.of(c[1]) + ") of the " + Hex.size(block) + " block at "
+                String call = "unmap(" + Hex.of(c[0]) + ", " + Hex.of(c[1]) + ") of the " + Hex.size(block)
+                        + " block at "
                         + Hex.of(iova);
                 refuses(r, MappingConflictException.class, call, () -> d.unmap(c[0], c[1]));
                 k.unchanged(r, call, before, 0, iova, iova + block - g);
@@ -122,7 +125,8 @@ public interface UnmapRules extends KitTopic {
     }
 
     /**
-     * Checks {@link KitRule#UNMAP_5} where the backend declares block mappings and the WHOLE_ENTRY_FROM_START unmap policy; generates no test otherwise.
+     * Checks {@link KitRule#UNMAP_5} where the backend declares block mappings and the
+     * WHOLE_ENTRY_FROM_START unmap policy; generates no test otherwise.
      *
      * @return the check, if the rule applies
      */
@@ -148,7 +152,8 @@ public interface UnmapRules extends KitTopic {
                     continue; // the block starts inside the range: this policy removes it whole (checked below)
                 }
                 State before = k.state(0, iova, iova + block - g);
-                String call = "unmap(" + Hex.of(c[0]) + ", " + Hex.of(c[1]) + ") of the " + Hex.size(block) + " block at "
+                String call = "unmap(" + Hex.of(c[0]) + ", " + Hex.of(c[1]) + ") of the " + Hex.size(block)
+                        + " block at "
                         + Hex.of(iova);
                 refuses(r, MappingConflictException.class, call, () -> d.unmap(c[0], c[1]));
                 k.unchanged(r, call, before, 0, iova, iova + block - g);
@@ -163,7 +168,8 @@ public interface UnmapRules extends KitTopic {
     }
 
     /**
-     * Checks {@link KitRule#UNMAP_6} where the backend declares no block mappings; generates no test otherwise.
+     * Checks {@link KitRule#UNMAP_6} where the backend declares no block mappings; generates no test
+     * otherwise.
      *
      * @return the check, if the rule applies
      */
