@@ -1,6 +1,7 @@
 /**
  * The dmashare backend conformance kit: {@link org.dmashare.testkit.IommuBackendConformanceKit},
- * an abstract JUnit 5 suite a backend author extends, and {@link
+ * an abstract JUnit 5 suite a backend author extends (its rules by topic, each with a stable ID in
+ * {@link org.dmashare.testkit.KitRule}), and {@link
  * org.dmashare.testkit.DmaShareAssertions}, AssertJ assertions that walk the page tables in
  * memory.
  */
@@ -11,6 +12,7 @@ module org.dmashare.testkit {
 
     exports org.dmashare.testkit;
 
-    // JUnit instantiates the kit's nested test classes reflectively.
+    // JUnit invokes the kit's checks (default methods of its topic interfaces), its lifecycle methods
+    // and its display-name generator reflectively.
     opens org.dmashare.testkit to org.junit.platform.commons;
 }

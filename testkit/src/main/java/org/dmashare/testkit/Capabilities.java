@@ -15,8 +15,9 @@ import org.dmashare.pgtable.UnmapPolicy;
  * @param granule the smallest page size every paging domain reports, a power of two
  * @param pageSizes the page-size bitmap every paging domain reports (bit n: 2^n bytes); includes
  *     the granule
- * @param streams number of streams the kit asks {@code createIommu} for, at least 1; checks of
- *     stream isolation need 2
+ * @param streams number of streams the kit asks {@code createIommu} for, at least 1; the rules of
+ *     stream isolation ({@link KitRule#STREAM_1}, {@link KitRule#STREAM_2}) are checked with 2 or
+ *     more and not generated with 1
  * @param blockMappings map uses leaves larger than the granule when alignment and length allow;
  *     when not declared, map must use granule pages only, even for a block-sized aligned range
  * @param bypass the unit creates identity (bypass) domains; when not declared, it must refuse
@@ -24,7 +25,8 @@ import org.dmashare.pgtable.UnmapPolicy;
  * @param writeOnly the format can express write-only mappings ({@code Prot.WRITE}); when not
  *     declared, such a map must be refused with {@link InvalidArgumentException}
  * @param reclaimsEmptyTables a table page whose last entry is unmapped goes back to the page
- *     allocator at once, not only when the domain is closed
+ *     allocator at once, not only when the domain is closed; when not declared, unmap must free
+ *     no table page ({@link KitRule#TABLE_4})
  * @param subPageProtection how to restrict device access within one page, if the hardware has
  *     sub-page protection (DART's SPP); null if it has none, and then no leaf may have a sub-page
  *     window

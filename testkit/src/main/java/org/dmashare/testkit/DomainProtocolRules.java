@@ -1,6 +1,8 @@
 package org.dmashare.testkit;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.dmashare.testkit.KitFixture.iovaBase;
+import static org.dmashare.testkit.KitFixture.rule;
 
 import org.dmashare.Hex;
 import org.dmashare.iommu.DeviceFaultException;
@@ -11,9 +13,7 @@ import org.dmashare.iommu.IommuDomain;
 import org.dmashare.iommu.IommuFault;
 import org.dmashare.iommu.IotlbGather;
 import org.dmashare.iommu.Prot;
-import org.dmashare.memory.PageUse;
 import org.dmashare.memory.PhysicalMemory;
-import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -23,41 +23,36 @@ import org.junit.jupiter.api.Test;
  * {@code flushIotlb} do the work its hardware needs; the table level, where a cached translation
  * must stay usable until a flush, is checked by the kit's IOTLB rules.
  *
- * <p>Implemented by {@link IommuBackendConformanceKit}, whose per-check unit these rules use (its
- * stream 0, attached to a fresh paging domain); not meant to be implemented elsewhere. Each
- * check's display name starts with its rule ID, and so does its failure message.
+ * <p>A topic of {@link IommuBackendConformanceKit}, which implements it, so that its checks run,
+ * and report, under the backend author's test class; each check reaches its fresh {@link
+ * KitFixture} through {@link #kit()} and uses the unit's stream 0 attached to a fresh paging domain.
  */
-public interface DomainProtocolRules {
+public interface DomainProtocolRules extends KitTopic {
 
     /** The kit's unit of the current check. */
     private Iommu unit() {
-        return ((IommuBackendConformanceKit) this).iommu();
+        return kit().iommu();
     }
 
-    /** A fresh paging domain of the unit with stream 0 attached. */
+    /** A fresh paging domain of the unit with stream 0 attached, closed after the check. */
     private IommuDomain attachedDomain() {
-        IommuDomain d = unit().createDomain();
-        unit().device(0).attach(d);
-        return d;
+        return kit().attachedDomain(0);
     }
 
     /** {@code n} granules of buffer pages, granule i's first byte {@code i + 1}. */
     private long pages(IommuDomain d, int n) {
         PhysicalMemory memory = unit().memory();
         long g = d.granule();
-        long size = Math.max(Long.highestOneBit(n * g - 1) << 1, memory.pageSize());
-        long pa = memory.allocator().allocate(size, PageUse.BUFFER);
+        long pa = kit().pages(Long.highestOneBit(n * g - 1) << 1);
         for (int i = 0; i < n; i++) {
             memory.write(pa + i * g, new byte[] {(byte) (i + 1)});
         }
         return pa;
     }
 
-    /** A granule-aligned IOVA inside the aperture, above 0. */
+    /** A granule-aligned IOVA inside the aperture, above 0, clear of the aperture's first granules. */
     private static long iova(IommuDomain d) {
-        long g = d.granule();
-        long start = Math.max(d.apertureStart(), g);
-        return ((start + g - 1) & -g) + 16 * g;
+        return iovaBase(d, d.granule()) + 16 * d.granule();
     }
 
     private static byte readByte(String rule, DmaDevice device, long iova, String when) {
@@ -88,9 +83,9 @@ public interface DomainProtocolRules {
      * root entries, does that work in {@code syncMap}).
      */
     @Test
-    @DisplayName("PROTO-1 a domain-level map is reachable when it returns, even where the device just faulted")
+    @Checks(KitRule.PROTO_1)
     default void domainMapIsReachableWhenItReturns() {
-        String rule = "PROTO-1 (a domain-level map is reachable when it returns)";
+        String rule = rule("a domain-level map is reachable when it returns");
         IommuDomain d = attachedDomain();
         DmaDevice device = unit().device(0);
         long iova = iova(d);
@@ -105,9 +100,9 @@ public interface DomainProtocolRules {
      * {@code IommuApi.syncMap} over the range they span.
      */
     @Test
-    @DisplayName("PROTO-2 pieces mapped without sync are reachable after one syncMap over their span")
+    @Checks(KitRule.PROTO_2)
     default void noSyncPiecesAreReachableAfterOneSyncMap() {
-        String rule = "PROTO-2 (pieces mapped without sync are reachable after one syncMap over their span)";
+        String rule = rule("pieces mapped without sync are reachable after one syncMap over their span");
         IommuDomain d = attachedDomain();
         DmaDevice device = unit().device(0);
         long g = d.granule();
@@ -128,9 +123,9 @@ public interface DomainProtocolRules {
      * afterwards, even through a translation it had cached.
      */
     @Test
-    @DisplayName("PROTO-3 a domain-level unmap leaves no stale translation")
+    @Checks(KitRule.PROTO_3)
     default void domainUnmapLeavesNoStaleTranslation() {
-        String rule = "PROTO-3 (a domain-level unmap leaves no stale translation)";
+        String rule = rule("a domain-level unmap leaves no stale translation");
         IommuDomain d = attachedDomain();
         DmaDevice device = unit().device(0);
         long g = d.granule();
@@ -149,9 +144,9 @@ public interface DomainProtocolRules {
      * gather covers them all.
      */
     @Test
-    @DisplayName("PROTO-4 unmapFast is stale until the gather is synced, then nothing is reachable")
+    @Checks(KitRule.PROTO_4)
     default void unmapFastIsStaleUntilTheGatherIsSynced() {
-        String rule = "PROTO-4 (unmapFast is stale until the gather is synced)";
+        String rule = rule("unmapFast is stale until the gather is synced");
         IommuDomain d = attachedDomain();
         DmaDevice device = unit().device(0);
         long g = d.granule();
@@ -177,9 +172,9 @@ public interface DomainProtocolRules {
      * IOTLB work: what the device had cached stays cached.
      */
     @Test
-    @DisplayName("PROTO-5 syncing a gather that collected nothing leaves the IOTLB as it is")
+    @Checks(KitRule.PROTO_5)
     default void syncOfAnEmptyGatherLeavesTheIotlbAlone() {
-        String rule = "PROTO-5 (syncing a gather that collected nothing leaves the IOTLB as it is)";
+        String rule = rule("syncing a gather that collected nothing leaves the IOTLB as it is");
         IommuDomain d = attachedDomain();
         DmaDevice device = unit().device(0);
         long g = d.granule();

@@ -10,10 +10,10 @@ class KitMessagesTest {
 
     @Test
     void aByteArrayResultIsPrintedAsItsBytesNotAsAnObjectReference() {
-        assertThat(IommuBackendConformanceKit.describe(new byte[] {1, 2, (byte) 0xff}))
+        assertThat(KitFixture.describe(new byte[] {1, 2, (byte) 0xff}))
                 .isEqualTo("3 bytes [01 02 ff]");
-        assertThat(IommuBackendConformanceKit.describe(new byte[20])).startsWith("20 bytes [00 00").endsWith(" ...]");
-        assertThat(IommuBackendConformanceKit.describe(0x4000L)).isEqualTo("0x4000");
+        assertThat(KitFixture.describe(new byte[20])).startsWith("20 bytes [00 00").endsWith(" ...]");
+        assertThat(KitFixture.describe(0x4000L)).isEqualTo("0x4000");
     }
 
     @Test
