@@ -299,7 +299,8 @@ public final class IoPageTable implements AutoCloseable {
      * Unmaps every leaf in {@code [iova, iova + size)}. With {@link UnmapPolicy#REFUSE_CUT} the
      * range must cover whole leaves; with {@link UnmapPolicy#WHOLE_ENTRY_FROM_START} a leaf that
      * starts inside the range is removed whole (and counted whole) even if it ends beyond it, and
-     * only a range starting inside a leaf is refused.
+     * only a range starting inside a leaf is refused. Tables are freed as the format's
+     * {@link PteFormat#tableLifetime()} says; a table the unmap only empties stays.
      *
      * @param iova first IOVA, granule-aligned
      * @param size bytes, a positive multiple of the granule
@@ -657,7 +658,7 @@ public final class IoPageTable implements AutoCloseable {
             if (kind == PteKind.TABLE && level + 1 < format.levels()) {
                 Table child = tables.get(format.address(pte, level));
                 bytes += clear(child, Math.max(start, from), Math.min(start + span, to), free);
-                if (free && start >= from && start + span <= to && freesWhole(level)) {
+                if (free && start >= from && to - start >= span && freesWhole(level)) {
                     writeEntry(entryPa, 0);
                     t.valid--;
                     freeSubtree(child);
