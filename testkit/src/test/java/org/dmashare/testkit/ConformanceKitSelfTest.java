@@ -10,6 +10,7 @@ import java.util.Set;
 import java.util.TreeMap;
 import org.dmashare.iommu.Iommu;
 import org.dmashare.memory.PhysicalMemory;
+import org.dmashare.pgtable.TableLifetime;
 import org.junit.jupiter.api.Test;
 import org.junit.platform.engine.DiscoverySelector;
 import org.junit.platform.engine.TestExecutionResult;
@@ -194,6 +195,15 @@ class ConformanceKitSelfTest {
         }
     }
 
+    /** Declares that tables live until the domain is freed; the test backend's format frees whole blocks. */
+    static class WrongLifetime extends TestKit {
+        @Override
+        protected Capabilities capabilities() {
+            return Capabilities.builder(4096).pageSizes((1L << 12) | (1L << 21)).blockMappings(true).writeOnly(true)
+                    .tableLifetime(TableLifetime.UNTIL_FREED).build();
+        }
+    }
+
     /** Check method name to its outcome. */
     private static Map<String, TestExecutionResult> run(Class<?> kit) {
         return run(kit, selectClass(kit));
@@ -274,6 +284,12 @@ class ConformanceKitSelfTest {
                 "unmapRefusesToCutABlockMappingAndChangesNothingOrCutsAPageRunWithoutBlockMappings",
                 "rule 'without block mappings, unmap of one granule from the middle of a block-sized range succeeds"
                         + " and leaves the rest mapped' broken: unmap(");
+    }
+
+    @Test
+    void aBackendWhoseTablesLiveOtherwiseThanDeclaredIsCaught() {
+        onlyFails(WrongLifetime.class, "tablesLiveAsTheDeclaredLifetimeSays",
+                "rule 'the declared table lifetime is the format's'");
     }
 
     @Test
