@@ -252,4 +252,100 @@ class TableLifetimeTest {
         table.close();
         assertThat(tableBytes()).isZero();
     }
+
+    /**
+     * Random maps and unmaps, some failing at a table allocation, against a model of the leaves
+     * and of the last-level tables each lifetime keeps: after every call the tables in use are
+     * exactly the model's (read from the root's entries in memory), every probe translates as the
+     * model says, a refused or failed call changes nothing, and close frees everything.
+     */
+    @ParameterizedTest
+    @EnumSource(TableLifetime.class)
+    void randomMapsAndUnmapsKeepExactlyTheTablesTheLifetimePredicts(TableLifetime lifetime) {
+        for (boolean blocks : new boolean[] {true, false}) {
+            long seed = Long.getLong("dmashare.test.seed", System.nanoTime());
+            System.out.println("TableLifetimeTest random " + lifetime + (blocks ? "" : " pages only") + ": seed " + seed
+                    + " (rerun with -Ddmashare.test.seed=" + seed + ")");
+            randomRun(lifetime, blocks, new java.util.Random(seed), "seed " + seed + ", " + lifetime
+                    + (blocks ? "" : " pages only"));
+        }
+    }
+
+    private void randomRun(TableLifetime lifetime, boolean blocks, java.util.Random rnd, String run) {
+        TwoLevelFormat two = new TwoLevelFormat(12, lifetime);
+        PteFormat format = blocks ? two : new PagesOnly(two);
+        IoPageTable table = new IoPageTable(memory, format);
+        int window = 8; // blocks
+        long pa0 = buffer(window * BLOCK); // a buddy block: aligned to its size
+        java.util.TreeMap<Long, Long> leaves = new java.util.TreeMap<>(); // first IOVA -> size
+        java.util.Set<Long> tables = new java.util.TreeSet<>(); // blocks with a last-level table
+        int ops = 400 * Integer.getInteger("dmashare.test.scale", 1);
+        for (int op = 0; op < ops; op++) {
+            long size = rnd.nextInt(4) == 0 ? BLOCK * (1 + rnd.nextInt(2)) : PAGE * (1 + rnd.nextInt(16));
+            long iova = rnd.nextBoolean() ? BLOCK * rnd.nextInt(window - 1) : PAGE * rnd.nextInt(512 * (window - 2));
+            String at = run + " op " + op;
+            TableState before = TableState.of(memory, table);
+            boolean overlap = !leaves.subMap(iova - 2 * BLOCK, iova + size).entrySet().stream()
+                    .filter(e -> e.getKey() + e.getValue() > iova).toList().isEmpty();
+            if (rnd.nextBoolean()) {
+                boolean inject = rnd.nextInt(6) == 0;
+                if (inject) {
+                    memory.failures().failNth(FailureInjector.Point.TABLE_PAGE_ALLOCATION, 1);
+                }
+                try {
+                    table.map(iova, pa0 + iova, size, Prot.READ_WRITE);
+                    assertThat(overlap).as("%s: map(%x, %x) succeeded over a mapping", at, iova, size).isFalse();
+                    for (long done = 0; done < size; ) {
+                        long leaf = blocks && ((iova + done) & (BLOCK - 1)) == 0 && size - done >= BLOCK ? BLOCK : PAGE;
+                        long idx = (iova + done) / BLOCK;
+                        leaves.put(iova + done, leaf);
+                        if (leaf == BLOCK) {
+                            tables.remove(idx); // a block replaces a kept empty table
+                        } else {
+                            tables.add(idx);
+                        }
+                        done += leaf;
+                    }
+                } catch (org.dmashare.MappingConflictException | PhysicalMemoryExhaustedException e) {
+                    assertThat(overlap || inject).as("%s: map(%x, %x) refused: %s", at, iova, size, e).isTrue();
+                    assertThat(TableState.of(memory, table)).as("%s: a refused map changes nothing", at).isEqualTo(before);
+                } finally {
+                    memory.failures().clear();
+                }
+            } else {
+                boolean cuts = leaves.subMap(iova - 2 * BLOCK, iova + size).entrySet().stream()
+                        .anyMatch(e -> e.getKey() + e.getValue() > iova
+                                && (e.getKey() < iova || e.getKey() + e.getValue() > iova + size));
+                try {
+                    long expected = leaves.subMap(iova, iova + size).values().stream().mapToLong(Long::longValue).sum();
+                    assertThat(table.unmap(iova, size)).as("%s: unmap(%x, %x)", at, iova, size).isEqualTo(expected);
+                    assertThat(cuts).as("%s: unmap(%x, %x) cut a leaf", at, iova, size).isFalse();
+                    leaves.subMap(iova, iova + size).clear();
+                    boolean frees = lifetime == TableLifetime.WHOLE_RANGE
+                            || lifetime == TableLifetime.WHOLE_BLOCK && blocks;
+                    if (frees) {
+                        tables.removeIf(idx -> idx * BLOCK >= iova && (idx + 1) * BLOCK <= iova + size);
+                    }
+                } catch (org.dmashare.MappingConflictException e) {
+                    assertThat(cuts).as("%s: unmap(%x, %x) refused: %s", at, iova, size, e).isTrue();
+                    assertThat(TableState.of(memory, table)).as("%s: a refused unmap changes nothing", at).isEqualTo(before);
+                }
+            }
+            java.util.Set<Long> inMemory = new java.util.TreeSet<>();
+            for (long idx = 0; idx < window; idx++) {
+                if (format.kind(memory.readLong(table.rootPa() + 8 * idx), 0) == PteKind.TABLE) {
+                    inMemory.add(idx);
+                }
+            }
+            assertThat(inMemory).as("%s: blocks with a last-level table", at).isEqualTo(tables);
+            assertThat(table.tablePages()).as(at).hasSize(1 + tables.size());
+            long probe = PAGE * rnd.nextInt(512 * window);
+            java.util.Map.Entry<Long, Long> e = leaves.floorEntry(probe);
+            long expected = e != null && e.getKey() + e.getValue() > probe ? pa0 + probe : -1;
+            assertThat(table.iovaToPhys(probe)).as("%s: probe %x", at, probe).isEqualTo(expected);
+        }
+        table.close();
+        memory.allocator().free(pa0, window * BLOCK);
+        assertThat(tableBytes()).as(run + ": close frees every table").isZero();
+    }
 }
