@@ -5,6 +5,7 @@ import org.dmashare.InvalidArgumentException;
 import org.dmashare.iommu.Prot;
 import org.dmashare.pgtable.PteFormat;
 import org.dmashare.pgtable.PteKind;
+import org.dmashare.pgtable.TableLifetime;
 import org.dmashare.pgtable.UnmapPolicy;
 
 /**
@@ -29,7 +30,9 @@ import org.dmashare.pgtable.UnmapPolicy;
  * <p>Unmap follows Linux's generic page-table code for AMD v1
  * ({@link UnmapPolicy#WHOLE_ENTRY_FROM_START}): an entry whose first byte is in the range is
  * removed whole and counted whole; a range starting inside an entry is refused. Overwrites are
- * refused (the legacy driver silently replaced what was there).
+ * refused (the legacy driver silently replaced what was there). Tables live as that code keeps
+ * them ({@link TableLifetime#WHOLE_RANGE}): a table is freed when one unmap covers the whole range
+ * its entry maps, at any level.
  */
 public final class AmdV1Format implements PteFormat {
     /** PR: the entry is present. */
@@ -217,6 +220,20 @@ public final class AmdV1Format implements PteFormat {
     @Override
     public UnmapPolicy unmapPolicy() {
         return UnmapPolicy.WHOLE_ENTRY_FROM_START;
+    }
+
+    /**
+     * The lifetime of Linux's generic page-table code, which AMD v1 uses: __unmap_range
+     * (drivers/iommu/generic_pt/iommu_pt.h) frees every table whose whole range the unmap covers
+     * (pt_item_fully_covered), whatever its level; an unmap covering part of a table clears
+     * leaves and keeps it. (The legacy driver, iommu_v1_unmap_pages in
+     * drivers/iommu/amd/io_pgtable.c, freed no table on unmap.)
+     *
+     * @return {@link TableLifetime#WHOLE_RANGE}
+     */
+    @Override
+    public TableLifetime tableLifetime() {
+        return TableLifetime.WHOLE_RANGE;
     }
 
     /** Linux's level number of the engine's {@code level}. */

@@ -3,6 +3,7 @@ package org.dmashare.amd;
 import org.dmashare.iommu.Iommu;
 import org.dmashare.iommu.IommuConfig;
 import org.dmashare.memory.PhysicalMemory;
+import org.dmashare.pgtable.TableLifetime;
 import org.dmashare.pgtable.UnmapPolicy;
 import org.dmashare.testkit.Capabilities;
 import org.dmashare.testkit.IommuBackendConformanceKit;
@@ -27,6 +28,7 @@ class AmdConformanceTest extends IommuBackendConformanceKit {
                 .blockMappings(true)
                 .writeOnly(true)
                 .unmapPolicy(UnmapPolicy.WHOLE_ENTRY_FROM_START)
+                .tableLifetime(TableLifetime.WHOLE_RANGE)
                 .streams(2)
                 .build();
     }

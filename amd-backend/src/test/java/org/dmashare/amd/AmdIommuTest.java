@@ -3,6 +3,7 @@ package org.dmashare.amd;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import java.util.List;
 import org.dmashare.iommu.DeviceFaultException;
 import org.dmashare.InvalidArgumentException;
 import org.dmashare.iommu.DmaDevice;
@@ -73,6 +74,27 @@ class AmdIommuTest {
         assertThat(u.dte(2)).as("an unattached device is untouched").isEqualTo(0x3);
         d.unmap(1L << 39, 0x1000);
         assertThat(mode(u.dte(0))).as("the top never shrinks").isEqualTo(4);
+    }
+
+    @Test
+    void anUnmapFreesEveryTableWhoseWholeRangeItCoversEvenWhereNoPageSizeMatchesIt() {
+        AmdIommu u = unit("4", 48);
+        IommuDomain d = u.createDomain();
+        u.device(0).attach(d);
+        List<Long> top = ((PagingDomain) d).table().tablePages();
+        long buf = memory.allocator().allocate(0x1000, PageUse.BUFFER);
+        long iova = (1L << 39) + 0x1000;
+        d.map(iova, buf, 0x1000, Prot.READ_WRITE);
+        assertThat(((PagingDomain) d).table().tablePages()).as("the top and tables for 512 GiB, 1 GiB and 2 MiB")
+                .hasSize(4);
+        assertThat(d.unmap(iova, 0x1000)).isEqualTo(0x1000);
+        assertThat(((PagingDomain) d).table().tablePages()).as("emptied, not covered: kept").hasSize(4);
+        assertThat(d.unmap(1L << 39, 1L << 21)).isZero();
+        assertThat(((PagingDomain) d).table().tablePages()).as("the 2 MiB table's whole range: freed").hasSize(3);
+        assertThat(d.unmap(1L << 39, 1L << 39)).isZero();
+        assertThat(((PagingDomain) d).table().tablePages())
+                .as("generic_pt frees the table under the 512 GiB entry too, though 512 GiB is no AMD page size")
+                .isEqualTo(top);
     }
 
     @Test

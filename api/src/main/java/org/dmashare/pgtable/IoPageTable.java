@@ -18,18 +18,21 @@ import org.dmashare.memory.PhysicalMemory;
  * The software side of one radix page table: builds and edits tables stored in
  * {@link PhysicalMemory}, in the bit layout of a {@link PteFormat}. Tables come from the memory's
  * page allocator ({@link PageUse#PAGE_TABLE}); tables smaller than the granule are pieces of CPU
- * pages cut by a sub-page allocator, see {@link PteFormat#tableBytes(int)}. A table whose last
- * entry is cleared is freed at once, so after unmapping everything only the top table remains
- * (plus, for a growing top, the tables linking it to the start level), and {@link #close()} frees
- * that too.
+ * pages cut by a sub-page allocator, see {@link PteFormat#tableBytes(int)}. When an unmap frees
+ * a table is the format's {@link PteFormat#tableLifetime()}, as in its Linux code: never (tables
+ * live until {@link #close()}), or when one unmap covers the whole block or whole range the
+ * table stands for; an unmap that only empties a table keeps it. {@link #close()} frees every
+ * table, top included.
  *
  * <p>Semantics follow io-pgtable: map uses the largest page size of {@link PteFormat#pageSizes()}
  * that alignment and length allow at each step (a size spanning several entries is written to all
- * of them) and refuses to overwrite any valid entry — including a table pointer a larger leaf
- * would replace, which Linux's v7s code silently frees with what it maps; unmap follows the
+ * of them) and refuses to overwrite any leaf — including one below a table pointer a larger leaf
+ * would replace, which Linux's v7s code silently frees with what it maps; a table that maps
+ * nothing (kept by the lifetime) is replaced by the larger leaf and freed with the tables below
+ * it, as io-pgtable-arm, io-pgtable-arm-v7s and the generic page-table code do. Unmap follows the
  * format's {@link PteFormat#unmapPolicy()}. Every failing call changes nothing: a map that fails
- * halfway (a table cannot be allocated) removes what it installed, frees the tables it created
- * and takes back a top it grew.
+ * halfway (a table cannot be allocated) removes what it installed, frees the tables it created,
+ * puts back the empty tables it replaced and takes back a top it grew.
  *
  * <p>A format with a growing top ({@link PteFormat#startLevel()} above 0) starts with its top at
  * the start level; a map that needs a higher IOVA or a leaf above the top first installs new top
@@ -77,12 +80,16 @@ public final class IoPageTable implements AutoCloseable {
     private final long pageSizes;
     private final boolean sameAddress;
     private final UnmapPolicy unmapPolicy;
+    private final TableLifetime lifetime;
     /** The top table; written under this object's lock, read without it by {@link #rootPa()}. */
     private volatile Table root;
     /** Guarded by this. */
     private boolean closed;
-    /** While a failed map rolls back: the top it started from, which must survive (guarded by this). */
-    private Table keep;
+    /**
+     * Empty tables the running map replaced by a leaf (guarded by this): freed when the map
+     * succeeds, put back when it fails. Empty outside {@code map}.
+     */
+    private final List<Displaced> displaced = new ArrayList<>();
     /** Leaf entries of one run, encoded before they are stored; grows up to a table's entries. */
     private long[] scratch = new long[16];
 
@@ -135,6 +142,7 @@ public final class IoPageTable implements AutoCloseable {
         this.pageSizes = format.pageSizes();
         this.sameAddress = format.sameAddressInEveryEntry();
         this.unmapPolicy = format.unmapPolicy();
+        this.lifetime = format.tableLifetime();
         synchronized (this) {
             this.root = newTable(format.startLevel(), -1, null);
         }
@@ -261,12 +269,13 @@ public final class IoPageTable implements AutoCloseable {
                 done += mapRun(iova + done, pa + done, size - done, prot, created);
             }
         } catch (RuntimeException e) {
-            keep = top;
-            try {
-                clear(root, iova, iova + done);
-            } finally {
-                keep = null;
+            clear(root, iova, iova + done, false);
+            for (int i = displaced.size() - 1; i >= 0; i--) {
+                Displaced d = displaced.get(i);
+                writeEntry(d.entryPa(), d.pte());
+                d.holder().valid++;
             }
+            displaced.clear();
             for (int i = created.size() - 1; i >= 0; i--) {
                 Table t = created.get(i);
                 if (tables.containsKey(t.pa) && t.valid == 0) {
@@ -276,13 +285,22 @@ public final class IoPageTable implements AutoCloseable {
             shrinkBackTo(top);
             throw e;
         }
+        for (Displaced d : displaced) {
+            freeSubtree(d.table());
+        }
+        displaced.clear();
+    }
+
+    /** An empty table a map replaced by a leaf: where its entry was, the entry, the table holding it. */
+    private record Displaced(long entryPa, long pte, Table holder, Table table) {
     }
 
     /**
      * Unmaps every leaf in {@code [iova, iova + size)}. With {@link UnmapPolicy#REFUSE_CUT} the
      * range must cover whole leaves; with {@link UnmapPolicy#WHOLE_ENTRY_FROM_START} a leaf that
      * starts inside the range is removed whole (and counted whole) even if it ends beyond it, and
-     * only a range starting inside a leaf is refused.
+     * only a range starting inside a leaf is refused. Tables are freed as the format's
+     * {@link PteFormat#tableLifetime()} says; a table the unmap only empties stays.
      *
      * @param iova first IOVA, granule-aligned
      * @param size bytes, a positive multiple of the granule
@@ -308,7 +326,7 @@ public final class IoPageTable implements AutoCloseable {
                     + (unmapPolicy == UnmapPolicy.REFUSE_CUT ? " sticks out of it; unmap must cover whole mappings"
                             : " starts before it; unmap must start at a mapping's first byte"));
         }
-        return clear(top, iova, end);
+        return clear(top, iova, end, true);
     }
 
     /**
@@ -327,7 +345,8 @@ public final class IoPageTable implements AutoCloseable {
     }
 
     /**
-     * Frees every table, top included. Leaves are dropped. Closing twice is harmless.
+     * Frees every table, top included, whatever the format's {@link PteFormat#tableLifetime()}
+     * (Linux's free_pgtable). Leaves are dropped. Closing twice is harmless.
      */
     @Override
     public synchronized void close() {
@@ -512,6 +531,16 @@ public final class IoPageTable implements AutoCloseable {
             }
         }
         int n = (int) count * items;
+        for (int i = 0; i < n; i++) {
+            // A table kept empty by the lifetime (map refused any leaf below it): the leaf replaces
+            // it, and it is freed when the map succeeds.
+            long entryPa = table.pa + (long) entryBytes * (first + i);
+            long pte = readEntry(entryPa);
+            if (pte != 0 && format.kind(pte, level) == PteKind.TABLE) {
+                displaced.add(new Displaced(entryPa, pte, table, tables.get(format.address(pte, level))));
+                table.valid--;
+            }
+        }
         // Encode the run into a scratch array, then store it with one bounds check and one frame
         // lookup per 4 KiB (bulk mapping writes hundreds of thousands of leaves).
         if (scratch.length < n) {
@@ -590,10 +619,11 @@ public final class IoPageTable implements AutoCloseable {
     }
 
     /**
-     * Clears the leaves starting inside [from, to) under {@code t} (whole, whatever their end),
-     * freeing emptied tables; returns their bytes.
+     * Clears the leaves starting inside [from, to) under {@code t} (whole, whatever their end);
+     * with {@code free}, also frees the tables the format's lifetime frees for this range (never
+     * while a failed map rolls back). Returns the bytes cleared.
      */
-    private long clear(Table t, long from, long to) {
+    private long clear(Table t, long from, long to, boolean free) {
         if (from >= to) {
             return 0;
         }
@@ -627,14 +657,45 @@ public final class IoPageTable implements AutoCloseable {
             }
             if (kind == PteKind.TABLE && level + 1 < format.levels()) {
                 Table child = tables.get(format.address(pte, level));
-                bytes += clear(child, Math.max(start, from), Math.min(start + span, to));
-                if (child.valid == 0 && child != keep) {
-                    releaseTable(child);
+                bytes += clear(child, Math.max(start, from), Math.min(start + span, to), free);
+                if (free && start >= from && to - start >= span && freesWhole(level)) {
+                    writeEntry(entryPa, 0);
+                    t.valid--;
+                    freeSubtree(child);
                 }
             }
             i++;
         }
         return bytes;
+    }
+
+    /** Whether the lifetime frees a table whose level-{@code level} entry an unmap covers whole. */
+    private boolean freesWhole(int level) {
+        return switch (lifetime) {
+            case UNTIL_FREED -> false;
+            case WHOLE_BLOCK -> (pageSizes & (1L << shifts[level])) != 0;
+            case WHOLE_RANGE -> true;
+        };
+    }
+
+    /**
+     * Frees {@code t}, which maps nothing, and the tables below it, zeroing their entries first
+     * so that freed table memory holds no stale pointer; the entry pointing at {@code t} is the
+     * caller's to clear.
+     */
+    private void freeSubtree(Table t) {
+        int level = t.level;
+        for (int i = 0; i < entries[level] && t.valid > 0; i++) {
+            long entryPa = t.pa + (long) entryBytes * i;
+            long pte = readEntry(entryPa);
+            if (pte != 0 && format.kind(pte, level) == PteKind.TABLE && level + 1 < format.levels()) {
+                freeSubtree(tables.get(format.address(pte, level)));
+                writeEntry(entryPa, 0);
+                t.valid--;
+            }
+        }
+        tables.remove(t.pa);
+        tableMemory.free(t.pa, levelTableBytes[level]);
     }
 
     /** The entry of the level-{@code level} table that translates {@code iova}. */

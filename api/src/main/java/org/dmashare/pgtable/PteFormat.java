@@ -27,7 +27,8 @@ import org.dmashare.iommu.Prot;
  *   <li>{@link #startLevel()}: a top that starts below level 0 and grows when a larger IOVA is
  *       mapped (AMD-Vi v1), the unit being told to reprogram its root through a
  *       {@link TopListener};</li>
- *   <li>{@link #unmapPolicy()}: how an unmap that cuts a leaf is treated.</li>
+ *   <li>{@link #unmapPolicy()}: how an unmap that cuts a leaf is treated;</li>
+ *   <li>{@link #tableLifetime()}: when an unmap frees the tables it empties.</li>
  * </ul>
  * A format calls {@link #checkGeometry(PteFormat)} at the end of its constructor (the engine
  * calls it again when it builds a table), so a geometry that cannot work is refused with a
@@ -337,6 +338,15 @@ public interface PteFormat {
      */
     default UnmapPolicy unmapPolicy() {
         return UnmapPolicy.REFUSE_CUT;
+    }
+
+    /**
+     * When an unmap frees a table below the top, as the format's Linux code does.
+     *
+     * @return {@link TableLifetime#WHOLE_BLOCK} (io-pgtable-arm's rule) by default
+     */
+    default TableLifetime tableLifetime() {
+        return TableLifetime.WHOLE_BLOCK;
     }
 
     /**

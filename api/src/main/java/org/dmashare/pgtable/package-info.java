@@ -11,7 +11,9 @@
  * replicated with one value or each with its own slice of the output (see
  * {@link org.dmashare.pgtable.PteFormat#sameAddressInEveryEntry()}), their size told by the
  * entry; decoding with the IOVA; a top that grows, reported through a
- * {@link org.dmashare.pgtable.TopListener}; an {@link org.dmashare.pgtable.UnmapPolicy}. Every
+ * {@link org.dmashare.pgtable.TopListener}; an {@link org.dmashare.pgtable.UnmapPolicy}; a
+ * {@link org.dmashare.pgtable.TableLifetime} (when unmap frees tables, as the format's Linux code
+ * does). Every
  * format's geometry is checked when it is built
  * ({@link org.dmashare.pgtable.PteFormat#checkGeometry(PteFormat)}).
  *

@@ -22,7 +22,10 @@ import org.dmashare.memory.PhysicalMemory;
  * fragmentation, never requiring physical contiguity) and zeroes them; reserves one IOVA range per
  * domain (or one IOVA free in all of them); maps the blocks into each domain with the largest page
  * sizes that fit; syncs each domain's IOTLB; and returns a {@link SharedBuffer}. If anything fails, everything done so far is
- * undone: every domain, IOVA allocator and the page allocator are as before.
+ * undone: every domain's mappings, every IOVA allocator and the page allocator are as before, except
+ * that a domain may keep, mapping nothing, a page-table page its format's
+ * {@link org.dmashare.pgtable.TableLifetime} keeps after the unwinding unmap (as Linux's iommu_map
+ * unwinds with iommu_unmap).
  *
  * <p>Ownership: every page a buffer maps has an owner in the page allocator. An allocated buffer
  * owns its pages; other devices get them only through a lending ({@link SharedBuffer#export()} or

@@ -18,7 +18,8 @@ import org.junit.jupiter.api.Test;
  * The page-table engine on a test-only two-level format ({@link TwoLevelFormat}, 4 KiB granule:
  * 2 MiB blocks at the root, 4 KiB pages below): what {@link IoPageTable} writes is what
  * {@link PageTableWalker} reads back from memory, conflicts and partial unmaps are refused without
- * a change, a map that fails halfway is undone entry for entry, and table pages are returned.
+ * a change, and a map that fails halfway is undone entry for entry. When tables are freed is
+ * {@link TableLifetimeTest}'s.
  */
 class IoPageTableEngineTest {
     private static final long BASE = 0x8_0000_0000L;
@@ -140,21 +141,5 @@ class IoPageTableEngineTest {
             }
         }
         assertThat(failedRuns).as("two table pages and one map event can fail").isEqualTo(3);
-    }
-
-    @Test
-    void unmappingEverythingFreesLeafTablesAndCloseFreesTheRoot() {
-        long usedBefore = memory.allocator().usage().tableBytes();
-        assertThat(usedBefore).as("the root").isEqualTo(PAGE);
-        long pa = buffer(8 * PAGE);
-        table.map(BLOCK - 4 * PAGE, pa, 8 * PAGE, Prot.READ_WRITE);
-        assertThat(memory.allocator().usage().tableBytes()).isEqualTo(3 * PAGE);
-        table.unmap(BLOCK - 4 * PAGE, 8 * PAGE);
-        assertThat(memory.allocator().usage().tableBytes()).isEqualTo(PAGE);
-        assertThat(table.tablePages()).containsExactly(table.rootPa());
-        table.close();
-        assertThat(memory.allocator().usage().tableBytes()).isZero();
-        assertThat(table.tablePages()).isEmpty();
-        assertThat(table.iovaToPhys(BLOCK)).isEqualTo(-1);
     }
 }

@@ -5,6 +5,7 @@ import org.dmashare.InvalidArgumentException;
 import org.dmashare.iommu.Prot;
 import org.dmashare.pgtable.PteFormat;
 import org.dmashare.pgtable.PteKind;
+import org.dmashare.pgtable.TableLifetime;
 
 /**
  * Apple DART page-table entries: 16 KiB granule, 2048-entry (16 KiB) tables, 8-byte little-endian
@@ -21,6 +22,9 @@ import org.dmashare.pgtable.PteKind;
  * <p><b>Assumption (UNCONFIRMED in the reference):</b> the sub-page unit is 4 bytes and SP_END is
  * inclusive (4096 units of 4 bytes cover 16 KiB; every known writer uses 0..0xfff for the whole
  * page). The hardware is assumed to look at bit 0 alone for validity.
+ *
+ * <p>Tables live until the page table is freed ({@link TableLifetime#UNTIL_FREED}), as in
+ * io-pgtable-dart.
  *
  * <p>Immutable. The two formats are {@link Dart1Format} (t8020) and {@link Dart2Format} (t6000,
  * t8110).
@@ -241,6 +245,17 @@ public abstract sealed class DartPteFormat implements PteFormat permits Dart1For
     @Override
     public final long windowEnd(long pte, int level) {
         return subpageEnforced(pte) ? (((pte >>> SP_END_SHIFT) & SP_FIELD_MASK) + 1) * SUBPAGE_UNIT : GRANULE;
+    }
+
+    /**
+     * io-pgtable-dart's lifetime: dart_unmap_pages only clears leaf entries, and tables are freed
+     * with the page table (apple_dart_free_pgtable), so a range mapped again reuses its tables.
+     *
+     * @return {@link TableLifetime#UNTIL_FREED}
+     */
+    @Override
+    public final TableLifetime tableLifetime() {
+        return TableLifetime.UNTIL_FREED;
     }
 
     @Override

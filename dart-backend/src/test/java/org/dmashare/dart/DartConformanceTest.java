@@ -4,6 +4,7 @@ import org.dmashare.iommu.Iommu;
 import org.dmashare.iommu.IommuConfig;
 import org.dmashare.iommu.Prot;
 import org.dmashare.memory.PhysicalMemory;
+import org.dmashare.pgtable.TableLifetime;
 import org.dmashare.testkit.Capabilities;
 import org.dmashare.testkit.IommuBackendConformanceKit;
 import org.junit.jupiter.api.Nested;
@@ -38,7 +39,7 @@ class DartConformanceTest {
         @Override
         protected Capabilities capabilities() {
             return Capabilities.builder(0x4000).pageSizes(0x4000).streams(16).writeOnly(true).bypass(bypass())
-                    .subPageProtection(SUBPAGE).build();
+                    .subPageProtection(SUBPAGE).tableLifetime(TableLifetime.UNTIL_FREED).build();
         }
     }
 

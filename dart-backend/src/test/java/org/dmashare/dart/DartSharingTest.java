@@ -20,6 +20,7 @@ import org.dmashare.iommu.IommuDomain;
 import org.dmashare.memory.FailureInjector;
 import org.dmashare.memory.PageAllocator;
 import org.dmashare.memory.PhysicalMemory;
+import org.dmashare.pgtable.PageTableWalker;
 import org.dmashare.sharing.DmaSharing;
 import org.dmashare.sharing.PageLease;
 import org.dmashare.sharing.ScatterList;
@@ -125,8 +126,12 @@ class DartSharingTest {
         b.close();
         b.close();
         assertThatThrownBy(() -> r.device(r.dcp).read(iova, 16)).isInstanceOf(DeviceFaultException.class);
-        assertThat(r.memory.allocator().usage()).isEqualTo(before);
+        PageAllocator.Usage after = r.memory.allocator().usage();
+        assertThat(after.bufferBytes()).as("every buffer page back").isEqualTo(before.bufferBytes());
         assertThat(r.sharing.liveBuffers()).isZero();
+        // io-pgtable-dart keeps the tables until the domain is freed: the next share allocates none.
+        r.sharing.allocate(SIZE, List.of(r.dcp, r.disp)).close();
+        assertThat(r.memory.allocator().usage()).isEqualTo(after);
     }
 
     @ParameterizedTest
@@ -139,9 +144,16 @@ class DartSharingTest {
         assertThatThrownBy(() -> r.sharing.allocate(SIZE, List.of(r.dcp, r.disp)))
                 .isInstanceOf(MappingConflictException.class);
         r.memory.failures().clear();
-        assertThat(r.memory.allocator().usage()).isEqualTo(before);
+        PageAllocator.Usage after = r.memory.allocator().usage();
+        assertThat(after.bufferBytes()).isEqualTo(before.bufferBytes());
         assertThat(r.dcp.iovaSpace().liveRanges()).isEqualTo(dcpRanges);
-        assertThat(r.dcp.table().tablePages()).hasSize(1);
+        // The map into dcp succeeded and was undone by an unmap, which keeps its tables (the root
+        // and one table per level below, mapping nothing) until the domain is freed, as Linux.
+        int levels = r.dcp.table().format().levels();
+        assertThat(r.dcp.table().tablePages()).hasSize(levels);
+        assertThat(PageTableWalker.leaves(r.memory, r.dcp.table().format(), r.dcp.table().rootPa())).isEmpty();
+        assertThat(r.disp.table().tablePages()).as("the failed map changed nothing").hasSize(1);
+        assertThat(after.tableBytes()).isEqualTo(before.tableBytes() + (levels - 1) * r.dcp.table().tablePageBytes());
         assertThat(r.dcpDart.iotlbSize()).isZero();
     }
 
@@ -241,6 +253,14 @@ class DartSharingTest {
         } finally {
             pool.shutdown();
         }
-        assertThat(r.memory.allocator().usage()).isEqualTo(before);
+        PageAllocator.Usage after = r.memory.allocator().usage();
+        assertThat(after.bufferBytes()).isEqualTo(before.bufferBytes());
+        // Tables live until the domain is freed: each table page is one of the two domains', mapping nothing.
+        long kept = 0;
+        for (DartDomain d : List.of(r.dcp, r.disp)) {
+            assertThat(PageTableWalker.leaves(r.memory, d.table().format(), d.table().rootPa())).isEmpty();
+            kept += (d.table().tablePages().size() - 1) * d.table().tablePageBytes();
+        }
+        assertThat(after.tableBytes()).isEqualTo(before.tableBytes() + kept);
     }
 }

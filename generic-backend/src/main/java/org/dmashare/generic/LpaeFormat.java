@@ -5,6 +5,7 @@ import org.dmashare.InvalidArgumentException;
 import org.dmashare.iommu.Prot;
 import org.dmashare.pgtable.PteFormat;
 import org.dmashare.pgtable.PteKind;
+import org.dmashare.pgtable.TableLifetime;
 
 /**
  * ARM LPAE stage-1 descriptors as io-pgtable-arm writes them (64-bit, little-endian):
@@ -23,6 +24,8 @@ import org.dmashare.pgtable.PteKind;
  * 32 MiB blocks; the 16 GiB run at the 1 GiB level is not offered, its use being unconfirmed),
  * 128 entries of 16 KiB (2 MiB) and 32 of 32 MiB (1 GiB) with the 16 KiB granule, 32 entries
  * with the 64 KiB granule (2 MiB and 16 GiB).
+ *
+ * <p>Tables live as io-pgtable-arm keeps them ({@link TableLifetime#WHOLE_BLOCK}).
  */
 public final class LpaeFormat implements PteFormat {
     static final long TYPE_MASK = 0b11;
@@ -135,6 +138,21 @@ public final class LpaeFormat implements PteFormat {
     @Override
     public boolean sameAddressInEveryEntry() {
         return false;
+    }
+
+    /**
+     * io-pgtable-arm's lifetime: __arm_lpae_unmap frees a table (and the tables below it) only
+     * when it is handed an unmap of the block size of the entry pointing at it, which Linux's
+     * IOMMU core does when the range covers that whole block and the block size is a page size;
+     * an unmap of the pages inside clears them and keeps the table, and a table below a level
+     * without blocks (the top of a 4 KiB-granule, 48-bit table) is freed only with the page table
+     * (arm_lpae_free_pgtable).
+     *
+     * @return {@link TableLifetime#WHOLE_BLOCK}
+     */
+    @Override
+    public TableLifetime tableLifetime() {
+        return TableLifetime.WHOLE_BLOCK;
     }
 
     @Override

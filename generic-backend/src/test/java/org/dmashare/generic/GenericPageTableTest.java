@@ -209,7 +209,8 @@ class GenericPageTableTest {
         d.map((511L << 39) + G1, BASE, G1, Prot.READ_WRITE);
         d.map(K4, BASE, K4, Prot.READ_WRITE);
         assertThat(d.unmap(0, 1L << 48)).isEqualTo(G1 + K4);
-        assertThat(((PagingDomain) d).table().tablePages()).hasSize(1);
+        assertThat(((PagingDomain) d).table().tablePages()).as("the root and the two level-1 tables: no unmap is"
+                + " handed a 512 GiB block, so io-pgtable-arm never frees them before the domain").hasSize(3);
         for (long iova : new long[] {M2, 3 * M2, 3 * M2 + 8 * K4}) {
             assertThat(iommu.walk(0, iova)).isEmpty();
             assertThat(d.iovaToPhys(iova)).isEqualTo(IommuDomain.NO_TRANSLATION);
@@ -217,7 +218,7 @@ class GenericPageTableTest {
     }
 
     @Test
-    void unmapFreesEmptiedTablesAndCloseFreesAllOfThem() {
+    void unmapFreesATableOnlyWhenItCoversItsWholeBlockAndCloseFreesAllOfThem() {
         long tablesBefore = memory.allocator().usage().tableBytes();
         Iommu iommu = unit("lpae-4k");
         IommuDomain d = domain(iommu);
@@ -228,12 +229,23 @@ class GenericPageTableTest {
         d.map(far + M2, BASE, K4, Prot.READ_WRITE);
         assertThat(p.table().tablePages()).hasSize(5);
         assertThat(memory.allocator().usage().tableBytes()).isEqualTo(tablesBefore + 5 * K4);
+        List<Long> all = p.table().tablePages();
         assertThat(d.unmap(far, K4)).isEqualTo(K4);
-        assertThat(p.table().tablePages()).as("one level-3 table freed").hasSize(4);
         assertThat(d.unmap(far + M2, K4)).isEqualTo(K4);
-        assertThat(p.table().tablePages()).containsExactly(p.table().rootPa());
-        assertThat(memory.allocator().usage().tableBytes()).isEqualTo(tablesBefore + K4);
-        assertThat(memory.readLong(p.table().rootPa() + 8 * 5)).as("root entry cleared").isZero();
+        assertThat(p.table().tablePages()).as("both level-3 tables emptied, neither 2 MiB block unmapped whole: kept")
+                .isEqualTo(all);
+        d.map(far + K4, BASE, K4, Prot.READ_WRITE);
+        assertThat(memory.allocator().usage().tableBytes()).as("a map into a kept table allocates none")
+                .isEqualTo(tablesBefore + 5 * K4);
+        assertThat(d.unmap(far, 2 * M2)).as("both 2 MiB blocks whole").isEqualTo(K4);
+        assertThat(p.table().tablePages()).as("both level-3 tables freed").hasSize(3);
+        assertThat(d.unmap(5L << 39, 1L << 39)).as("the root entry's whole 512 GiB").isZero();
+        assertThat(p.table().tablePages()).as("the level-2 table freed (its 1 GiB block covered); the level-1 table"
+                + " kept (512 GiB is no page size)").hasSize(2);
+        assertThat(memory.allocator().usage().tableBytes()).isEqualTo(tablesBefore + 2 * K4);
+        long level1 = memory.readLong(p.table().rootPa() + 8 * 5);
+        assertThat(level1).as("root entry still points at the level-1 table").isNotZero();
+        assertThat(memory.readLong((level1 & 0xFFFF_FFFF_F000L) + 8 * 7)).as("level-1 entry cleared").isZero();
         d.map(far, BASE, 2 * M2, Prot.READ_WRITE);
         d.map(0, BASE, K4, Prot.READ_WRITE);
         d.close();
@@ -382,9 +394,11 @@ class GenericPageTableTest {
     /**
      * Random maps and unmaps against a model of the leaves the io-pgtable greedy split must
      * produce: conflicts and cuts are refused exactly when the model says so and change nothing,
-     * device-visible walks match the model, and the table pages in use are exactly the ones the
-     * live leaves need (emptied tables are freed). Injected table-allocation failures now and then
-     * must leave everything as it was.
+     * device-visible walks match the model, and the table pages in use are exactly the ones a model
+     * of io-pgtable-arm's table lifetime predicts (a map creates the tables its leaves need and a
+     * block replaces the tables below it; an unmap frees a table only when it covers the whole 2 MiB
+     * or 1 GiB block the table maps, and never the level-1 tables, whose 512 GiB is no page size).
+     * Injected table-allocation failures now and then must leave everything as it was.
      */
     @Test
     void randomMapsAndUnmapsMatchALeafModel() {
@@ -396,6 +410,7 @@ class GenericPageTableTest {
         IommuDomain d = domain(iommu);
         long tablesBefore = memory.allocator().usage().tableBytes() - K4;
         TreeMap<Long, Leaf> leaves = new TreeMap<>();
+        java.util.Set<Long> tables = new java.util.HashSet<>(); // below the root, keyed as tableKey
         long window = 4 * G1; // IOVAs in [0, 4 GiB) so ranges collide often
         int ops = 2000 * scale;
         for (int op = 0; op < ops; op++) {
@@ -421,7 +436,7 @@ class GenericPageTableTest {
                     memory.failures().failNth(Point.TABLE_PAGE_ALLOCATION, 1 + rnd.nextInt(3));
                     try {
                         d.map(iova, pa, size, Prot.READ_WRITE);
-                        addLeaves(leaves, iova, pa, size);
+                        mapTables(tables, addLeaves(leaves, iova, pa, size));
                     } catch (PhysicalMemoryExhaustedException e) {
                         assertThat(state(d)).as(at).isEqualTo(before);
                     } finally {
@@ -429,7 +444,7 @@ class GenericPageTableTest {
                     }
                 } else {
                     d.map(iova, pa, size, Prot.READ_WRITE);
-                    addLeaves(leaves, iova, pa, size);
+                    mapTables(tables, addLeaves(leaves, iova, pa, size));
                 }
             } else {
                 List<Leaf> hit = overlapping(leaves, iova, iova + size);
@@ -442,6 +457,7 @@ class GenericPageTableTest {
                     long expected = hit.stream().mapToLong(Leaf::size).sum();
                     assertThat(d.unmap(iova, size)).as(at).isEqualTo(expected);
                     hit.forEach(l -> leaves.remove(l.iova()));
+                    unmapTables(tables, iova, iova + size);
                 }
             }
             for (int probe = 0; probe < 8; probe++) {
@@ -459,13 +475,14 @@ class GenericPageTableTest {
                 }
             }
             if (op % 64 == 0 || op == ops - 1) {
-                long tables = expectedTables(leaves);
-                assertThat(((PagingDomain) d).table().tablePages()).as(at).hasSize((int) tables);
-                assertThat(memory.allocator().usage().tableBytes()).as(at).isEqualTo(tablesBefore + tables * K4);
+                long count = 1 + tables.size();
+                assertThat(((PagingDomain) d).table().tablePages()).as(at).hasSize((int) count);
+                assertThat(memory.allocator().usage().tableBytes()).as(at).isEqualTo(tablesBefore + count * K4);
             }
         }
         assertThat(d.unmap(0, window)).isEqualTo(leaves.values().stream().mapToLong(Leaf::size).sum());
-        assertThat(((PagingDomain) d).table().tablePages()).hasSize(1);
+        assertThat(((PagingDomain) d).table().tablePages()).as("the root and the level-1 table, which no unmap frees")
+                .hasSize(tables.isEmpty() ? 1 : 2);
         d.close();
         assertThat(memory.allocator().usage().tableBytes()).isEqualTo(tablesBefore);
     }
@@ -507,31 +524,59 @@ class GenericPageTableTest {
     }
 
     /** The greedy split io-pgtable uses: the largest page that alignment and length allow. */
-    private static void addLeaves(TreeMap<Long, Leaf> leaves, long iova, long pa, long size) {
+    /** Adds the leaves the greedy split makes of a map and returns them. */
+    private static List<Leaf> addLeaves(TreeMap<Long, Leaf> leaves, long iova, long pa, long size) {
+        List<Leaf> added = new java.util.ArrayList<>();
         long done = 0;
         while (done < size) {
             for (long page : new long[] {G1, M2, K4}) {
                 if ((((iova + done) | (pa + done)) & (page - 1)) == 0 && size - done >= page) {
-                    leaves.put(iova + done, new Leaf(iova + done, pa + done, page));
+                    Leaf l = new Leaf(iova + done, pa + done, page);
+                    leaves.put(l.iova(), l);
+                    added.add(l);
                     done += page;
                     break;
                 }
             }
         }
+        return added;
     }
 
-    /** Root plus one table per (level, prefix) that some leaf lies under. */
-    private static long expectedTables(TreeMap<Long, Leaf> leaves) {
-        java.util.Set<Long> tables = new java.util.HashSet<>();
-        for (Leaf l : leaves.values()) {
-            tables.add((1L << 60) | (l.iova() >>> 39));
+    /** The table at {@code level} (1, 2 or 3) whose range holds {@code iova}: its level and IOVA prefix. */
+    private static long tableKey(int level, long iova) {
+        return ((long) level << 60) | (iova >>> (48 - 9 * level));
+    }
+
+    /** The tables a successful map leaves: its leaves' paths exist, and a block replaces the tables below it. */
+    private static void mapTables(java.util.Set<Long> tables, List<Leaf> added) {
+        for (Leaf l : added) {
+            tables.add(tableKey(1, l.iova()));
             if (l.size() <= M2) {
-                tables.add((2L << 60) | (l.iova() >>> 30));
+                tables.add(tableKey(2, l.iova()));
             }
             if (l.size() == K4) {
-                tables.add((3L << 60) | (l.iova() >>> 21));
+                tables.add(tableKey(3, l.iova()));
             }
+            long end = l.iova() + l.size();
+            tables.removeIf(k -> {
+                int level = (int) (k >>> 60);
+                long start = (k & ((1L << 60) - 1)) << (48 - 9 * level);
+                return l.size() > K4 && start >= l.iova() && start + (1L << (48 - 9 * level)) <= end;
+            });
         }
-        return 1 + tables.size();
+    }
+
+    /**
+     * io-pgtable-arm's lifetime: an unmap frees the level-2 and level-3 tables whose whole 1 GiB or
+     * 2 MiB block it covers (both are page sizes), with the tables below them; level-1 tables
+     * stay.
+     */
+    private static void unmapTables(java.util.Set<Long> tables, long from, long to) {
+        tables.removeIf(k -> {
+            int level = (int) (k >>> 60);
+            long span = 1L << (48 - 9 * level);
+            long start = (k & ((1L << 60) - 1)) << (48 - 9 * level);
+            return level >= 2 && start >= from && start + span <= to;
+        });
     }
 }

@@ -4,9 +4,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.util.List;
+import org.dmashare.iommu.support.PagingDomain;
 import org.dmashare.iova.IovaAllocator;
 import org.dmashare.memory.FailureInjector;
 import org.dmashare.memory.PageAllocator;
+import org.dmashare.pgtable.IoPageTable;
+import org.dmashare.pgtable.PageTableWalker;
 import org.dmashare.sharing.ScatterList;
 import org.junit.jupiter.api.Test;
 
@@ -106,7 +109,14 @@ class FailureUnwindTest {
 
         assertThatThrownBy(() -> rig.dcp.allocCoherent(0x5000, Gfp.KERNEL)).isInstanceOf(DmaApiException.class)
                 .satisfies(e -> assertThat(((DmaApiException) e).errno()).isEqualTo(Errno.ENOMEM));
-        assertThat(rig.memory.allocator().usage()).isEqualTo(before);
+        PageAllocator.Usage after = rig.memory.allocator().usage();
+        assertThat(after.bufferBytes()).as("every page back").isEqualTo(before.bufferBytes());
         assertThat(rig.walk(rig.dcp, 0xFFFF_8000L)).isEqualTo(-1);
+        // The first page's map succeeded and iommu_unmap undid it: the legacy path shares the
+        // domain, so the table that map allocated stays, as io-pgtable-dart keeps it, mapping nothing.
+        IoPageTable table = ((PagingDomain) rig.dcpDomain).table();
+        assertThat(PageTableWalker.leaves(rig.memory, table.format(), table.rootPa())).isEmpty();
+        assertThat(after.tableBytes() - before.tableBytes()).as("the kept table pages")
+                .isEqualTo((table.tablePages().size() - 1) * table.tablePageBytes()).isPositive();
     }
 }

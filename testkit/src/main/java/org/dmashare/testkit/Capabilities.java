@@ -5,6 +5,7 @@ import java.util.Optional;
 import org.dmashare.Hex;
 import org.dmashare.InvalidArgumentException;
 import org.dmashare.iommu.IommuDomain;
+import org.dmashare.pgtable.TableLifetime;
 import org.dmashare.pgtable.UnmapPolicy;
 
 /**
@@ -24,9 +25,12 @@ import org.dmashare.pgtable.UnmapPolicy;
  *     them with {@link InvalidArgumentException}
  * @param writeOnly the format can express write-only mappings ({@code Prot.WRITE}); when not
  *     declared, such a map must be refused with {@link InvalidArgumentException}
- * @param reclaimsEmptyTables a table page whose last entry is unmapped goes back to the page
- *     allocator at once, not only when the domain is closed; when not declared, unmap must free
- *     no table page ({@link KitRule#TABLE_4})
+ * @param tableLifetime when unmap frees a table, as the format declares it
+ *     ({@link TableLifetime#UNTIL_FREED}: only when the domain is closed;
+ *     {@link TableLifetime#WHOLE_BLOCK}: when one unmap covers the whole block-sized range the
+ *     table maps; {@link TableLifetime#WHOLE_RANGE}: when one unmap covers its whole range, at
+ *     any level); a table that an unmap only empties stays in every case ({@link
+ *     KitRule#TABLE_3})
  * @param subPageProtection how to restrict device access within one page, if the hardware has
  *     sub-page protection (DART's SPP); null if it has none, and then no leaf may have a sub-page
  *     window
@@ -36,7 +40,7 @@ import org.dmashare.pgtable.UnmapPolicy;
  *     and counted whole, a range starting inside a leaf is refused)
  */
 public record Capabilities(long granule, long pageSizes, int streams, boolean blockMappings, boolean bypass,
-        boolean writeOnly, boolean reclaimsEmptyTables, SubPageProtection subPageProtection,
+        boolean writeOnly, TableLifetime tableLifetime, SubPageProtection subPageProtection,
         UnmapPolicy unmapPolicy) {
 
     /**
@@ -69,14 +73,15 @@ public record Capabilities(long granule, long pageSizes, int streams, boolean bl
      * @param blockMappings block leaves are used; needs a page size above the granule
      * @param bypass identity domains are supported
      * @param writeOnly write-only mappings can be expressed
-     * @param reclaimsEmptyTables emptied tables are freed at once
+     * @param tableLifetime the declared table lifetime
      * @param subPageProtection the hook, or null
      * @param unmapPolicy the declared unmap policy
      * @throws InvalidArgumentException if the declaration is inconsistent
-     * @throws NullPointerException if {@code unmapPolicy} is null
+     * @throws NullPointerException if {@code unmapPolicy} or {@code tableLifetime} is null
      */
     public Capabilities {
         Objects.requireNonNull(unmapPolicy, "unmapPolicy");
+        Objects.requireNonNull(tableLifetime, "tableLifetime");
         if (granule < 4096 || Long.bitCount(granule) != 1) {
             throw new InvalidArgumentException("granule must be a power of two of at least 4 KiB, got " + Hex.of(granule));
         }
@@ -102,13 +107,14 @@ public record Capabilities(long granule, long pageSizes, int streams, boolean bl
     public String toString() {
         return "Capabilities[granule " + Hex.size(granule) + ", page sizes " + Hex.of(pageSizes) + ", streams " + streams
                 + ", blockMappings " + blockMappings + ", bypass " + bypass + ", writeOnly " + writeOnly
-                + ", reclaimsEmptyTables " + reclaimsEmptyTables + ", subPageProtection " + (subPageProtection != null)
+                + ", tableLifetime " + tableLifetime + ", subPageProtection " + (subPageProtection != null)
                 + ", unmapPolicy " + unmapPolicy + "]";
     }
 
     /**
      * Starts a declaration for units of {@code granule}: page sizes = the granule only, 2 streams,
-     * nothing else declared, tables reclaimed when emptied.
+     * nothing else declared, the unmap policy {@link UnmapPolicy#REFUSE_CUT} and the table lifetime
+     * {@link TableLifetime#WHOLE_BLOCK} (the engine's defaults).
      *
      * @param granule the smallest page size, a power of two
      * @return a builder
@@ -157,7 +163,7 @@ public record Capabilities(long granule, long pageSizes, int streams, boolean bl
         private boolean blockMappings;
         private boolean bypass;
         private boolean writeOnly;
-        private boolean reclaimsEmptyTables = true;
+        private TableLifetime tableLifetime = TableLifetime.WHOLE_BLOCK;
         private SubPageProtection subPageProtection;
         private UnmapPolicy unmapPolicy = UnmapPolicy.REFUSE_CUT;
 
@@ -222,13 +228,14 @@ public record Capabilities(long granule, long pageSizes, int streams, boolean bl
         }
 
         /**
-         * Declares whether emptied table pages are freed at once.
+         * Declares when unmap frees a table. Default: {@link TableLifetime#WHOLE_BLOCK}.
          *
-         * @param value true if they are (the default)
+         * @param lifetime the format's lifetime
          * @return this builder
+         * @throws NullPointerException if {@code lifetime} is null
          */
-        public Builder reclaimsEmptyTables(boolean value) {
-            this.reclaimsEmptyTables = value;
+        public Builder tableLifetime(TableLifetime lifetime) {
+            this.tableLifetime = Objects.requireNonNull(lifetime, "lifetime");
             return this;
         }
 
@@ -263,7 +270,7 @@ public record Capabilities(long granule, long pageSizes, int streams, boolean bl
          * @throws InvalidArgumentException if inconsistent
          */
         public Capabilities build() {
-            return new Capabilities(granule, pageSizes, streams, blockMappings, bypass, writeOnly, reclaimsEmptyTables,
+            return new Capabilities(granule, pageSizes, streams, blockMappings, bypass, writeOnly, tableLifetime,
                     subPageProtection, unmapPolicy);
         }
     }

@@ -156,21 +156,13 @@ public enum KitRule {
     TABLE_1("page tables are allocated from the memory's page allocator as PAGE_TABLE"),
     /** Checked by {@link TablePageRules#closeReturnsEveryTablePage()}. */
     TABLE_2("closing a domain (twice is harmless) detaches its devices and returns every table page"),
-    /**
-     * Checked by {@link TablePageRules#emptiedTablesAreReclaimed()}. Checked only where the backend
-     * declares reclaimsEmptyTables.
-     */
-    TABLE_3("with reclaimsEmptyTables, unmapping everything returns the table pages map allocated"),
-    /**
-     * Checked by {@link TablePageRules#tablesStayUntilCloseWithoutReclaim()}. Checked only where the
-     * backend declares reclaimsEmptyTables(false).
-     */
-    TABLE_4("without reclaimsEmptyTables, unmapping everything frees no table page: they go back when the domain "
-            + "closes"),
+    /** Checked by {@link TablePageRules#tablesLiveAsDeclared()}. */
+    TABLE_3("unmap frees tables as the declared table lifetime says: an emptied table stays and is reused, a whole"
+            + " covered range frees it per lifetime, a block replaces a kept empty table"),
     /** Checked by {@link TablePageRules#failedMapChangesNothing()}. */
-    TABLE_5("a map that fails partway (injected table-page or map failure) changes nothing"),
+    TABLE_4("a map that fails partway (injected table-page or map failure) changes nothing"),
     /** Checked by {@link TablePageRules#closedDomainRefusesUse()}. */
-    TABLE_6("a closed domain refuses map, unmap and attach"),
+    TABLE_5("a closed domain refuses map, unmap and attach"),
     /**
      * Checked by {@link StreamRules#domainsIsolateStreams()}. Checked only where the backend declares at
      * least two streams.

@@ -461,11 +461,7 @@ public interface MapRules extends KitTopic {
             agreesWithModel(k, r, when, model, from, to);
         }
         d.unmap(base, window);
-        if (k.capabilities().reclaimsEmptyTables()) {
-            assertThat(k.memory().allocator().allocatedBlocks()).as(rule(r)
-                    + " broken: after unmapping everything the table"
-                    + " pages are not back").isEqualTo(emptyDomain);
-        }
+        TableLifetimeRules.assertOnlyTablesDiffer(k.memory(), emptyDomain, rule(r) + " broken: after unmapping everything");
     }
 
     /** Walks [from, to) and fails at the first granule whose translation differs from the model. */

@@ -11,6 +11,7 @@ import java.util.stream.Stream;
 import org.dmashare.Hex;
 import org.dmashare.ObjectClosedException;
 import org.dmashare.iommu.IommuDomain;
+import org.dmashare.iommu.support.PagingDomain;
 import org.dmashare.iommu.Prot;
 import org.dmashare.memory.FailureInjector;
 import org.dmashare.memory.PageAllocator;
@@ -22,7 +23,7 @@ import org.junit.jupiter.api.TestFactory;
 
 /**
  * The kit's rules about page-table pages come from, and go back to, the memory's page allocator:
- * TABLE-1 to TABLE-6, each stated in {@link KitRule}. A topic of {@link
+ * TABLE-1 to TABLE-5, each stated in {@link KitRule}. A topic of {@link
  * IommuBackendConformanceKit}, which implements it, so that its checks run, and report, under the
  * backend author's test class; each check reaches its fresh {@link KitFixture} through {@link
  * #kit()}.
@@ -74,67 +75,25 @@ public interface TablePageRules extends KitTopic {
     }
 
     /**
-     * Checks {@link KitRule#TABLE_3} where the backend declares reclaimsEmptyTables; generates no
-     * test otherwise.
+     * Checks {@link KitRule#TABLE_3} on a domain whose tables the kit can read (a {@link
+     * PagingDomain}, as every backend built on the SPI's support classes has); generates no test
+     * for a domain of another kind.
      *
      * @return the check, if the rule applies
      */
     @TestFactory
     @Checks(KitRule.TABLE_3)
-    default Stream<DynamicTest> emptiedTablesAreReclaimed() {
+    default Stream<DynamicTest> tablesLiveAsDeclared() {
         KitFixture k = kit();
-        return k.onlyIf(k.capabilities().reclaimsEmptyTables(), () -> {
-            IommuDomain d = k.attachedDomain(0);
-            List<PageAllocator.Block> empty = k.memory().allocator().allocatedBlocks();
-            long g = k.granule();
-            long pa = k.memory().allocator().allocate(Math.max(g, k.memory().pageSize()), PageUse.BUFFER);
-            long[] iovas = k.scattered(d);
-            for (long iova : iovas) {
-                d.map(iova, pa, g, Prot.READ_WRITE);
-            }
-            for (long iova : iovas) {
-                d.unmap(iova, g);
-            }
-            k.memory().allocator().free(pa, Math.max(g, k.memory().pageSize()));
-            assertThat(k.memory().allocator().allocatedBlocks())
-                    .as(rule("a table page whose last entry is unmapped goes back"
-                    + " to the page allocator")).isEqualTo(empty);
-        });
+        return k.onlyIf(k.domain(k.iommu()) instanceof PagingDomain,
+                () -> TableLifetimeRules.check(k.memory(), k.attachedDomain(0), k.capabilities()));
     }
 
     /**
-     * Checks {@link KitRule#TABLE_4} where the backend declares reclaimsEmptyTables(false); generates
-     * no test otherwise.
-     *
-     * @return the check, if the rule applies
-     */
-    @TestFactory
-    @Checks(KitRule.TABLE_4)
-    default Stream<DynamicTest> tablesStayUntilCloseWithoutReclaim() {
-        KitFixture k = kit();
-        return k.onlyIf(!k.capabilities().reclaimsEmptyTables(), () -> {
-            IommuDomain d = k.attachedDomain(0);
-            long g = k.granule();
-            long pa = k.pages(g);
-            long[] iovas = k.scattered(d);
-            for (long iova : iovas) {
-                d.map(iova, pa, g, Prot.READ_WRITE);
-            }
-            List<PageAllocator.Block> mapped = k.memory().allocator().allocatedBlocks();
-            for (long iova : iovas) {
-                d.unmap(iova, g);
-            }
-            assertThat(k.memory().allocator().allocatedBlocks())
-                    .as(rule("without reclaimsEmptyTables, unmap frees no table"
-                    + " page (declare reclaimsEmptyTables(true) if the backend frees them)")).isEqualTo(mapped);
-        });
-    }
-
-    /**
-     * Checks {@link KitRule#TABLE_5}.
+     * Checks {@link KitRule#TABLE_4}.
      */
     @Test
-    @Checks(KitRule.TABLE_5)
+    @Checks(KitRule.TABLE_4)
     default void failedMapChangesNothing() {
         KitFixture k = kit();
         IommuDomain d = k.attachedDomain(0);
@@ -182,10 +141,10 @@ public interface TablePageRules extends KitTopic {
     }
 
     /**
-     * Checks {@link KitRule#TABLE_6}.
+     * Checks {@link KitRule#TABLE_5}.
      */
     @Test
-    @Checks(KitRule.TABLE_6)
+    @Checks(KitRule.TABLE_5)
     default void closedDomainRefusesUse() {
         KitFixture k = kit();
         IommuDomain d = k.iommu().createDomain();

@@ -5,6 +5,7 @@ import org.dmashare.InvalidArgumentException;
 import org.dmashare.iommu.Prot;
 import org.dmashare.pgtable.PteFormat;
 import org.dmashare.pgtable.PteKind;
+import org.dmashare.pgtable.TableLifetime;
 import org.dmashare.pgtable.UnmapPolicy;
 
 /**
@@ -28,10 +29,13 @@ import org.dmashare.pgtable.UnmapPolicy;
  *
  * <p>Differences from Linux, on purpose: a mapping without read is refused (Linux silently makes
  * write-only read/write, the descriptors cannot deny reads); a section or supersection mapped
- * over an L2 table is refused like every overwrite (Linux frees the table, live small pages and
- * all, and installs the section); empty L2 tables are freed when their last entry goes (Linux
- * keeps them until an L1-level unmap). Unmap refuses to cut a large page, supersection or
- * section ({@link UnmapPolicy#REFUSE_CUT}, Linux 6.13's "partial large IOPTE" refusal).
+ * over an L2 table that still maps a page is refused like every overwrite (Linux frees the table,
+ * live small pages and all, and installs the section; over an empty L2 table both replace it and
+ * free it). Unmap refuses to cut a large page, supersection or section
+ * ({@link UnmapPolicy#REFUSE_CUT}, Linux 6.13's "partial large IOPTE" refusal). L2 tables live as
+ * in Linux ({@link TableLifetime#WHOLE_BLOCK}): __arm_v7s_unmap frees an L2 table only when an
+ * unmap at the 1 MiB or 16 MiB level clears its L1 slot, so an unmap covering the whole 1 MiB
+ * section range frees it and one that merely empties it keeps it.
  */
 public final class V7sFormat implements PteFormat {
     /** 4 KiB small pages. */
@@ -232,6 +236,19 @@ public final class V7sFormat implements PteFormat {
     @Override
     public UnmapPolicy unmapPolicy() {
         return UnmapPolicy.REFUSE_CUT;
+    }
+
+    /**
+     * io-pgtable-arm-v7s's lifetime: an L2 table is freed when one unmap covers its whole 1 MiB
+     * (__arm_v7s_unmap clears the L1 slots of a 1 MiB or 16 MiB unmap and frees the tables they
+     * pointed at); unmapping its pages one by one leaves it, empty, until then or until the page
+     * table is freed (arm_v7s_free_pgtable).
+     *
+     * @return {@link TableLifetime#WHOLE_BLOCK}
+     */
+    @Override
+    public TableLifetime tableLifetime() {
+        return TableLifetime.WHOLE_BLOCK;
     }
 
     @Override

@@ -3,6 +3,7 @@ package org.dmashare.v7s;
 import org.dmashare.iommu.Iommu;
 import org.dmashare.iommu.IommuConfig;
 import org.dmashare.memory.PhysicalMemory;
+import org.dmashare.pgtable.TableLifetime;
 import org.dmashare.testkit.Capabilities;
 import org.dmashare.testkit.IommuBackendConformanceKit;
 
@@ -28,6 +29,7 @@ class V7sConformanceTest extends IommuBackendConformanceKit {
         return Capabilities.builder(1L << 12)
                 .pageSizes(V7sFormat.PAGE_SIZES)
                 .blockMappings(true)
+                .tableLifetime(TableLifetime.WHOLE_BLOCK)
                 .streams(2)
                 .build();
     }

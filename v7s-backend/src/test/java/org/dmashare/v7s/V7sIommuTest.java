@@ -85,7 +85,7 @@ class V7sIommuTest {
     }
 
     @Test
-    void levelTwoTablesArePiecesOfOnePageFreedWhenTheirLastEntryGoes() {
+    void levelTwoTablesArePiecesOfOnePageKeptWhenEmptiedAndFreedWhenTheirWholeMegabyteIsUnmapped() {
         IommuDomain d = unit.createDomain();
         long before = memory.allocator().usage().tableBytes();
         for (int i = 0; i < 4; i++) {
@@ -99,6 +99,15 @@ class V7sIommuTest {
         for (int i = 0; i <= 4; i++) {
             assertThat(d.unmap(((long) i << 20) + (i < 4 ? 0x1000 : 0), 0x1000)).isEqualTo(0x1000);
         }
+        assertThat(memory.allocator().usage().tableBytes() - before).as("__arm_v7s_unmap keeps emptied L2 tables")
+                .isEqualTo(0x2000);
+        d.map(0x2000, BASE, 0x1000, Prot.READ);
+        assertThat(memory.allocator().usage().tableBytes() - before).as("a map into a kept table allocates nothing")
+                .isEqualTo(0x2000);
+        assertThat(d.unmap(4L << 20, 1L << 20)).as("the fifth table's whole 1 MiB").isZero();
+        assertThat(memory.allocator().usage().tableBytes() - before).as("its table freed, and with it the second page")
+                .isEqualTo(0x1000);
+        assertThat(d.unmap(0, 4L << 20)).as("the other four tables' whole megabytes").isEqualTo(0x1000);
         assertThat(memory.allocator().usage().tableBytes()).isEqualTo(before);
         d.close();
         assertThat(memory.allocator().usage().tableBytes()).isZero();

@@ -6,11 +6,12 @@ import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
+import java.util.HashSet;
 import java.util.IdentityHashMap;
 import java.util.List;
-import java.util.Set;
 import java.util.Map;
 import java.util.Random;
+import java.util.Set;
 import java.util.TreeMap;
 import java.util.function.Consumer;
 import org.dmashare.GranuleMismatchException;
@@ -18,14 +19,18 @@ import org.dmashare.Hex;
 import org.dmashare.InvalidArgumentException;
 import org.dmashare.MappingConflictException;
 import org.dmashare.UnsafeScatterListException;
-import org.dmashare.it.rig.Rig;
 import org.dmashare.iommu.DeviceFaultException;
 import org.dmashare.iommu.DmaDevice;
 import org.dmashare.iommu.IommuDomain;
 import org.dmashare.iommu.Prot;
 import org.dmashare.iommu.Translation;
+import org.dmashare.iommu.support.PagingDomain;
 import org.dmashare.iova.IovaAllocator;
 import org.dmashare.iova.IovaSpace;
+import org.dmashare.it.rig.Rig;
+import org.dmashare.pgtable.IoPageTable;
+import org.dmashare.pgtable.PageTableWalker;
+import org.dmashare.pgtable.TableLifetime;
 import org.dmashare.sharing.DmaSharing;
 import org.dmashare.sharing.PageLease;
 import org.dmashare.sharing.ScatterList;
@@ -203,7 +208,8 @@ class ModelBasedSharingTest {
         final List<Lease> leases = new ArrayList<>();
         final Rig.State initial;
         final long initialBufferBytes;
-        final long initialTableBytes;
+        /** Per domain, its table pages at the last check: what a lifetime that never frees must still hold. */
+        final List<Set<Long>> tablesSeen = new ArrayList<>();
         final List<IovaAllocator.Snapshot> initialIovas = new ArrayList<>();
         final Stats stats;
         final Consumer<Run> extraInvariant;
@@ -217,9 +223,9 @@ class ModelBasedSharingTest {
             }
             this.initial = rig.state();
             this.initialBufferBytes = rig.memory.allocator().usage().bufferBytes();
-            this.initialTableBytes = rig.memory.allocator().usage().tableBytes();
             for (IommuDomain d : rig.domains) {
                 initialIovas.add(d.iovaSpace().snapshot());
+                tablesSeen.add(new HashSet<>(((PagingDomain) d).table().tablePages()));
             }
             this.stats = stats;
             this.extraInvariant = extraInvariant;
@@ -612,9 +618,21 @@ class ModelBasedSharingTest {
                 expectedBuffer += g.bytes;
             }
             assertThat(rig.memory.allocator().usage().bufferBytes()).as("buffer page accounting").isEqualTo(expectedBuffer);
-            if (!anyMapping) {
-                assertThat(rig.memory.allocator().usage().tableBytes()).as("tables with nothing mapped")
-                        .isEqualTo(initialTableBytes);
+            // Table pages: every one belongs to a domain's tables (none leaked, mapped or not), and
+            // a domain whose format keeps tables until the domain is freed never loses one.
+            assertThat(rig.state().unaccountedTableBytes()).as("table bytes no domain holds")
+                    .isEqualTo(initial.unaccountedTableBytes());
+            for (int di = 0; di < 3; di++) {
+                IoPageTable table = ((PagingDomain) d(di)).table();
+                Set<Long> now = new HashSet<>(table.tablePages());
+                if (table.format().tableLifetime() == TableLifetime.UNTIL_FREED) {
+                    assertThat(now).as("%s keeps every table until it is freed", d(di)).containsAll(tablesSeen.get(di));
+                }
+                if (!anyMapping) {
+                    assertThat(PageTableWalker.leaves(rig.memory, table.format(), table.rootPa(), table.topLevel()))
+                            .as("tables kept in %s with nothing mapped map nothing", d(di)).isEmpty();
+                }
+                tablesSeen.set(di, now);
             }
             for (int di = 0; di < 3; di++) {
                 IommuDomain d = d(di);

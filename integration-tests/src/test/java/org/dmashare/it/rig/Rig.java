@@ -23,6 +23,7 @@ import org.dmashare.iommu.Translation;
 import org.dmashare.iommu.support.PagingDomain;
 import org.dmashare.iova.IovaAllocator;
 import org.dmashare.memory.PageAllocator;
+import org.dmashare.memory.PageUse;
 import org.dmashare.memory.PhysicalMemory;
 import org.dmashare.pgtable.PageTableWalker;
 
@@ -174,36 +175,54 @@ public final class Rig {
         }
     }
 
-    /** Everything a failed operation must leave untouched. */
-    public record State(List<PageAllocator.Block> blocks, PageAllocator.Usage usage, Map<String, IovaAllocator.Snapshot> iovas,
-            Map<String, Map<Long, String>> tables) {
-        // tables: per domain, per table page, its non-zero entries as index=value
-
+    /**
+     * Everything a failed operation must leave as it was, with each domain's table lifetime taken
+     * into account: the allocator's pages other than table pages, the bytes of buffers, every IOVA
+     * allocator, every leaf a device can reach in each domain (read from memory), and the table
+     * bytes no open domain of the rig accounts for (a leaked table page shows there). Table pages
+     * that a domain keeps under its format's {@link org.dmashare.pgtable.TableLifetime}, mapping
+     * nothing, are not a difference: Linux's iommu_map unwinds with iommu_unmap, which keeps them
+     * as the format does, and the helper's rollback does the same.
+     *
+     * @param blocks the allocator's live blocks, table pages left out
+     * @param bufferBytes the allocator's buffer bytes
+     * @param iovas per domain, its IOVA allocator
+     * @param leaves per domain, the leaves reachable from its top table
+     * @param unaccountedTableBytes table bytes in use that no open domain of the rig holds
+     */
+    public record State(List<PageAllocator.Block> blocks, long bufferBytes, Map<String, IovaAllocator.Snapshot> iovas,
+            Map<String, List<Translation>> leaves, long unaccountedTableBytes) {
     }
 
     public State state() {
         Map<String, IovaAllocator.Snapshot> iovas = new LinkedHashMap<>();
-        Map<String, Map<Long, String>> tables = new LinkedHashMap<>();
+        Map<String, List<Translation>> leaves = new LinkedHashMap<>();
+        java.util.Map<Long, Long> tablePages = new java.util.HashMap<>(); // CPU page -> bytes reserved there
+        long pageSize = memory.pageSize();
         for (IommuDomain d : domains) {
             iovas.put(d.iommu().name(), d.iovaSpace().snapshot());
-            Map<Long, String> pages = new LinkedHashMap<>();
             if (d.isClosed()) {
-                tables.put(d.iommu().name(), pages);
+                leaves.put(d.iommu().name(), List.of());
                 continue;
             }
             PagingDomain p = (PagingDomain) d;
-            for (long pa : p.table().tablePages()) {
-                StringBuilder entries = new StringBuilder();
-                for (long off = 0; off < p.table().tablePageBytes(); off += 8) {
-                    long pte = memory.readLong(pa + off);
-                    if (pte != 0) {
-                        entries.append(off / 8).append('=').append(Hex.of(pte)).append(' ');
+            synchronized (p.table().lock()) {
+                leaves.put(d.iommu().name(), PageTableWalker.leaves(memory, p.table().format(), p.table().rootPa(),
+                        p.table().topLevel()));
+                for (long pa : p.table().tablePages()) {
+                    long bytes = p.table().tableBytes(pa);
+                    if (bytes < pageSize) {
+                        tablePages.put(pa & -pageSize, pageSize); // a piece of a slab page, reserved whole
+                    } else {
+                        tablePages.put(pa, bytes);
                     }
                 }
-                pages.put(pa, entries.toString());
             }
-            tables.put(d.iommu().name(), pages);
         }
-        return new State(memory.allocator().allocatedBlocks(), memory.allocator().usage(), iovas, tables);
+        long accounted = tablePages.values().stream().mapToLong(Long::longValue).sum();
+        PageAllocator.Usage usage = memory.allocator().usage();
+        List<PageAllocator.Block> blocks = memory.allocator().allocatedBlocks().stream()
+                .filter(b -> b.use() != PageUse.PAGE_TABLE).toList();
+        return new State(blocks, usage.bufferBytes(), iovas, leaves, usage.tableBytes() - accounted);
     }
 }

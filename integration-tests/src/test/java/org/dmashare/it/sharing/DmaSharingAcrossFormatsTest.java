@@ -53,6 +53,7 @@ class DmaSharingAcrossFormatsTest {
         for (IommuDomain d : all) {
             assertThat(Rig.leaves(d)).as("nothing left mapped in %s", d).isEmpty();
         }
-        assertThat(((PagingDomain) v7s).table().tablePages()).as("only the v7s root remains").hasSize(1);
+        assertThat(((PagingDomain) v7s).table().tablePages()).as("the v7s root and the L2 table of the buffer's"
+                + " partial last megabyte, which __arm_v7s_unmap keeps: no unmap covered its whole 1 MiB").hasSize(2);
     }
 }
