@@ -362,7 +362,7 @@ class IovaAllocatorTest {
         return out;
     }
 
-    private static boolean modelFree(TreeMap<Long, Long> allocated, TreeMap<Long, Long> reserved, long iova, long size) {
+    static boolean modelFree(TreeMap<Long, Long> allocated, TreeMap<Long, Long> reserved, long iova, long size) {
         for (TreeMap<Long, Long> m : List.of(allocated, reserved)) {
             for (Map.Entry<Long, Long> e : m.entrySet()) {
                 if (e.getKey() < iova + size && iova < e.getKey() + e.getValue()) {
@@ -373,7 +373,7 @@ class IovaAllocatorTest {
         return true;
     }
 
-    private static long modelFit(TreeMap<Long, Long> allocated, TreeMap<Long, Long> reserved, long start, long end,
+    static long modelFit(TreeMap<Long, Long> allocated, TreeMap<Long, Long> reserved, long start, long end,
             long size, long align, long limit) {
         long top = Math.min(limit, end);
         for (long at = Math.floorDiv(top - size, align) * align; at >= start; at -= align) {
