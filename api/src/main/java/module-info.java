@@ -1,10 +1,10 @@
 /**
- * dmashare's core: the safe sharing helper, the IOMMU backend SPI, the memory model, the IOVA
- * allocator, the page-table engine and the optional Guice module.
+ * dmashare's core: the safe sharing helper, the IOMMU backend SPI and its support classes, the
+ * memory model, the IOVA allocator and the page-table engine. It needs nothing outside the JDK;
+ * the Linux DMA-API model ({@code org.dmashare.dmaapi}) and the Guice module ({@code
+ * org.dmashare.inject}) are modules of their own.
  */
 module org.dmashare.api {
-    requires static com.google.guice;
-
     exports org.dmashare;
     exports org.dmashare.memory;
     exports org.dmashare.iova;
@@ -12,12 +12,8 @@ module org.dmashare.api {
     exports org.dmashare.iommu.support;
     exports org.dmashare.pgtable;
     exports org.dmashare.sharing;
-    exports org.dmashare.dmaapi;
-    exports org.dmashare.inject;
     // Only for the @GuardedBy annotation (class-file retention: no run-time use).
     exports org.dmashare.internal to org.dmashare.dart;
-
-    opens org.dmashare.inject to com.google.guice;
 
     uses org.dmashare.iommu.IommuBackend;
 }

@@ -6,6 +6,10 @@ module org.dmashare.examples {
     requires org.dmashare.api;
     requires org.dmashare.generic;
     requires org.dmashare.dart;
+    requires org.dmashare.dmaapi;
+    requires org.dmashare.inject;
+    requires org.dmashare.v7s;
+    requires org.dmashare.amd;
     requires com.google.guice;
     requires info.picocli;
     requires static com.google.auto.service;

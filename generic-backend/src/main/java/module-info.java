@@ -1,6 +1,6 @@
 /** The generic ARM-LPAE-style IOMMU backend ({@code generic}). */
 module org.dmashare.generic {
-    requires org.dmashare.api;
+    requires transitive org.dmashare.api;
     requires static com.google.auto.service;
 
     exports org.dmashare.generic;

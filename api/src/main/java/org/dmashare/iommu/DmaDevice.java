@@ -1,7 +1,9 @@
 package org.dmashare.iommu;
 
+import java.nio.ByteBuffer;
+import java.util.Arrays;
+import java.util.Objects;
 import java.util.Optional;
-import org.dmashare.DeviceFaultException;
 import org.dmashare.InvalidArgumentException;
 import org.dmashare.ObjectClosedException;
 
@@ -60,20 +62,74 @@ public interface DmaDevice {
     void read(long iova, byte[] dst, int offset, int length);
 
     /**
-     * Reads {@code length} bytes by DMA starting at {@code iova}.
+     * Reads {@code length} bytes by DMA starting at {@code iova} into a new array.
+     *
+     * <p>The range is translated as it is read, in chunks of 1 MiB, and the result grows with what
+     * was reached: an access that faults fails before an array much larger than the bytes the
+     * device actually reached exists, so {@code read(iova, Integer.MAX_VALUE)} on an unmapped
+     * IOVA faults rather than exhausting the heap. For large transfers prefer
+     * {@link #read(long, byte[], int, int)} or {@link #read(long, ByteBuffer)} into a buffer you own.
      *
      * @param iova device address
-     * @param length bytes
+     * @param length bytes, not negative
      * @return the bytes
+     * @throws InvalidArgumentException if {@code length} is negative
      * @throws DeviceFaultException if any page of the range faults
      */
     default byte[] read(long iova, int length) {
         if (length < 0) {
             throw new InvalidArgumentException("negative DMA length " + length);
         }
-        byte[] out = new byte[length];
-        read(iova, out, 0, length);
+        int chunk = 1 << 20;
+        if (length <= chunk) {
+            byte[] out = new byte[length];
+            read(iova, out, 0, length);
+            return out;
+        }
+        byte[] out = new byte[chunk];
+        int done = 0;
+        while (done < length) {
+            int n = Math.min(chunk, length - done);
+            if (out.length < done + n) {
+                out = Arrays.copyOf(out, (int) Math.min(length, Math.max(2L * out.length, (long) done + n)));
+            }
+            read(iova + done, out, done, n);
+            done += n;
+        }
         return out;
+    }
+
+    /**
+     * Reads {@code dst.remaining()} bytes by DMA starting at {@code iova} into {@code dst}, heap
+     * or direct, without allocating a buffer of that size. On success the position advances by
+     * the bytes read; on a fault it is unchanged (bytes before the faulting page may have been
+     * stored).
+     *
+     * @param iova device address
+     * @param dst where to store the bytes, from its position
+     * @throws NullPointerException if {@code dst} is null
+     * @throws InvalidArgumentException if {@code dst} is read-only
+     * @throws DeviceFaultException if any page of the range faults
+     */
+    default void read(long iova, ByteBuffer dst) {
+        Objects.requireNonNull(dst, "dst");
+        if (dst.isReadOnly()) {
+            throw new InvalidArgumentException("cannot DMA into a read-only buffer " + dst);
+        }
+        int n = dst.remaining();
+        int at = dst.position();
+        if (dst.hasArray()) {
+            read(iova, dst.array(), dst.arrayOffset() + at, n);
+        } else {
+            byte[] chunk = new byte[Math.min(n, 1 << 16)];
+            for (int done = 0; done < n;) {
+                int k = Math.min(chunk.length, n - done);
+                read(iova + done, chunk, 0, k);
+                dst.put(at + done, chunk, 0, k);
+                done += k;
+            }
+        }
+        dst.position(at + n);
     }
 
     /**

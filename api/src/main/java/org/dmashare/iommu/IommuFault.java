@@ -6,7 +6,7 @@ import org.dmashare.Hex;
 /**
  * One fault an IOMMU recorded for a device access: which unit and stream, which IOVA, which kind
  * of access and why. Recorded in {@link Iommu#faults()} and carried by
- * {@link org.dmashare.DeviceFaultException}.
+ * {@link DeviceFaultException}.
  *
  * @param iommu name of the IOMMU instance
  * @param streamId the stream (SID) of the device

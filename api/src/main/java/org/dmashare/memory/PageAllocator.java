@@ -4,6 +4,7 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Objects;
+import java.util.concurrent.atomic.AtomicLong;
 import org.dmashare.Hex;
 import org.dmashare.InvalidArgumentException;
 import org.dmashare.PhysicalMemoryExhaustedException;
@@ -56,15 +57,51 @@ public final class PageAllocator {
         }
     }
 
-    private static final PageUse[] USES = PageUse.values();
+    /**
+     * Who holds a live block: the block containing a page, what it is used for and its holder.
+     *
+     * @param pa first physical address of the live block
+     * @param size the block's size in bytes
+     * @param use what the block is used for
+     * @param holder the holder the block was allocated for ({@link #newHolder()}), or
+     *     {@link #ANONYMOUS} for blocks allocated without one
+     */
+    public record Holding(long pa, long size, PageUse use, long holder) {
+        /**
+         * One past the block's last address.
+         *
+         * @return {@code pa + size}
+         */
+        public long end() {
+            return pa + size;
+        }
 
-    /** A live block's order and use packed into one long, the value of {@link #live}. */
-    private static long liveValue(int order, PageUse use) {
-        return ((long) order << 8) | use.ordinal();
+        @Override
+        public String toString() {
+            return use == PageUse.PAGE_TABLE ? "a page-table block " + Hex.range(pa, size)
+                    : (holder == ANONYMOUS ? "an anonymous " : "holder #" + holder + "'s ") + use + " block "
+                    + Hex.range(pa, size);
+        }
+    }
+
+    /** The holder of blocks allocated without one ({@link #allocate}, {@link #allocateLargest(long, long, PageUse)}). */
+    public static final long ANONYMOUS = 0;
+
+    private static final PageUse[] USES = PageUse.values();
+    /** Holder ids fit the 47 bits above a live value's order and use. */
+    private static final long MAX_HOLDER = (1L << 47) - 1;
+
+    /** A live block's holder, order and use packed into one long, the value of {@link #live}. */
+    private static long liveValue(int order, PageUse use, long holder) {
+        return (holder << 16) | ((long) order << 8) | use.ordinal();
+    }
+
+    private static long liveHolder(long liveValue) {
+        return liveValue >>> 16;
     }
 
     private static int liveOrder(long liveValue) {
-        return (int) (liveValue >>> 8);
+        return (int) ((liveValue >>> 8) & 0xff);
     }
 
     private static PageUse liveUse(long liveValue) {
@@ -82,6 +119,8 @@ public final class PageAllocator {
      */
     @GuardedBy("this")
     private final LongLongMap live = new LongLongMap();
+    /** The last holder id handed out (atomic: taken without the lock). */
+    private final AtomicLong holders = new AtomicLong();
     @GuardedBy("this")
     private long freeBytes;
     @GuardedBy("this")
@@ -152,7 +191,28 @@ public final class PageAllocator {
      *     exists (or an injected failure fires); nothing is changed
      */
     public Block allocateLargest(long maxSize, long minSize, PageUse use) {
+        return allocateLargest(maxSize, minSize, use, ANONYMOUS);
+    }
+
+    /**
+     * As {@link #allocateLargest(long, long, PageUse)}, recording {@code holder} as the block's
+     * holder, so that {@link #holding} can later tell whose it is.
+     *
+     * @param maxSize a power of two, at least the page size
+     * @param minSize a power of two, at least the page size, at most {@code maxSize}
+     * @param use what the block is for
+     * @param holder an id from {@link #newHolder()}, or {@link #ANONYMOUS}
+     * @return the block
+     * @throws InvalidArgumentException if a size is invalid or the holder was never handed out
+     * @throws PhysicalMemoryExhaustedException if no free block of at least {@code minSize}
+     *     exists (or an injected failure fires); nothing is changed
+     */
+    public Block allocateLargest(long maxSize, long minSize, PageUse use, long holder) {
         Objects.requireNonNull(use, "use");
+        if (holder < 0 || holder > holders.get()) {
+            throw new InvalidArgumentException("holder #" + holder + " was never handed out; accepted: "
+                    + ANONYMOUS + " or an id from newHolder() (1.." + holders.get() + ")");
+        }
         int max = orderOf(maxSize);
         int min = orderOf(minSize);
         if (min > max) {
@@ -183,7 +243,7 @@ public final class PageAllocator {
                 from--;
                 free[from].add(pa + (1L << (from + pageShift)));
             }
-            return recordLive(pa, order, use);
+            return recordLive(pa, order, use, holder);
         }
     }
 
@@ -237,7 +297,7 @@ public final class PageAllocator {
                     free[from].add(start + half);
                 }
             }
-            return recordLive(pa, target, use);
+            return recordLive(pa, target, use, ANONYMOUS);
         }
     }
 
@@ -248,9 +308,9 @@ public final class PageAllocator {
     }
 
     /** Records a block just taken off the free lists as live and accounts for it. */
-    private Block recordLive(long pa, int order, PageUse use) {
+    private Block recordLive(long pa, int order, PageUse use, long holder) {
         long size = 1L << (order + pageShift);
-        live.put(pa, liveValue(order, use));
+        live.put(pa, liveValue(order, use, holder));
         account(use, size);
         return new Block(pa, size, use);
     }
@@ -282,27 +342,47 @@ public final class PageAllocator {
             throw new InvalidArgumentException("split of " + Hex.range(pa, size) + " refused: " + found);
         }
         long page = 1L << pageShift;
-        long single = liveValue(0, liveUse(block));
+        long single = liveValue(0, liveUse(block), liveHolder(block));
         for (long p = pa; p < pa + size; p += page) {
             live.put(p, single);
         }
     }
 
     /**
-     * Returns a block to the allocator, coalescing it with its free buddies.
+     * Returns an anonymous block to the allocator, coalescing it with its free buddies.
      *
      * @param pa the address {@link #allocate} returned
      * @param size the size it was allocated with
      * @throws InvalidArgumentException if {@code pa} is not the start of a live block of exactly
-     *     {@code size} bytes (double free, foreign or misaligned range); nothing is changed
+     *     {@code size} bytes (double free, foreign or misaligned range), or the block has a holder
+     *     (only that holder may free it); nothing is changed
      */
-    public synchronized void free(long pa, long size) {
+    public void free(long pa, long size) {
+        free(pa, size, ANONYMOUS);
+    }
+
+    /**
+     * Returns a block of {@code holder} to the allocator, coalescing it with its free buddies.
+     *
+     * @param pa the address the block was allocated at
+     * @param size the size it was allocated with
+     * @param holder the holder it was allocated for, {@link #ANONYMOUS} if none
+     * @throws InvalidArgumentException if {@code pa} is not the start of a live block of exactly
+     *     {@code size} bytes (double free, foreign or misaligned range) or the block belongs to
+     *     another holder; nothing is changed
+     */
+    public synchronized void free(long pa, long size, long holder) {
         long block = live.get(pa, -1);
         if (block < 0 || (1L << (liveOrder(block) + pageShift)) != size) {
             String found = block < 0 ? "no live block starts there"
                     : "the live block there is " + Hex.size(1L << (liveOrder(block) + pageShift));
             throw new InvalidArgumentException("free of " + Hex.range(pa, size) + " refused: " + found
                     + " (double free, foreign or misaligned range)");
+        }
+        if (liveHolder(block) != holder) {
+            throw new InvalidArgumentException("free of " + Hex.range(pa, size) + " by "
+                    + (holder == ANONYMOUS ? "an anonymous caller" : "holder #" + holder) + " refused: the block is "
+                    + new Holding(pa, size, liveUse(block), liveHolder(block)) + "; only its holder frees it");
         }
         live.remove(pa);
         account(liveUse(block), -size);
@@ -334,6 +414,46 @@ public final class PageAllocator {
             }
         }
         return false;
+    }
+
+    /**
+     * A new holder id, never handed out before: pass it to
+     * {@link #allocateLargest(long, long, PageUse, long)} so that the blocks allocated for one
+     * owner can be told apart from every other owner's with {@link #holding}.
+     *
+     * @return a positive id
+     * @throws PhysicalMemoryExhaustedException if 2^47 - 1 ids have been handed out
+     */
+    public long newHolder() {
+        long id = holders.incrementAndGet();
+        if (id > MAX_HOLDER) {
+            holders.decrementAndGet();
+            throw new PhysicalMemoryExhaustedException("no holder id left: " + Hex.of(MAX_HOLDER) + " handed out");
+        }
+        return id;
+    }
+
+    /**
+     * Who holds the page containing {@code pa}: the live block around it with its use and
+     * holder, or null if the page is free.
+     *
+     * @param pa any address inside memory
+     * @return the live block containing {@code pa}, or null when that page is free
+     * @throws InvalidArgumentException if {@code pa} is outside memory
+     */
+    public synchronized Holding holding(long pa) {
+        if (!memory.contains(pa, 1)) {
+            throw new InvalidArgumentException("address " + Hex.of(pa) + " is outside memory "
+                    + Hex.range(memory.base(), memory.size()));
+        }
+        for (int order = 0; order < free.length; order++) {
+            long start = pa & -(1L << (order + pageShift));
+            long l = live.get(start, -1);
+            if (l >= 0 && liveOrder(l) == order) {
+                return new Holding(start, 1L << (order + pageShift), liveUse(l), liveHolder(l));
+            }
+        }
+        return null;
     }
 
     /**

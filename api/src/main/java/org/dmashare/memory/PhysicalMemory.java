@@ -16,7 +16,9 @@ import org.dmashare.InvalidArgumentException;
  * <p>Storage is allocated in 4 KiB frames the first time a frame is written; memory never
  * written reads as zero, so 64 GiB of modelled RAM costs a small directory until touched
  * ({@link #touchedBytes()} tells how much is backed). 64-bit accesses are little-endian and, when
- * 8-byte aligned, single-copy atomic with acquire/release ordering, as page-table walkers need.
+ * 8-byte aligned, single-copy atomic with acquire/release ordering, as page-table walkers need;
+ * 32-bit accesses ({@link #readInt}, {@link #writeInt}, for formats with 4-byte entries) give the
+ * same guarantees at 4-byte alignment.
  * Byte ranges are not atomic as a whole, as on hardware.
  *
  * <p>Each memory owns one {@link PageAllocator} and one {@link FailureInjector}.
@@ -31,6 +33,8 @@ public final class PhysicalMemory {
     private static final int CHUNK_FRAMES = 1 << CHUNK_SHIFT;
     private static final VarHandle LONGS =
             MethodHandles.byteArrayViewVarHandle(long[].class, ByteOrder.LITTLE_ENDIAN);
+    private static final VarHandle INTS =
+            MethodHandles.byteArrayViewVarHandle(int[].class, ByteOrder.LITTLE_ENDIAN);
 
     private final long base;
     private final long size;
@@ -212,6 +216,33 @@ public final class PhysicalMemory {
     }
 
     /**
+     * Reads an aligned little-endian 32-bit value with acquire ordering: the 4-byte counterpart
+     * of {@link #readLong}, for page-table formats with 32-bit entries.
+     *
+     * @param pa address, a multiple of 4
+     * @return the value, 0 if never written
+     * @throws InvalidArgumentException if {@code pa} is misaligned or outside this memory
+     */
+    public int readInt(long pa) {
+        checkInt(pa);
+        byte[] frame = frame(pa, false);
+        return frame == null ? 0 : (int) INTS.getAcquire(frame, (int) (pa & (FRAME_SIZE - 1)));
+    }
+
+    /**
+     * Writes an aligned little-endian 32-bit value with release ordering: the 4-byte counterpart
+     * of {@link #writeLong}.
+     *
+     * @param pa address, a multiple of 4
+     * @param value the value
+     * @throws InvalidArgumentException if {@code pa} is misaligned or outside this memory
+     */
+    public void writeInt(long pa, int value) {
+        checkInt(pa);
+        INTS.setRelease(frame(pa, true), (int) (pa & (FRAME_SIZE - 1)), value);
+    }
+
+    /**
      * Copies {@code length} bytes starting at {@code pa} into {@code dst}.
      *
      * @param pa first address
@@ -318,6 +349,13 @@ public final class PhysicalMemory {
         if ((pa & 7) != 0 || pa < base || pa > end() - 8) {
             throw new InvalidArgumentException("64-bit access at " + Hex.of(pa)
                     + " must be 8-byte aligned inside memory " + Hex.range(base, size));
+        }
+    }
+
+    private void checkInt(long pa) {
+        if ((pa & 3) != 0 || pa < base || pa > end() - 4) {
+            throw new InvalidArgumentException("32-bit access at " + Hex.of(pa)
+                    + " must be 4-byte aligned inside memory " + Hex.range(base, size));
         }
     }
 

@@ -16,23 +16,37 @@ import org.dmashare.memory.PhysicalMemory;
 
 /**
  * The software side of one radix page table: builds and edits tables stored in
- * {@link PhysicalMemory}, in the bit layout of a {@link PteFormat}. Table pages come from the
- * memory's page allocator ({@link PageUse#PAGE_TABLE}); a table whose last entry is cleared is
- * freed at once, so after unmapping everything only the root remains, and {@link #close()} frees
+ * {@link PhysicalMemory}, in the bit layout of a {@link PteFormat}. Tables come from the memory's
+ * page allocator ({@link PageUse#PAGE_TABLE}); tables smaller than the granule are pieces of CPU
+ * pages cut by a sub-page allocator, see {@link PteFormat#tableBytes(int)}. A table whose last
+ * entry is cleared is freed at once, so after unmapping everything only the top table remains
+ * (plus, for a growing top, the tables linking it to the start level), and {@link #close()} frees
  * that too.
  *
- * <p>Semantics follow io-pgtable: map uses the largest leaf that alignment and length allow at
- * each step and refuses to overwrite any valid entry; unmap must cover whole leaves (Linux 6.13
- * and later). Every failing call changes nothing: a map that fails halfway (a table page cannot be
- * allocated) removes what it installed and frees the tables it created. Thread-safe.
+ * <p>Semantics follow io-pgtable: map uses the largest page size of {@link PteFormat#pageSizes()}
+ * that alignment and length allow at each step (a size spanning several entries is written to all
+ * of them) and refuses to overwrite any valid entry — including a table pointer a larger leaf
+ * would replace, which Linux's v7s code silently frees with what it maps; unmap follows the
+ * format's {@link PteFormat#unmapPolicy()}. Every failing call changes nothing: a map that fails
+ * halfway (a table cannot be allocated) removes what it installed, frees the tables it created
+ * and takes back a top it grew.
+ *
+ * <p>A format with a growing top ({@link PteFormat#startLevel()} above 0) starts with its top at
+ * the start level; a map that needs a higher IOVA or a leaf above the top first installs new top
+ * tables, each pointing at the previous top through entry 0, publishes the new top (readable
+ * without the lock through {@link #rootPa()} and {@link #topLevel()}) and tells the
+ * {@link TopListener} so that the unit reprograms its root. The top never shrinks, except when the
+ * map that grew it fails.
+ *
+ * <p>Thread-safe: every method that reads or edits tables holds this object's monitor.
  */
 public final class IoPageTable implements AutoCloseable {
 
     private static final class Table {
         final long pa;
         final int level;
-        final long parentEntry; // physical address of the entry pointing here, -1 for the root
-        final Table parent;
+        long parentEntry; // physical address of the entry pointing here, -1 for the top
+        Table parent;
         int valid;
 
         Table(long pa, int level, long parentEntry, Table parent) {
@@ -45,8 +59,11 @@ public final class IoPageTable implements AutoCloseable {
 
     private final PhysicalMemory memory;
     private final PteFormat format;
+    private final TopListener topListener;
+    private final TableMemory tableMemory;
     private final long tableBytes;
-    /** Every table page, by physical address; primitive keys because every walk step looks one up. */
+    private final int entryBytes;
+    /** Every table, by physical address (guarded by this); every walk step looks one up. */
     private final LongObjectMap<Table> tables = new LongObjectMap<>();
     /**
      * The format's per-level geometry, read once: {@link PteFormat}'s shift, entries and index are
@@ -54,33 +71,73 @@ public final class IoPageTable implements AutoCloseable {
      */
     private final int[] shifts;
     private final int[] entries;
-    private final boolean[] leafAllowed;
-    private final Table root;
+    private final long[] levelTableBytes;
+    /** For each bit n of the page-size bitmap, the level whose leaves of 2^n bytes map uses. */
+    private final int[] levelOfSize = new int[64];
+    private final long pageSizes;
+    private final boolean sameAddress;
+    private final UnmapPolicy unmapPolicy;
+    /** The top table; written under this object's lock, read without it by {@link #rootPa()}. */
+    private volatile Table root;
+    /** Guarded by this. */
     private boolean closed;
+    /** While a failed map rolls back: the top it started from, which must survive (guarded by this). */
+    private Table keep;
     /** Leaf entries of one run, encoded before they are stored; grows up to a table's entries. */
     private long[] scratch = new long[16];
 
     /**
-     * Creates an empty table: allocates and zeroes the root.
+     * Creates an empty table: allocates and zeroes the top table, for a fixed top.
      *
      * @param memory where tables live and what leaves point into
      * @param format the entry format
-     * @throws PhysicalMemoryExhaustedException if the root page cannot be allocated
+     * @throws PhysicalMemoryExhaustedException if the top table cannot be allocated
+     * @throws InvalidArgumentException if the format's geometry is refused by
+     *     {@link PteFormat#checkGeometry(PteFormat)}
      */
     public IoPageTable(PhysicalMemory memory, PteFormat format) {
+        this(memory, format, TopListener.NONE);
+    }
+
+    /**
+     * Creates an empty table whose top may grow: allocates and zeroes the top table at the
+     * format's {@link PteFormat#startLevel()}.
+     *
+     * @param memory where tables live and what leaves point into
+     * @param format the entry format
+     * @param topListener told when the top grows (or shrinks back after a failed map)
+     * @throws PhysicalMemoryExhaustedException if the top table cannot be allocated
+     * @throws InvalidArgumentException if the format's geometry is refused by
+     *     {@link PteFormat#checkGeometry(PteFormat)}
+     */
+    public IoPageTable(PhysicalMemory memory, PteFormat format, TopListener topListener) {
         this.memory = Objects.requireNonNull(memory, "memory");
         this.format = Objects.requireNonNull(format, "format");
+        this.topListener = Objects.requireNonNull(topListener, "topListener");
+        PteFormat.checkGeometry(format);
+        this.tableMemory = new TableMemory(memory, 1L << format.granuleShift());
         this.tableBytes = Math.max(1L << format.granuleShift(), memory.pageSize());
+        this.entryBytes = format.entryBytes();
         int levels = format.levels();
         this.shifts = new int[levels];
         this.entries = new int[levels];
-        this.leafAllowed = new boolean[levels];
+        this.levelTableBytes = new long[levels];
         for (int l = 0; l < levels; l++) {
             shifts[l] = format.shift(l);
             entries[l] = format.entries(l);
-            leafAllowed[l] = format.leafAllowed(l);
+            levelTableBytes[l] = format.tableBytes(l);
         }
-        this.root = newTable(0, -1, null);
+        for (int l = levels - 1; l >= 0; l--) {
+            for (long rest = format.leafSizes(l); rest != 0; rest &= rest - 1) {
+                levelOfSize[Long.numberOfTrailingZeros(rest)] = l;
+            }
+        }
+        this.pageSizes = format.pageSizes();
+        this.sameAddress = format.sameAddressInEveryEntry();
+        this.unmapPolicy = format.unmapPolicy();
+        synchronized (this) {
+            this.root = newTable(format.startLevel(), -1, null);
+        }
     }
 
     /**
@@ -93,25 +150,54 @@ public final class IoPageTable implements AutoCloseable {
     }
 
     /**
-     * Physical address of the root table, what a translation base register points at.
+     * Physical address of the top table, what a translation base register points at. Published
+     * together with {@link #topLevel()}; read without the lock.
      *
-     * @return the root's address
+     * @return the top table's address
      */
     public long rootPa() {
         return root.pa;
     }
 
     /**
-     * Bytes allocated for each table page: the granule, or the CPU page size if larger.
+     * The level of the top table: 0 for a fixed top, the current top for a growing one (an
+     * AMD-Vi domain's mode is {@code levels() - topLevel()}).
      *
-     * @return the table page size
+     * @return the top level
+     */
+    public int topLevel() {
+        return root.level;
+    }
+
+    /**
+     * Bytes allocated for each table of one granule: the granule, or the CPU page size if larger.
+     * A format with other table sizes ({@link PteFormat#tableBytes(int)}) has tables of other
+     * sizes too; {@link #tableBytes(long)} gives each one's.
+     *
+     * @return the size of a granule-sized table's allocation
      */
     public long tablePageBytes() {
         return tableBytes;
     }
 
     /**
-     * Physical addresses of every table page, root first; none once closed.
+     * The bytes of table memory at {@code tablePa}: its entries' footprint (a piece of a page for
+     * a sub-page table, whole pages otherwise).
+     *
+     * @param tablePa one of {@link #tablePages()}
+     * @return the table's size in bytes
+     * @throws InvalidArgumentException if no table of this page table starts there
+     */
+    public synchronized long tableBytes(long tablePa) {
+        Table t = closed ? null : tables.get(tablePa);
+        if (t == null) {
+            throw new InvalidArgumentException("no table of " + this + " starts at " + Hex.of(tablePa));
+        }
+        return tableMemory.footprint(levelTableBytes[t.level]);
+    }
+
+    /**
+     * Physical addresses of every table, top first; none once closed.
      *
      * @return an immutable list, empty after {@link #close()}
      */
@@ -119,15 +205,16 @@ public final class IoPageTable implements AutoCloseable {
         if (closed) {
             return List.of();
         }
+        Table top = root;
         List<Long> rest = new ArrayList<>(tables.size());
         tables.forEachValue(t -> {
-            if (t != root) {
+            if (t != top) {
                 rest.add(t.pa);
             }
         });
         rest.sort(null); // by address, so the list does not depend on the map's layout
         List<Long> out = new ArrayList<>(tables.size());
-        out.add(root.pa);
+        out.add(top.pa);
         out.addAll(rest);
         return List.copyOf(out);
     }
@@ -142,7 +229,7 @@ public final class IoPageTable implements AutoCloseable {
      * @throws InvalidArgumentException if an argument is misaligned or out of range
      * @throws MappingConflictException if part of the range is mapped (or an injected map failure
      *     fires)
-     * @throws PhysicalMemoryExhaustedException if a table page cannot be allocated
+     * @throws PhysicalMemoryExhaustedException if a table cannot be allocated
      */
     public synchronized void map(long iova, long pa, long size, Prot prot) {
         Objects.requireNonNull(prot, "prot");
@@ -158,50 +245,70 @@ public final class IoPageTable implements AutoCloseable {
         }
         format.checkProt(prot);
         memory.failures().check(FailureInjector.Point.MAP);
-        Leaf clash = firstLeaf(root, iova, iova + size, false);
+        Table top = root;
+        long end = Math.min(iova + size, reach(top.level));
+        Leaf clash = iova < end ? findLeaf(top, iova, end, OVERLAP) : null;
         if (clash != null) {
             throw new MappingConflictException("map of IOVA " + Hex.range(iova, size) + " refused: IOVA "
-                    + Hex.of(Math.max(clash.start(), iova)) + " is already mapped; unmap it first");
+                    + Hex.of(Math.max(clash.start(), iova)) + " is already mapped (a " + Hex.size(clash.span())
+                    + " leaf at " + Hex.range(clash.start(), clash.span()) + "); unmap it first");
         }
         List<Table> created = new ArrayList<>(2); // a map rarely creates more than a couple of tables
         long done = 0;
         try {
+            growTo(topNeeded(iova + size - 1));
             while (done < size) {
                 done += mapRun(iova + done, pa + done, size - done, prot, created);
             }
         } catch (RuntimeException e) {
-            clear(root, iova, iova + done);
+            keep = top;
+            try {
+                clear(root, iova, iova + done);
+            } finally {
+                keep = null;
+            }
             for (int i = created.size() - 1; i >= 0; i--) {
                 Table t = created.get(i);
                 if (tables.containsKey(t.pa) && t.valid == 0) {
                     releaseTable(t);
                 }
             }
+            shrinkBackTo(top);
             throw e;
         }
     }
 
     /**
-     * Unmaps every leaf in {@code [iova, iova + size)}; the range must cover whole leaves.
+     * Unmaps every leaf in {@code [iova, iova + size)}. With {@link UnmapPolicy#REFUSE_CUT} the
+     * range must cover whole leaves; with {@link UnmapPolicy#WHOLE_ENTRY_FROM_START} a leaf that
+     * starts inside the range is removed whole (and counted whole) even if it ends beyond it, and
+     * only a range starting inside a leaf is refused.
      *
      * @param iova first IOVA, granule-aligned
      * @param size bytes, a positive multiple of the granule
-     * @return bytes that were mapped and no longer are
+     * @return bytes that were mapped and no longer are (more than {@code size} when the policy
+     *     removed a leaf ending beyond the range)
      * @throws InvalidArgumentException if an argument is misaligned or out of range
-     * @throws MappingConflictException if a leaf sticks out of the range; nothing is changed
+     * @throws MappingConflictException if the policy refuses a leaf the range cuts; nothing is
+     *     changed
      */
     public synchronized long unmap(long iova, long size) {
         checkOpen();
         long granule = 1L << format.granuleShift();
         checkIovaRange("unmap", iova, size, granule);
-        Leaf cutLeaf = firstLeaf(root, iova, iova + size, true);
-        String cut = cutLeaf == null ? null : "the " + Hex.size(cutLeaf.span()) + " mapping at IOVA "
-                + Hex.range(cutLeaf.start(), cutLeaf.span()) + " sticks out of it";
-        if (cut != null) {
-            throw new MappingConflictException("unmap of IOVA " + Hex.range(iova, size) + " refused: " + cut
-                    + "; unmap must cover whole mappings");
+        Table top = root;
+        long end = Math.min(iova + size, reach(top.level));
+        if (iova >= end) {
+            return 0;
         }
-        return clear(root, iova, iova + size);
+        Leaf cut = findLeaf(top, iova, end, unmapPolicy == UnmapPolicy.REFUSE_CUT ? CUT : CUT_AT_START);
+        if (cut != null) {
+            throw new MappingConflictException("unmap of IOVA " + Hex.range(iova, size) + " refused: the "
+                    + Hex.size(cut.span()) + " mapping at IOVA " + Hex.range(cut.start(), cut.span())
+                    + (unmapPolicy == UnmapPolicy.REFUSE_CUT ? " sticks out of it; unmap must cover whole mappings"
+                            : " starts before it; unmap must start at a mapping's first byte"));
+        }
+        return clear(top, iova, end);
     }
 
     /**
@@ -214,12 +321,13 @@ public final class IoPageTable implements AutoCloseable {
         if (closed) {
             return -1;
         }
-        PageTableWalker.Result r = PageTableWalker.walk(memory, format, root.pa, iova);
+        Table top = root;
+        PageTableWalker.Result r = PageTableWalker.walkFrom(memory, format, top.pa, top.level, iova);
         return r.ok() ? r.translation().pa() : -1;
     }
 
     /**
-     * Frees every table page, root included. Leaves are dropped. Closing twice is harmless.
+     * Frees every table, top included. Leaves are dropped. Closing twice is harmless.
      */
     @Override
     public synchronized void close() {
@@ -228,8 +336,9 @@ public final class IoPageTable implements AutoCloseable {
         }
         closed = true;
         tables.forEachValue(t -> {
-            memory.fill(t.pa, tableBytes, (byte) 0);
-            memory.allocator().free(t.pa, tableBytes);
+            long bytes = tableMemory.footprint(levelTableBytes[t.level]);
+            memory.fill(t.pa, bytes, (byte) 0);
+            tableMemory.free(t.pa, levelTableBytes[t.level]);
         });
         tables.clear();
     }
@@ -274,100 +383,216 @@ public final class IoPageTable implements AutoCloseable {
         }
     }
 
+    private long readEntry(long pa) {
+        return entryBytes == 8 ? memory.readLong(pa) : memory.readInt(pa) & 0xFFFF_FFFFL;
+    }
+
+    private void writeEntry(long pa, long pte) {
+        if (entryBytes == 8) {
+            memory.writeLong(pa, pte);
+        } else {
+            memory.writeInt(pa, (int) pte);
+        }
+    }
+
     private Table newTable(int level, long parentEntry, Table parent) {
-        long pa = memory.allocator().allocate(tableBytes, PageUse.PAGE_TABLE);
-        memory.fill(pa, tableBytes, (byte) 0);
+        long pa = tableMemory.allocate(levelTableBytes[level]);
         Table t = new Table(pa, level, parentEntry, parent);
         tables.put(pa, t);
         return t;
     }
 
     private void releaseTable(Table t) {
-        memory.writeLong(t.parentEntry, 0);
+        writeEntry(t.parentEntry, 0);
         t.parent.valid--;
         tables.remove(t.pa);
-        memory.allocator().free(t.pa, tableBytes);
+        tableMemory.free(t.pa, levelTableBytes[t.level]);
     }
 
-    /** Maps a run of equal leaves inside one table; returns the bytes mapped. */
-    private long mapRun(long iova, long pa, long remaining, Prot prot, List<Table> created) {
-        int level = 0;
-        while (true) {
-            if (leafAllowed[level]) {
-                long leaf = 1L << shifts[level];
-                if (((iova | pa) & (leaf - 1)) == 0 && remaining >= leaf) {
-                    break;
-                }
-            }
-            level++;
+    /** One past the last IOVA a top at {@code level} translates (Long.MAX_VALUE for all of them). */
+    private long reach(int level) {
+        int bits = shifts[level] + Integer.numberOfTrailingZeros(entries[level]);
+        return bits >= 63 ? Long.MAX_VALUE : 1L << bits;
+    }
+
+    /** The lowest-numbered top level that translates {@code last}, never below the current top's. */
+    private int topNeeded(long last) {
+        int level = root.level;
+        while (level > 0 && last >= reach(level)) {
+            level--;
         }
+        return level;
+    }
+
+    /** Installs new top tables until the top is at {@code level}; tells the listener once. */
+    private void growTo(int level) {
+        Table top = root;
+        if (level >= top.level) {
+            return;
+        }
+        // Allocate every new table first, so that a failed allocation leaves the top untouched.
+        List<Table> fresh = new ArrayList<>();
+        try {
+            for (int l = top.level - 1; l >= level; l--) {
+                fresh.add(newTable(l, -1, null));
+            }
+        } catch (RuntimeException e) {
+            for (Table t : fresh) {
+                tables.remove(t.pa);
+                tableMemory.free(t.pa, levelTableBytes[t.level]);
+            }
+            throw e;
+        }
+        Table below = top;
+        for (Table t : fresh) {
+            writeEntry(t.pa, format.encodeTable(below.pa, t.level));
+            t.valid = 1;
+            below.parent = t;
+            below.parentEntry = t.pa;
+            below = t;
+        }
+        root = below;
+        topListener.topChanged(below.pa, below.level);
+    }
+
+    /** After a failed map: takes back the tops it grew above {@code old}, which link to it alone. */
+    private void shrinkBackTo(Table old) {
+        if (root == old) {
+            return;
+        }
+        List<Table> dropped = new ArrayList<>();
+        for (Table t = root; t != old; t = tables.get(format.address(readEntry(t.pa), t.level))) {
+            dropped.add(t);
+        }
+        old.parent = null;
+        old.parentEntry = -1;
+        root = old;
+        topListener.topChanged(old.pa, old.level);
+        for (Table t : dropped) {
+            writeEntry(t.pa, 0);
+            tables.remove(t.pa);
+            tableMemory.free(t.pa, levelTableBytes[t.level]);
+        }
+    }
+
+    /** Maps a run of equal-sized leaves inside one table; returns the bytes mapped. */
+    private long mapRun(long iova, long pa, long remaining, Prot prot, List<Table> created) {
+        long leaf = 0;
+        for (long rest = pageSizes; rest != 0; rest &= ~leaf) {
+            leaf = Long.highestOneBit(rest);
+            if (((iova | pa) & (leaf - 1)) == 0 && Long.compareUnsigned(remaining, leaf) >= 0) {
+                break;
+            }
+        }
+        int level = levelOfSize[Long.numberOfTrailingZeros(leaf)];
+        growTo(level);
         Table table = root;
-        for (int l = 0; l < level; l++) {
-            long entryPa = table.pa + 8L * index(iova, l);
-            long pte = memory.readLong(entryPa);
+        for (int l = table.level; l < level; l++) {
+            long entryPa = table.pa + (long) entryBytes * index(iova, l);
+            long pte = readEntry(entryPa);
             if (format.kind(pte, l) == PteKind.TABLE) {
                 table = tables.get(format.address(pte, l));
             } else {
                 Table child = newTable(l + 1, entryPa, table);
                 created.add(child);
-                memory.writeLong(entryPa, format.encodeTable(child.pa, l));
+                writeEntry(entryPa, format.encodeTable(child.pa, l));
                 table.valid++;
                 table = child;
             }
         }
-        long leaf = 1L << shifts[level];
+        long item = 1L << shifts[level];
+        int items = (int) (leaf >>> shifts[level]);
         int first = index(iova, level);
-        int room = entries[level] - first;
-        long count = Math.min(room, remaining / leaf);
+        long count = Math.min((entries[level] - first) / items, Long.divideUnsigned(remaining, leaf));
+        // Stop where a larger size becomes possible: IOVA and PA at the same offset in it.
+        for (long larger = leaf << 1; larger != 0 && (pageSizes & -larger) != 0; larger <<= 1) {
+            if ((pageSizes & larger) != 0 && ((iova ^ pa) & (larger - 1)) == 0) {
+                count = Math.min(count, (larger - (iova & (larger - 1))) / leaf);
+                break;
+            }
+        }
+        int n = (int) count * items;
         // Encode the run into a scratch array, then store it with one bounds check and one frame
         // lookup per 4 KiB (bulk mapping writes hundreds of thousands of leaves).
-        int n = (int) count;
         if (scratch.length < n) {
             scratch = new long[Math.max(n, Math.min(2 * scratch.length, entries[level]))];
         }
-        for (int i = 0; i < n; i++) {
-            scratch[i] = format.encodeLeaf(pa + i * leaf, prot, level);
+        if (items == 1) {
+            for (int i = 0; i < n; i++) {
+                scratch[i] = format.encodeLeaf(pa + i * item, leaf, prot, level);
+            }
+        } else {
+            for (int j = 0; j < count; j++) {
+                long start = pa + j * leaf;
+                long same = sameAddress ? format.encodeLeaf(start, leaf, prot, level) : 0;
+                for (int k = 0; k < items; k++) {
+                    scratch[j * items + k] = sameAddress ? same : format.encodeLeaf(start + k * item, leaf, prot, level);
+                }
+            }
         }
-        memory.writeLongs(table.pa + 8L * first, scratch, 0, n);
+        long at = table.pa + (long) entryBytes * first;
+        if (entryBytes == 8) {
+            memory.writeLongs(at, scratch, 0, n);
+        } else {
+            for (int i = 0; i < n; i++) {
+                memory.writeInt(at + 4L * i, (int) scratch[i]);
+            }
+        }
         table.valid += n;
         return count * leaf;
     }
 
-    /** A leaf found by {@link #firstLeaf}: its first IOVA and the bytes it maps. */
+    /** A leaf found by {@link #findLeaf}: its first IOVA and the bytes it maps. */
     private record Leaf(long start, long span) {
     }
 
-    /**
-     * The first leaf under {@code t} that overlaps {@code [from, to)} — or, with
-     * {@code stickingOut}, the first that also reaches outside it (a cut) — or null. Map uses it
-     * to refuse overwriting, unmap to refuse cutting a mapping.
-     */
-    private Leaf firstLeaf(Table t, long from, long to, boolean stickingOut) {
+    /** {@link #findLeaf} mode: any leaf overlapping the range (a map conflict). */
+    private static final int OVERLAP = 0;
+    /** {@link #findLeaf} mode: a leaf reaching outside the range at either end. */
+    private static final int CUT = 1;
+    /** {@link #findLeaf} mode: a leaf starting before the range. */
+    private static final int CUT_AT_START = 2;
+
+    /** The first leaf under {@code t} inside {@code [from, to)} that the mode looks for, or null. */
+    private Leaf findLeaf(Table t, long from, long to, int mode) {
         int level = t.level;
         long span = 1L << shifts[level];
         long base = tableBase(from, level);
-        for (int i = index(from, level); i < entries[level]; i++) {
+        int i = index(from, level);
+        while (i < entries[level]) {
             long start = base + (long) i * span;
             if (start >= to) {
                 break;
             }
-            long pte = memory.readLong(t.pa + 8L * i);
+            long pte = readEntry(t.pa + (long) entryBytes * i);
             PteKind kind = format.kind(pte, level);
-            if (kind == PteKind.LEAF && (!stickingOut || start < from || start + span > to)) {
-                return new Leaf(start, span);
+            if (kind == PteKind.LEAF) {
+                long size = format.leafSize(pte, level);
+                long leafStart = start & -size;
+                boolean hit = mode == OVERLAP || leafStart < from
+                        || (mode == CUT && leafStart + size > to);
+                if (hit) {
+                    return new Leaf(leafStart, size);
+                }
+                i = (int) ((leafStart + size - base) >>> shifts[level]);
+                continue;
             }
             if (kind == PteKind.TABLE && level + 1 < format.levels()) {
-                Leaf hit = firstLeaf(tables.get(format.address(pte, level)), Math.max(start, from),
-                        Math.min(start + span, to), stickingOut);
+                Leaf hit = findLeaf(tables.get(format.address(pte, level)), Math.max(start, from),
+                        Math.min(start + span, to), mode);
                 if (hit != null) {
                     return hit;
                 }
             }
+            i++;
         }
         return null;
     }
 
-    /** Clears the leaves inside [from, to) under {@code t}, freeing emptied tables; returns bytes. */
+    /**
+     * Clears the leaves starting inside [from, to) under {@code t} (whole, whatever their end),
+     * freeing emptied tables; returns their bytes.
+     */
     private long clear(Table t, long from, long to) {
         if (from >= to) {
             return 0;
@@ -376,25 +601,38 @@ public final class IoPageTable implements AutoCloseable {
         long span = 1L << shifts[level];
         long base = tableBase(from, level);
         long bytes = 0;
-        for (int i = index(from, level); i < entries[level]; i++) {
+        int i = index(from, level);
+        while (i < entries[level]) {
             long start = base + (long) i * span;
             if (start >= to) {
                 break;
             }
-            long entryPa = t.pa + 8L * i;
-            long pte = memory.readLong(entryPa);
+            long entryPa = t.pa + (long) entryBytes * i;
+            long pte = readEntry(entryPa);
             PteKind kind = format.kind(pte, level);
-            if (kind == PteKind.LEAF && start >= from && start + span <= to) {
-                memory.writeLong(entryPa, 0);
-                t.valid--;
-                bytes += span;
-            } else if (kind == PteKind.TABLE && level + 1 < format.levels()) {
+            if (kind == PteKind.LEAF) {
+                long size = format.leafSize(pte, level);
+                long leafStart = start & -size;
+                int items = (int) (size >>> shifts[level]);
+                int firstItem = (int) ((leafStart - base) >>> shifts[level]);
+                if (leafStart >= from) {
+                    for (int k = 0; k < items; k++) {
+                        writeEntry(t.pa + (long) entryBytes * (firstItem + k), 0);
+                    }
+                    t.valid -= items;
+                    bytes += size;
+                }
+                i = firstItem + items;
+                continue;
+            }
+            if (kind == PteKind.TABLE && level + 1 < format.levels()) {
                 Table child = tables.get(format.address(pte, level));
                 bytes += clear(child, Math.max(start, from), Math.min(start + span, to));
-                if (child.valid == 0) {
+                if (child.valid == 0 && child != keep) {
                     releaseTable(child);
                 }
             }
+            i++;
         }
         return bytes;
     }
@@ -412,6 +650,6 @@ public final class IoPageTable implements AutoCloseable {
 
     @Override
     public synchronized String toString() {
-        return "IoPageTable[root " + Hex.of(root.pa) + ", " + tables.size() + " table pages]";
+        return "IoPageTable[top " + Hex.of(root.pa) + " at level " + root.level + ", " + tables.size() + " tables]";
     }
 }

@@ -63,26 +63,58 @@ public final class PageTableWalker {
      * @return the translation, or where and why the walk stopped
      */
     public static Result walk(PhysicalMemory memory, PteFormat format, long rootPa, long base, long iova) {
+        return walk(memory, format, rootPa, 0, base, iova);
+    }
+
+    /**
+     * Walks tables whose top is at {@code topLevel} (a growing top, as an AMD-Vi device-table
+     * entry's mode selects: the walk starts at level {@code levels() - mode}). IOVAs beyond what
+     * that top translates fault with {@link IommuFault.Reason#ADDRESS_SIZE}, as do IOVAs at or
+     * above {@code 2^inputBits}.
+     *
+     * @param memory where the tables live
+     * @param format how to decode them
+     * @param rootPa physical address of the top table
+     * @param topLevel the top table's level, 0 .. levels()-1
+     * @param iova the address to translate
+     * @return the translation, or where and why the walk stopped
+     * @throws IllegalArgumentException if {@code topLevel} is not a level of the format
+     */
+    public static Result walkFrom(PhysicalMemory memory, PteFormat format, long rootPa, int topLevel, long iova) {
+        if (topLevel < 0 || topLevel >= format.levels()) {
+            throw new IllegalArgumentException("level " + topLevel + " is not a level of " + format);
+        }
+        return walk(memory, format, rootPa, topLevel, 0, iova);
+    }
+
+    private static Result walk(PhysicalMemory memory, PteFormat format, long rootPa, int topLevel, long base,
+            long iova) {
         long offset = iova - base;
-        if (offset < 0 || (format.inputBits() < 64 && (offset >>> format.inputBits()) != 0)) {
+        int reach = format.shift(topLevel) + Integer.numberOfTrailingZeros(format.entries(topLevel));
+        int bits = Math.min(format.inputBits(), reach);
+        if (offset < 0 || (bits < 64 && (offset >>> bits) != 0)) {
             return new Result(null, IommuFault.Reason.ADDRESS_SIZE, -1);
         }
+        int entryBytes = format.entryBytes();
         long table = rootPa;
-        for (int level = 0; level < format.levels(); level++) {
-            long entryPa = table + 8L * format.index(offset, level);
-            if (!memory.contains(entryPa, 8)) {
+        for (int level = topLevel; level < format.levels(); level++) {
+            long entryPa = table + (long) entryBytes * format.index(offset, level);
+            if (!memory.contains(entryPa, entryBytes)) {
                 return new Result(null, IommuFault.Reason.TRANSLATION, level);
             }
-            long pte = memory.readLong(entryPa);
+            long pte = read(memory, entryBytes, entryPa);
             PteKind kind = format.kind(pte, level);
             if (kind == PteKind.INVALID || (kind == PteKind.LEAF && !format.leafAllowed(level))) {
                 return new Result(null, IommuFault.Reason.TRANSLATION, level);
             }
             if (kind == PteKind.LEAF) {
-                long pageSize = 1L << format.shift(level);
-                long pa = format.address(pte, level) + (iova & (pageSize - 1));
-                long leaf = iova & -pageSize;
-                return new Result(new Translation(iova, pa, pageSize, format.prot(pte, level),
+                long size = format.leafSize(pte, level);
+                if ((format.leafSizes(level) & size) == 0 || Long.bitCount(size) != 1) {
+                    return new Result(null, IommuFault.Reason.TRANSLATION, level); // a size this level cannot hold
+                }
+                long pa = format.outputAddress(pte, level, offset);
+                long leaf = iova & -size;
+                return new Result(new Translation(iova, pa, size, format.prot(pte, level),
                         leaf + format.windowStart(pte, level), leaf + format.windowEnd(pte, level)), null, level);
             }
             if (level == format.levels() - 1) {
@@ -93,10 +125,14 @@ public final class PageTableWalker {
         return new Result(null, IommuFault.Reason.TRANSLATION, format.levels() - 1);
     }
 
+    static long read(PhysicalMemory memory, int entryBytes, long pa) {
+        return entryBytes == 8 ? memory.readLong(pa) : memory.readInt(pa) & 0xFFFF_FFFFL;
+    }
+
     /**
      * Lists every valid leaf reachable from {@code rootPa}, in IOVA order, by reading the tables
      * from memory: everything a device attached to these tables can reach. Used for exposure
-     * reports and dumps.
+     * reports and dumps. A leaf spanning several entries is listed once, at its full size.
      *
      * @param memory where the tables live
      * @param format how to decode them
@@ -105,28 +141,49 @@ public final class PageTableWalker {
      *     sub-page window a device may access
      */
     public static List<Translation> leaves(PhysicalMemory memory, PteFormat format, long rootPa) {
+        return leaves(memory, format, rootPa, 0);
+    }
+
+    /**
+     * Lists every valid leaf reachable from a top table at {@code topLevel}, as
+     * {@link #leaves(PhysicalMemory, PteFormat, long)} does from level 0.
+     *
+     * @param memory where the tables live
+     * @param format how to decode them
+     * @param rootPa physical address of the top table
+     * @param topLevel its level
+     * @return one translation per leaf, in IOVA order
+     */
+    public static List<Translation> leaves(PhysicalMemory memory, PteFormat format, long rootPa, int topLevel) {
         List<Translation> out = new ArrayList<>();
-        collect(memory, format, rootPa, 0, 0, out);
+        collect(memory, format, rootPa, topLevel, 0, out);
         return out;
     }
 
     private static void collect(PhysicalMemory memory, PteFormat format, long table, int level, long base,
             List<Translation> out) {
         int shift = format.shift(level);
-        for (int i = 0; i < format.entries(level); i++) {
-            long entryPa = table + 8L * i;
-            if (!memory.contains(entryPa, 8)) {
+        int entryBytes = format.entryBytes();
+        int i = 0;
+        while (i < format.entries(level)) {
+            long entryPa = table + (long) entryBytes * i;
+            if (!memory.contains(entryPa, entryBytes)) {
                 return;
             }
-            long pte = memory.readLong(entryPa);
+            long pte = read(memory, entryBytes, entryPa);
             PteKind kind = format.kind(pte, level);
             long iova = base + ((long) i << shift);
             if (kind == PteKind.LEAF && format.leafAllowed(level)) {
-                out.add(new Translation(iova, format.address(pte, level), 1L << shift, format.prot(pte, level),
-                        iova + format.windowStart(pte, level), iova + format.windowEnd(pte, level)));
+                long size = format.leafSize(pte, level);
+                long start = iova & -size;
+                out.add(new Translation(start, format.outputAddress(pte, level, start), size, format.prot(pte, level),
+                        start + format.windowStart(pte, level), start + format.windowEnd(pte, level)));
+                i = (int) ((start + size - base) >>> shift);
+                continue;
             } else if (kind == PteKind.TABLE && level + 1 < format.levels()) {
                 collect(memory, format, format.address(pte, level), level + 1, iova, out);
             }
+            i++;
         }
     }
 }

@@ -1,13 +1,8 @@
 package org.dmashare.sharing;
 
-import java.util.ArrayList;
-import java.util.Collections;
-import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Objects;
-import java.util.Set;
 import java.util.concurrent.atomic.AtomicLong;
-import org.dmashare.GranuleMismatchException;
 import org.dmashare.Hex;
 import org.dmashare.InvalidArgumentException;
 import org.dmashare.IovaSpaceExhaustedException;
@@ -15,10 +10,7 @@ import org.dmashare.MappingConflictException;
 import org.dmashare.ObjectClosedException;
 import org.dmashare.PhysicalMemoryExhaustedException;
 import org.dmashare.UnsafeScatterListException;
-import org.dmashare.iommu.DomainType;
 import org.dmashare.iommu.IommuDomain;
-import org.dmashare.memory.PageAllocator;
-import org.dmashare.memory.PageUse;
 import org.dmashare.memory.PhysicalMemory;
 
 /**
@@ -32,6 +24,19 @@ import org.dmashare.memory.PhysicalMemory;
  * sizes that fit; syncs each domain's IOTLB; and returns a {@link SharedBuffer}. If anything fails, everything done so far is
  * undone: every domain, IOVA allocator and the page allocator are as before.
  *
+ * <p>Ownership: every page a buffer maps has an owner in the page allocator. An allocated buffer
+ * owns its pages; other devices get them only through a lending ({@link SharedBuffer#export()} or
+ * {@link #allocatePages}) passed to {@link #importScatterList}, and pages stay allocated until the
+ * last holder (owner, lease or importer) closes.
+ *
+ * <p>IOVA reuse: by default ({@link #DmaSharing(PhysicalMemory)}) a closed buffer's IOVA ranges go
+ * straight back to their domains' IOVA allocators, already unmapped and flushed. A device that
+ * keeps using such an IOVA (a driver bug) faults with {@code TRANSLATION} until the range is
+ * handed out again, and the allocator (top-down first fit) hands the same range to the next buffer
+ * of that size or smaller that fits there, usually at once: from then on the stale access reaches
+ * that buffer's bytes, silently. {@link #DmaSharing(PhysicalMemory, int)} keeps freed ranges in
+ * quarantine instead (see there), so the stale access keeps faulting and is logged.
+ *
  * <p>This is the "dance" of allocating for device A, exporting its scatter-gather table and
  * mapping it for device B, done so that it is correct by construction rather than by accident.
  * Thread-safe; one instance serves any number of threads.
@@ -39,15 +44,42 @@ import org.dmashare.memory.PhysicalMemory;
 public final class DmaSharing {
     private final PhysicalMemory memory;
     private final AtomicLong live = new AtomicLong();
-    private final Object identicalIovaLock = new Object();
+    private final ShareTransaction transaction;
 
     /**
-     * Creates the helper for buffers in {@code memory}.
+     * Creates the helper for buffers in {@code memory}, without IOVA quarantine: a closed
+     * buffer's IOVA ranges can be handed out again at once (see the class documentation).
      *
      * @param memory where buffers are allocated; every domain must translate to it
+     * @throws NullPointerException if {@code memory} is null
      */
     public DmaSharing(PhysicalMemory memory) {
+        this(memory, 0);
+    }
+
+    /**
+     * Creates the helper for buffers in {@code memory} with IOVA quarantine, a debugging aid in
+     * the spirit of Linux's flush queue: when a buffer is closed or unshared, its IOVA range in
+     * each domain is unmapped and flushed as always, but stays reserved in that domain's IOVA
+     * allocator, in a first-in first-out queue per domain, until {@code rangesPerDomain} later
+     * ranges of the same domain have been released behind it or {@link #drainIovaQuarantine()}
+     * is called. Until then no buffer can get that IOVA, so a device that keeps using it faults
+     * with {@code TRANSLATION} and the fault is logged by its IOMMU, instead of reaching another
+     * buffer. Ranges of a failed allocation, import or late sharing are never quarantined (no
+     * device was given them).
+     *
+     * @param memory where buffers are allocated; every domain must translate to it
+     * @param rangesPerDomain how many freed ranges each domain keeps out of use, 0 for none
+     * @throws NullPointerException if {@code memory} is null
+     * @throws InvalidArgumentException if {@code rangesPerDomain} is negative
+     */
+    public DmaSharing(PhysicalMemory memory, int rangesPerDomain) {
         this.memory = Objects.requireNonNull(memory, "memory");
+        if (rangesPerDomain < 0) {
+            throw new InvalidArgumentException("IOVA quarantine depth must be 0 (off) or a positive number of"
+                    + " ranges per domain, got " + rangesPerDomain);
+        }
+        this.transaction = new ShareTransaction(memory, new IovaQuarantine(rangesPerDomain));
     }
 
     /**
@@ -69,13 +101,42 @@ public final class DmaSharing {
     }
 
     /**
+     * How many freed IOVA ranges each domain keeps in quarantine ({@link #DmaSharing(PhysicalMemory, int)}).
+     *
+     * @return the depth, 0 when quarantine is off
+     */
+    public int iovaQuarantineDepth() {
+        return transaction.quarantine().depth();
+    }
+
+    /**
+     * Number of freed IOVA ranges of {@code domain} held in quarantine now.
+     *
+     * @param domain any domain
+     * @return the count, 0 when quarantine is off
+     * @throws NullPointerException if {@code domain} is null
+     */
+    public int quarantinedRanges(IommuDomain domain) {
+        return transaction.quarantine().held(Objects.requireNonNull(domain, "domain"));
+    }
+
+    /**
+     * Returns every quarantined IOVA range of every domain to its IOVA allocator. Call it once
+     * devices are known to be quiet (the "explicit flush" of Linux's flush queue).
+     */
+    public void drainIovaQuarantine() {
+        transaction.quarantine().drain();
+    }
+
+    /**
      * Allocates a buffer of {@code size} bytes and maps it read-write into every domain. Its bytes
      * are zero, as {@code dma_alloc_coherent}'s are: nothing a previous owner of the pages left
      * there reaches a device.
      *
      * @param size bytes, positive; the mapped length is rounded up to the alignment
      * @param domains paging domains over this helper's memory, at least one, no duplicates
-     * @return the buffer
+     * @return the buffer, owner of its pages
+     * @throws NullPointerException if {@code domains} or one of them is null
      * @throws InvalidArgumentException for a bad size, a duplicate domain, a domain over other
      *     memory, or a size no aperture or memory could hold
      * @throws ObjectClosedException if a domain is closed
@@ -88,89 +149,112 @@ public final class DmaSharing {
 
     /**
      * Allocates a buffer of {@code size} bytes, zeroed, and maps it into every domain as
-     * {@code options} say.
+     * {@code options} say. The buffer owns its pages: they go back to the allocator when it and
+     * every lease and import made from it ({@link SharedBuffer#export()}) are closed.
      *
-     * @param size bytes, positive; the mapped length is rounded up to the alignment
+     * @param size bytes, positive, with the size rounded up to the alignment at most the memory's size
      * @param domains paging domains over this helper's memory, at least one, no duplicates
      * @param options rights, alignment, identical IOVA, future domains
      * @return the buffer
+     * @throws NullPointerException if {@code domains}, one of them or {@code options} is null
      * @throws InvalidArgumentException for a bad size, a duplicate domain, a domain over other
      *     memory, or a size no aperture or memory could hold
-     * @throws ObjectClosedException if a domain is closed
+     * @throws ObjectClosedException if a domain or a future domain is closed
      * @throws PhysicalMemoryExhaustedException if memory cannot supply aligned blocks
      * @throws IovaSpaceExhaustedException if a domain has no free IOVA range large enough
      * @throws MappingConflictException if a map fails (nothing is left mapped)
      */
     public SharedBuffer allocate(long size, List<? extends IommuDomain> domains, ShareOptions options) {
-        Objects.requireNonNull(options, "options");
-        List<IommuDomain> targets = checkDomains(domains, options);
-        long alignment = alignment(targets, options);
-        if (size <= 0 || size > memory.size() - (alignment - 1)) {
-            throw new InvalidArgumentException("buffer size " + Hex.of(size) + " must be positive and, rounded up to the alignment "
-                    + Hex.size(alignment) + ", fit the memory's " + Hex.size(memory.size()));
-        }
-        long length = roundUp(size, alignment);
-        checkApertures(targets, length);
-        ScatterList blocks = allocateBlocks(length, alignment);
+        List<IommuDomain> targets = transaction.checkDomains(domains, options);
+        long alignment = transaction.alignment(targets, options);
+        long length = checkSize(size, alignment);
+        ShareTransaction.checkApertures(targets, length);
+        Pages pages = transaction.allocatePages(length, alignment);
         try {
-            // Zeroed before any device can reach them: freed pages keep their last owner's data.
-            for (ScatterList.Segment s : blocks) {
-                memory.fill(s.pa(), s.length(), (byte) 0);
+            SharedBuffer buffer = new SharedBuffer(this, size, length, alignment, pages.blocks, pages, true,
+                    options);
+            synchronized (buffer) {
+                transaction.mapInitial(buffer, targets);
             }
-            SharedBuffer buffer = new SharedBuffer(this, size, length, alignment, blocks, true, options);
-            buffer.mapInitial(targets);
             live.incrementAndGet();
             return buffer;
         } catch (RuntimeException e) {
-            freeBlocks(blocks);
+            pages.release(memory.allocator());
             throw e;
         }
     }
 
     /**
-     * Maps an existing scatter list into every domain, contiguously, without taking ownership of
-     * its pages: closing the buffer unmaps it but does not free them. Refused unless every
-     * segment's address and length are multiples of the alignment A (computed as for
-     * {@link #allocate}), since anything else would split the IOVA range or expose neighbouring
-     * memory.
+     * Allocates zeroed pages for the caller to lend, mapped nowhere: blocks whose address and
+     * length are multiples of {@code alignment} (at least the CPU page size), largest first,
+     * covering {@code size} rounded up. The lease is their only owner: import parts of them with
+     * {@link #importScatterList}; they go back to the allocator when the lease and every buffer
+     * imported from it are closed.
      *
-     * @param list the segments, in buffer order, inside this helper's memory
+     * @param size bytes, positive
+     * @param alignment a power of two, or 0 for the CPU page size
+     * @return the lease on the new pages
+     * @throws InvalidArgumentException if the size is not positive or, rounded up, exceeds the
+     *     memory, or the alignment is not a power of two
+     * @throws PhysicalMemoryExhaustedException if memory cannot supply aligned blocks
+     */
+    public PageLease allocatePages(long size, long alignment) {
+        if (alignment < 0 || (alignment != 0 && Long.bitCount(alignment) != 1)) {
+            throw new InvalidArgumentException("page alignment must be 0 or a power of two, got " + Hex.of(alignment));
+        }
+        long a = Math.max(memory.pageSize(), alignment);
+        return new PageLease(transaction.allocatePages(checkSize(size, a), a), memory.allocator());
+    }
+
+    /**
+     * Maps pages the caller was lent into every domain, contiguously, in the list's order.
+     *
+     * <p>Safety: every segment must lie inside memory, have its address and length multiples of
+     * the alignment A (computed as for {@link #allocate}: anything else would split the IOVA range
+     * or expose neighbouring memory), overlap no other segment, and cover only pages that
+     * {@code lender} holds: pages of the buffer it was exported from, or pages allocated with
+     * {@link #allocatePages}. Free pages, page-table pages and pages of any other owner are refused.
+     *
+     * <p>Ownership: the returned buffer takes its own reference on the lender's pages (pinning
+     * them, as an iommufd or dma-buf importer does): the owner and the lease may close at any
+     * time, in any order, and the pages stay allocated, and mapped here, until this buffer is
+     * closed too. The owner's {@code close} unmaps only the owner's own mappings.
+     * {@link SharedBuffer#ownsPages()} is false.
+     *
+     * @param lender an open lease on the pages ({@link SharedBuffer#export()} or {@link #allocatePages})
+     * @param list the segments, in buffer order, inside the lender's pages
      * @param domains paging domains over this helper's memory, at least one, no duplicates
      * @param options rights, alignment, identical IOVA, future domains
      * @return the buffer
-     * @throws UnsafeScatterListException naming the first segment that is not aligned to A
-     * @throws InvalidArgumentException if a segment lies outside memory, or for bad domains
-     * @throws ObjectClosedException if a domain is closed
+     * @throws NullPointerException if an argument or a domain is null
+     * @throws UnsafeScatterListException naming the first refused segment (index and range), why,
+     *     and what holds its pages; nothing is changed
+     * @throws InvalidArgumentException for bad domains
+     * @throws ObjectClosedException if the lease or a domain is closed
      * @throws IovaSpaceExhaustedException if a domain has no free IOVA range large enough
      * @throws MappingConflictException if a map fails (nothing is left mapped)
      */
-    public SharedBuffer importScatterList(ScatterList list, List<? extends IommuDomain> domains, ShareOptions options) {
+    public SharedBuffer importScatterList(PageLease lender, ScatterList list, List<? extends IommuDomain> domains,
+            ShareOptions options) {
+        Objects.requireNonNull(lender, "lender");
         Objects.requireNonNull(list, "list");
-        Objects.requireNonNull(options, "options");
-        List<IommuDomain> targets = checkDomains(domains, options);
-        long alignment = alignment(targets, options);
-        int index = 0;
-        for (ScatterList.Segment s : list) {
-            if (!memory.contains(s.pa(), s.length())) {
-                throw new InvalidArgumentException("segment " + index + " " + s + " lies outside memory "
-                        + Hex.range(memory.base(), memory.size()));
+        List<IommuDomain> targets = transaction.checkDomains(domains, options);
+        long alignment = transaction.alignment(targets, options);
+        Pages pages = lender.retainForImport();
+        try {
+            transaction.checkImport(pages, list, alignment);
+            ShareTransaction.checkApertures(targets, list.totalLength());
+            SharedBuffer buffer = new SharedBuffer(this, list.totalLength(), list.totalLength(), alignment,
+                    list, pages, false, options);
+            synchronized (buffer) {
+                transaction.mapInitial(buffer, targets);
             }
-            String why = (s.pa() % alignment != 0 ? "its address " + Hex.of(s.pa()) : "its length " + Hex.of(s.length()))
-                    + " is not a multiple of the alignment " + Hex.size(alignment);
-            if (s.pa() % alignment != 0 || s.length() % alignment != 0) {
-                throw new UnsafeScatterListException(index, "cannot import scatter list: segment " + index + " " + s
-                        + " is unsafe: " + why + " required by the domains' granules; mapping it would split the"
-                        + " IOVA range or expose memory outside the list. Accepted: segments whose address and length"
-                        + " are multiples of " + Hex.size(alignment));
-            }
-            index++;
+            live.incrementAndGet();
+            return buffer;
+        } catch (RuntimeException e) {
+            pages.release(memory.allocator());
+            throw e;
         }
-        checkApertures(targets, list.totalLength());
-        SharedBuffer buffer = new SharedBuffer(this, list.totalLength(), list.totalLength(), alignment, list, false,
-                options);
-        buffer.mapInitial(targets);
-        live.incrementAndGet();
-        return buffer;
     }
 
     /**
@@ -180,132 +264,34 @@ public final class DmaSharing {
      * @param domains the domains
      * @param options the options
      * @return A, a power of two
+     * @throws NullPointerException if an argument or a domain is null
      */
     public long alignment(List<? extends IommuDomain> domains, ShareOptions options) {
-        long a = Math.max(memory.pageSize(), Math.max(options.alignment(), options.futureGranule()));
-        for (IommuDomain d : domains) {
-            a = Math.max(a, d.granule());
-        }
-        for (IommuDomain d : options.futureDomains()) {
-            a = Math.max(a, d.granule());
-        }
-        return a;
+        Objects.requireNonNull(domains, "domains");
+        Objects.requireNonNull(options, "options");
+        domains.forEach(d -> Objects.requireNonNull(d, "domain"));
+        return transaction.alignment(domains, options);
     }
 
     // ---- package internals used by SharedBuffer ----
+
+    ShareTransaction transaction() {
+        return transaction;
+    }
 
     void released() {
         live.decrementAndGet();
     }
 
-    Object identicalIovaLock() {
-        return identicalIovaLock;
-    }
-
-    void freeBlocks(ScatterList blocks) {
-        PageAllocator allocator = memory.allocator();
-        for (ScatterList.Segment s : blocks) {
-            allocator.free(s.pa(), s.length());
+    /** The length {@code size} rounds up to, refused unless positive and within memory. */
+    private long checkSize(long size, long alignment) {
+        long largest = memory.size() & -alignment;
+        if (size <= 0 || size > largest) {
+            throw new InvalidArgumentException("buffer size " + Hex.of(size) + " must be positive and, rounded up to the"
+                    + " alignment " + Hex.size(alignment) + ", fit the memory's " + Hex.size(memory.size())
+                    + ": at most " + Hex.size(largest));
         }
-    }
-
-    /** Validates one domain for mapping a buffer of this helper. */
-    void checkDomain(IommuDomain d) {
-        Objects.requireNonNull(d, "domain");
-        if (d.isClosed()) {
-            throw new ObjectClosedException("domain " + d + " is closed");
-        }
-        if (d.type() != DomainType.PAGING) {
-            throw new InvalidArgumentException("domain " + d + " is a " + d.type()
-                    + " domain; buffers can only be mapped into paging domains");
-        }
-        if (d.iommu().memory() != memory) {
-            throw new InvalidArgumentException("domain " + d + " translates to " + d.iommu().memory()
-                    + ", not to this helper's " + memory);
-        }
-    }
-
-    static void checkGranule(IommuDomain d, long alignment) {
-        if (alignment % d.granule() != 0) {
-            throw new GranuleMismatchException("cannot map a buffer aligned to " + Hex.size(alignment) + " into " + d
-                    + ": its granule " + Hex.size(d.granule()) + " does not divide the buffer's alignment. Allocate the"
-                    + " buffer with this domain declared as a future domain (alignment " + Hex.size(d.granule())
-                    + " or more)");
-        }
-    }
-
-    private List<IommuDomain> checkDomains(List<? extends IommuDomain> domains, ShareOptions options) {
-        Objects.requireNonNull(domains, "domains");
-        if (domains.isEmpty()) {
-            throw new InvalidArgumentException("a buffer needs at least one domain to map into, got none");
-        }
-        // Duplicates by identity: a nested loop for the usual handful of domains (no allocation on
-        // the share path), an identity set beyond that.
-        Set<IommuDomain> seen = domains.size() > 16 ? Collections.newSetFromMap(new IdentityHashMap<>()) : null;
-        int i = 0;
-        for (IommuDomain d : domains) {
-            checkDomain(d);
-            boolean duplicate = false;
-            if (seen != null) {
-                duplicate = !seen.add(d);
-            } else {
-                for (int j = 0; j < i && !duplicate; j++) {
-                    duplicate = domains.get(j) == d;
-                }
-            }
-            if (duplicate) {
-                throw new InvalidArgumentException("domain " + d + " is listed twice; each domain gets one mapping");
-            }
-            i++;
-        }
-        for (IommuDomain d : options.futureDomains()) {
-            if (d.iommu().memory() != memory) {
-                throw new InvalidArgumentException("future domain " + d + " translates to other memory than " + memory);
-            }
-        }
-        return List.copyOf(domains);
-    }
-
-    private static void checkApertures(List<IommuDomain> domains, long length) {
-        for (IommuDomain d : domains) {
-            long space = d.iovaAllocator().end() - d.iovaAllocator().start();
-            if (length > space) {
-                throw new InvalidArgumentException("buffer of " + Hex.size(length) + " cannot fit the IOVA space of " + d
-                        + ": " + Hex.range(d.iovaAllocator().start(), space));
-            }
-        }
-    }
-
-    /** Largest-first aligned blocks covering {@code length}; all or nothing. */
-    private ScatterList allocateBlocks(long length, long alignment) {
-        PageAllocator allocator = memory.allocator();
-        // Usually one block (the buddy allocator hands out the largest that fits): start small.
-        List<ScatterList.Segment> blocks = new ArrayList<>(1);
-        long remaining = length;
-        long max = Long.highestOneBit(remaining);
-        try {
-            while (remaining > 0) {
-                max = Math.min(max, Long.highestOneBit(remaining));
-                PageAllocator.Block b = allocator.allocateLargest(max, alignment, PageUse.BUFFER);
-                if (b.size() == length) {
-                    // One block, the usual case: no list to build and copy.
-                    return ScatterList.of(new ScatterList.Segment(b.pa(), b.size()));
-                }
-                blocks.add(new ScatterList.Segment(b.pa(), b.size()));
-                remaining -= b.size();
-                max = b.size();
-            }
-        } catch (RuntimeException e) {
-            for (ScatterList.Segment s : blocks) {
-                allocator.free(s.pa(), s.length());
-            }
-            if (e instanceof PhysicalMemoryExhaustedException) {
-                throw new PhysicalMemoryExhaustedException("cannot allocate " + Hex.size(length) + " in blocks aligned to "
-                        + Hex.size(alignment) + ": " + e.getMessage(), e);
-            }
-            throw e;
-        }
-        return ScatterList.of(blocks);
+        return roundUp(size, alignment);
     }
 
     static long roundUp(long value, long alignment) {
@@ -314,6 +300,8 @@ public final class DmaSharing {
 
     @Override
     public String toString() {
-        return "DmaSharing[" + memory + ", " + live.get() + " live buffers]";
+        return "DmaSharing[" + memory + ", " + live.get() + " live buffers"
+                + (iovaQuarantineDepth() > 0 ? ", IOVA quarantine " + iovaQuarantineDepth() + " ranges per domain" : "")
+                + "]";
     }
 }

@@ -5,6 +5,8 @@ import java.util.List;
 import java.util.Objects;
 import org.dmashare.Hex;
 import org.dmashare.InvalidArgumentException;
+import org.dmashare.ObjectClosedException;
+import org.dmashare.iommu.DomainType;
 import org.dmashare.iommu.IommuDomain;
 import org.dmashare.iommu.Prot;
 
@@ -37,18 +39,34 @@ public record ShareOptions(Prot prot, long alignment, boolean identicalIova, Lis
      * @param identicalIova same IOVA everywhere
      * @param futureDomains domains for later sharing
      * @param futureGranule power of two or 0
-     * @throws InvalidArgumentException if an alignment or granule is not a power of two
+     * @throws NullPointerException if {@code prot}, {@code futureDomains} or one of them is null
+     * @throws InvalidArgumentException if an alignment or granule is not a power of two, or a
+     *     future domain is not a paging domain (an identity domain maps nothing)
+     * @throws ObjectClosedException if a future domain is closed
      */
     public ShareOptions {
         Objects.requireNonNull(prot, "prot");
         Objects.requireNonNull(futureDomains, "futureDomains");
-        futureDomains.forEach(d -> Objects.requireNonNull(d, "future domain"));
+        futureDomains.forEach(ShareOptions::checkFutureDomain);
         futureDomains = List.copyOf(futureDomains);
         if (alignment < 0 || (alignment != 0 && Long.bitCount(alignment) != 1)) {
             throw new InvalidArgumentException("alignment must be 0 or a power of two, got " + Hex.of(alignment));
         }
         if (futureGranule < 0 || (futureGranule != 0 && Long.bitCount(futureGranule) != 1)) {
             throw new InvalidArgumentException("future granule must be 0 or a power of two, got " + Hex.of(futureGranule));
+        }
+    }
+
+    /** Refuses a future domain no buffer could ever be shared with. */
+    static void checkFutureDomain(IommuDomain d) {
+        Objects.requireNonNull(d, "future domain");
+        if (d.isClosed()) {
+            throw new ObjectClosedException("future domain " + d + " is closed; a buffer can never be shared with it."
+                    + " Accepted: open paging domains");
+        }
+        if (d.type() != DomainType.PAGING) {
+            throw new InvalidArgumentException("future domain " + d + " is a " + d.type() + " domain; buffers can only"
+                    + " be shared with paging domains");
         }
     }
 
@@ -108,12 +126,16 @@ public record ShareOptions(Prot prot, long alignment, boolean identicalIova, Lis
         /**
          * Declares domains the buffer will be shared with later.
          *
-         * @param domains the future domains
+         * @param domains the future domains: open paging domains
          * @return this builder
+         * @throws NullPointerException if a domain is null
+         * @throws InvalidArgumentException if a domain is not a paging domain
+         * @throws ObjectClosedException if a domain is closed
          */
         public Builder futureDomains(IommuDomain... domains) {
             for (IommuDomain d : domains) {
-                futureDomains.add(Objects.requireNonNull(d, "future domain"));
+                checkFutureDomain(d);
+                futureDomains.add(d);
             }
             return this;
         }

@@ -10,7 +10,6 @@ import org.dmashare.MappingConflictException;
 import org.dmashare.ObjectClosedException;
 import org.dmashare.iommu.IommuDomain;
 import org.dmashare.iommu.Prot;
-import org.dmashare.iova.IovaAllocator;
 
 /**
  * A buffer mapped into one or more IOMMU domains by {@link DmaSharing}.
@@ -22,9 +21,19 @@ import org.dmashare.iova.IovaAllocator;
  * through the range. {@link #close()} unmaps from every domain and flushes every IOTLB before the
  * pages go back to the allocator.
  *
- * <p>Ownership: an allocated buffer owns its blocks and frees them on close; an imported one
- * ({@link DmaSharing#importScatterList}) only borrows them. The CPU may read and write the bytes
- * through {@link #read} and {@link #write} until the buffer is closed. Thread-safe.
+ * <p>Ownership, Okio-style. Who owns: an allocated buffer ({@link DmaSharing#allocate}) owns its
+ * pages; the page allocator records it as their holder. Who may map them elsewhere: only an
+ * importer given a lease ({@link #export()}) — knowing {@link #blocks()} is not enough. Who
+ * frees: nobody explicitly; every holder keeps a reference (this buffer until closed, each open
+ * lease, each buffer imported from a lease until closed) and the last release returns the pages to
+ * the allocator, whatever the order. {@link #close()} always unmaps this buffer's own mappings at
+ * once; an imported buffer's mappings stay until that importer closes. An imported buffer holds a
+ * reference on its lender's pages and never owns them ({@link #ownsPages()} is false).
+ *
+ * <p>The CPU may read and write the bytes through {@link #read} and {@link #write} until the
+ * buffer is closed; after {@code close} every accessor of state that no longer exists
+ * ({@link #read}, {@link #write}, {@link #physicalAddress}, {@link #iova}, {@link #shareWith},
+ * {@link #unshare}, {@link #export}) throws {@link ObjectClosedException}. Thread-safe.
  */
 public final class SharedBuffer implements AutoCloseable {
 
@@ -41,39 +50,38 @@ public final class SharedBuffer implements AutoCloseable {
         }
     }
 
-    private static final int MAX_IDENTICAL_ATTEMPTS = 64;
-
+    /** The helper; its transaction does every mapping change (no field of its own: heap per buffer is a target). */
     private final DmaSharing sharing;
     private final long size;
     private final long length;
     private final long alignment;
     private final ScatterList blocks;
+    /** The holder's pages this buffer keeps a reference on: its own, or its lender's. */
+    private final Pages pages;
     private final boolean owned;
     private final Prot prot;
     private final boolean identical;
     /** With identical IOVAs, the declared future domains: the one range must be free there too. */
     private final List<IommuDomain> identicalFuture;
+    /** Guarded by this. The IOVA in every domain of an identical-IOVA buffer, once reserved; else -1. */
     private long identicalIova = -1;
+    /** Guarded by this. */
     private final List<Mapping> mappings = new ArrayList<>(2);
-    /**
-     * Domains whose identical IOVA range is allocated but not yet mapped; null (no heap spent on
-     * it) unless the buffer uses identical IOVAs.
-     */
-    private final List<IommuDomain> pendingIdentical;
+    /** Guarded by this. */
     private boolean closed;
 
-    SharedBuffer(DmaSharing sharing, long size, long length, long alignment, ScatterList blocks, boolean owned,
-            ShareOptions options) {
+    SharedBuffer(DmaSharing sharing, long size, long length, long alignment,
+            ScatterList blocks, Pages pages, boolean owned, ShareOptions options) {
         this.sharing = sharing;
         this.size = size;
         this.length = length;
         this.alignment = alignment;
         this.blocks = blocks;
+        this.pages = pages;
         this.owned = owned;
         this.prot = options.prot();
         this.identical = options.identicalIova();
         this.identicalFuture = options.identicalIova() ? options.futureDomains() : List.of();
-        this.pendingIdentical = identical ? new ArrayList<>(0) : null;
     }
 
     /**
@@ -114,7 +122,8 @@ public final class SharedBuffer implements AutoCloseable {
     }
 
     /**
-     * Whether the buffer owns (and frees on close) its blocks.
+     * Whether the buffer owns its blocks (allocated them) rather than borrowing them from a lender.
+     * An owner's pages are freed when it and every lease and import of them are closed.
      *
      * @return true if allocated by the helper, false if imported
      */
@@ -145,9 +154,13 @@ public final class SharedBuffer implements AutoCloseable {
      *
      * @param domain a domain the buffer is mapped into
      * @return the IOVA
+     * @throws NullPointerException if {@code domain} is null
      * @throws InvalidArgumentException if the buffer is not mapped there
+     * @throws ObjectClosedException if the buffer is closed
      */
     public synchronized long iova(IommuDomain domain) {
+        Objects.requireNonNull(domain, "domain");
+        checkOpen();
         Mapping m = find(domain);
         if (m == null) {
             throw new InvalidArgumentException("buffer is not mapped into " + domain + "; it is mapped into "
@@ -160,9 +173,11 @@ public final class SharedBuffer implements AutoCloseable {
      * Whether the buffer is mapped into {@code domain}.
      *
      * @param domain any domain
-     * @return true if mapped there
+     * @return true if mapped there (never once closed)
+     * @throws NullPointerException if {@code domain} is null
      */
     public synchronized boolean isMappedIn(IommuDomain domain) {
+        Objects.requireNonNull(domain, "domain");
         return find(domain) != null;
     }
 
@@ -172,8 +187,10 @@ public final class SharedBuffer implements AutoCloseable {
      * @param offset 0 .. length()-1
      * @return the physical address
      * @throws InvalidArgumentException if the offset is outside the buffer
+     * @throws ObjectClosedException if the buffer is closed (its pages may belong to someone else)
      */
     public long physicalAddress(long offset) {
+        checkOpen();
         return blocks.physicalAddress(offset);
     }
 
@@ -183,6 +200,7 @@ public final class SharedBuffer implements AutoCloseable {
      *
      * @param domain a paging domain over the same memory whose granule divides the alignment
      * @return the buffer's IOVA in that domain
+     * @throws NullPointerException if {@code domain} is null
      * @throws org.dmashare.GranuleMismatchException if the domain's granule does not divide the
      *     alignment; the message names both sizes
      * @throws InvalidArgumentException if already mapped there, or the domain is over other memory
@@ -192,31 +210,45 @@ public final class SharedBuffer implements AutoCloseable {
      * @throws IovaSpaceExhaustedException if the domain has no free range
      */
     public synchronized long shareWith(IommuDomain domain) {
+        Objects.requireNonNull(domain, "domain");
         checkOpen();
-        sharing.checkDomain(domain);
-        if (find(domain) != null) {
-            throw new InvalidArgumentException("buffer is already mapped into " + domain + " at "
-                    + Hex.of(find(domain).iova()));
-        }
-        DmaSharing.checkGranule(domain, alignment);
-        return mapInto(domain);
+        return sharing.transaction().shareWith(this, domain);
     }
 
     /**
      * Unmaps the buffer from one domain, flushes its IOTLB and frees the IOVA range.
      *
      * @param domain a domain the buffer is mapped into
+     * @throws NullPointerException if {@code domain} is null
      * @throws InvalidArgumentException if the buffer is not mapped there
      * @throws ObjectClosedException if the buffer is closed
      */
     public synchronized void unshare(IommuDomain domain) {
+        Objects.requireNonNull(domain, "domain");
         checkOpen();
         Mapping m = find(domain);
         if (m == null) {
             throw new InvalidArgumentException("buffer is not mapped into " + domain);
         }
-        unmapFrom(m);
+        sharing.transaction().unmap(this, m);
         mappings.remove(m);
+    }
+
+    /**
+     * Lends this buffer's pages: a new lease (a reference, like a dma-buf's) that
+     * {@link DmaSharing#importScatterList} accepts for any non-overlapping parts of
+     * {@link #blocks()}. The pages stay allocated until this buffer, the lease and every buffer
+     * imported from it are all closed. Close the lease once imports are made.
+     *
+     * @return a new lease on the pages this buffer holds (its lender's, for an imported buffer)
+     * @throws ObjectClosedException if the buffer is closed
+     */
+    public synchronized PageLease export() {
+        checkOpen();
+        if (!pages.retain()) {
+            throw new AssertionError("an open buffer's pages were freed");
+        }
+        return new PageLease(pages, sharing.memory().allocator());
     }
 
     /**
@@ -224,6 +256,7 @@ public final class SharedBuffer implements AutoCloseable {
      *
      * @param offset first byte of the buffer
      * @param data the bytes
+     * @throws NullPointerException if {@code data} is null
      * @throws InvalidArgumentException if the range is outside the buffer
      * @throws ObjectClosedException if the buffer is closed
      */
@@ -262,9 +295,14 @@ public final class SharedBuffer implements AutoCloseable {
     }
 
     /**
-     * Unmaps the buffer from every domain, flushes every IOTLB, and only then returns owned pages
-     * to the allocator. Afterwards no device can reach the pages through this buffer's ranges.
-     * Closing twice is harmless. Domains that were closed first are skipped (their tables are gone).
+     * Unmaps the buffer from every domain, flushes every IOTLB, and only then drops its reference
+     * on the pages: they go back to the allocator if no lease and no importer still holds them.
+     * Afterwards no device can reach the pages through this buffer's ranges (imports keep their
+     * own mappings). The freed IOVA ranges go straight back to their domains' IOVA allocators,
+     * where the next buffer may get them at once, or, with the helper's IOVA quarantine on, stay
+     * reserved until evicted or drained ({@link DmaSharing#DmaSharing(org.dmashare.memory.PhysicalMemory,
+     * int)}). Closing twice is harmless. Domains that were closed first are skipped (their tables
+     * are gone).
      */
     @Override
     public void close() {
@@ -274,12 +312,10 @@ public final class SharedBuffer implements AutoCloseable {
             }
             closed = true;
             for (Mapping m : mappings) {
-                unmapFrom(m);
+                sharing.transaction().unmap(this, m);
             }
             mappings.clear();
-            if (owned) {
-                sharing.freeBlocks(blocks);
-            }
+            pages.release(sharing.memory().allocator());
         }
         sharing.released();
     }
@@ -295,169 +331,31 @@ public final class SharedBuffer implements AutoCloseable {
 
     // ---- internals ----
 
-    /** Maps into the first domains; all or nothing. */
-    synchronized void mapInitial(List<IommuDomain> domains) {
-        if (identical) {
-            identicalIova = reserveIdentical(domains);
-        }
-        try {
-            for (IommuDomain d : domains) {
-                mapInto(d);
-            }
-        } catch (RuntimeException e) {
-            for (int i = mappings.size() - 1; i >= 0; i--) {
-                unmapFrom(mappings.get(i));
-            }
-            releasePendingIdentical(identicalIova);
-            mappings.clear();
-            throw e;
-        }
+    /** The live mapping list; the caller holds this buffer's monitor. */
+    List<Mapping> mappingsLocked() {
+        return mappings;
     }
 
-    /** Finds and allocates one IOVA range free in every domain. */
-    private long reserveIdentical(List<IommuDomain> domains) {
-        long align = iovaAlignment(domains);
-        // The range must also be free in the declared future domains, or a later shareWith fails.
-        List<IommuDomain> searched = new ArrayList<>(domains);
-        for (IommuDomain f : identicalFuture) {
-            if (f.type() == org.dmashare.iommu.DomainType.PAGING && !f.isClosed() && !searched.contains(f)) {
-                searched.add(f);
-            }
-        }
-        synchronized (sharing.identicalIovaLock()) {
-            for (int attempt = 0; attempt < MAX_IDENTICAL_ATTEMPTS; attempt++) {
-                long limit = Long.MAX_VALUE;
-                for (IommuDomain d : searched) {
-                    limit = Math.min(limit, d.iovaAllocator().end());
-                }
-                long candidate = -1;
-                search:
-                while (true) {
-                    candidate = domains.get(0).iovaAllocator().findFree(length, align, limit);
-                    if (candidate < 0) {
-                        break;
-                    }
-                    for (IommuDomain d : searched) {
-                        long c = d.iovaAllocator().findFree(length, align, candidate + length);
-                        if (c < 0) {
-                            candidate = -1;
-                            break search;
-                        }
-                        if (c < candidate) {
-                            limit = c + length;
-                            continue search;
-                        }
-                    }
-                    break;
-                }
-                if (candidate < 0) {
-                    throw new IovaSpaceExhaustedException("no IOVA range of " + Hex.size(length) + " aligned to "
-                            + Hex.size(align) + " is free in all of " + searched);
-                }
-                try {
-                    for (IommuDomain d : domains) {
-                        d.iovaAllocator().allocateAt(candidate, length);
-                        pendingIdentical.add(d);
-                    }
-                    return candidate;
-                } catch (MappingConflictException raced) {
-                    // Another thread took part of the range between the search and the allocation.
-                    releasePendingIdentical(candidate);
-                } catch (RuntimeException e) {
-                    releasePendingIdentical(candidate);
-                    throw e;
-                }
-            }
-        }
-        throw new IovaSpaceExhaustedException("could not reserve one IOVA range of " + Hex.size(length)
-                + " in all of " + domains + " after " + MAX_IDENTICAL_ATTEMPTS + " attempts under contention");
+    boolean identical() {
+        return identical;
     }
 
-    private void releasePendingIdentical(long candidate) {
-        if (pendingIdentical == null) {
-            return;
-        }
-        for (IommuDomain d : pendingIdentical) {
-            d.iovaAllocator().free(candidate, length);
-        }
-        pendingIdentical.clear();
+    List<IommuDomain> identicalFuture() {
+        return identicalFuture;
     }
 
-    /** Maps into one domain: IOVA, map every run, flush; undone completely on failure. */
-    private long mapInto(IommuDomain d) {
-        IovaAllocator iovas = d.iovaAllocator();
-        long iova;
-        if (identical && pendingIdentical.remove(d)) {
-            iova = identicalIova;
-        } else if (identical && identicalIova >= 0) {
-            if (identicalIova < iovas.start() || identicalIova > iovas.end() - length) {
-                throw new MappingConflictException("cannot share with " + d + " at the identical IOVA "
-                        + Hex.range(identicalIova, length) + ": that range is outside its IOVA space "
-                        + Hex.range(iovas.start(), iovas.end() - iovas.start()) + "; identical-IOVA buffers need the"
-                        + " same range free in every domain");
-            }
-            try {
-                iovas.allocateAt(identicalIova, length);
-            } catch (MappingConflictException taken) {
-                throw new MappingConflictException("cannot share with " + d + " at the identical IOVA "
-                        + Hex.range(identicalIova, length) + ": that range is taken there; identical-IOVA buffers"
-                        + " need the same range free in every domain", taken);
-            }
-            iova = identicalIova;
-        } else {
-            iova = iovas.allocate(length, iovaAlignment(d, alignment));
-        }
-        long mapped = 0;
-        try {
-            for (ScatterList.Segment run : blocks.merged()) {
-                d.map(iova + mapped, run.pa(), run.length(), prot);
-                mapped += run.length();
-            }
-            d.syncMap(iova, length);
-        } catch (RuntimeException e) {
-            if (mapped > 0) {
-                d.unmap(iova, mapped);
-                d.flushIotlb();
-            }
-            iovas.free(iova, length);
-            throw e;
-        }
-        mappings.add(new Mapping(d, iova));
-        return iova;
+    /** The caller holds this buffer's monitor. */
+    long identicalIova() {
+        return identicalIova;
     }
 
-    private void unmapFrom(Mapping m) {
-        IommuDomain d = m.domain();
-        if (d.isClosed()) {
-            return;
-        }
-        d.unmap(m.iova(), length);
-        d.flushIotlb();
-        d.iovaAllocator().free(m.iova(), length);
+    /** The caller holds this buffer's monitor. */
+    void identicalIova(long iova) {
+        identicalIova = iova;
     }
 
-    /**
-     * IOVA alignment: A, raised to the largest page size every domain supports that the first
-     * block's address and length allow, so that large blocks become large leaves.
-     */
-    private long iovaAlignment(List<IommuDomain> domains) {
-        long align = alignment;
-        for (IommuDomain d : domains) {
-            align = iovaAlignment(d, align);
-        }
-        return align;
-    }
-
-    /** {@link #iovaAlignment(List)} for one domain, starting from {@code align}; allocates nothing. */
-    private long iovaAlignment(IommuDomain d, long align) {
-        ScatterList.Segment first = blocks.segments().get(0);
-        long natural = Math.min(Long.lowestOneBit(first.pa() == 0 ? Long.MIN_VALUE : first.pa()),
-                Long.highestOneBit(first.length()));
-        long sizes = d.pageSizes() & ((natural << 1) - 1);
-        return sizes != 0 ? Math.max(align, Long.highestOneBit(sizes)) : align;
-    }
-
-    private Mapping find(IommuDomain domain) {
+    /** The mapping in {@code domain}, or null; the caller holds this buffer's monitor. */
+    Mapping find(IommuDomain domain) {
         for (Mapping m : mappings) {
             if (m.domain() == domain) {
                 return m;

@@ -3,10 +3,13 @@ package org.dmashare.dart;
 import com.google.auto.service.AutoService;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
+import java.util.WeakHashMap;
 import org.dmashare.Hex;
 import org.dmashare.InvalidArgumentException;
 import org.dmashare.PhysicalMemoryExhaustedException;
@@ -71,7 +74,32 @@ public final class DartBackend implements IommuBackend {
                     + " and tables; create it with DartBackend.restore(dump, config, memory), for example from"
                     + " DartFirmware.dump()");
         }
-        return build(config, memory, true);
+        return registered(build(config, memory, true), memory);
+    }
+
+    /** The DARTs built over each memory and still reachable: their table pages are theirs alone. */
+    private static final Map<PhysicalMemory, Set<DartIommu>> LIVE = new WeakHashMap<>();
+
+    private static DartIommu registered(DartIommu dart, PhysicalMemory memory) {
+        synchronized (LIVE) {
+            LIVE.computeIfAbsent(memory, m -> Collections.newSetFromMap(new WeakHashMap<>())).add(dart);
+        }
+        return dart;
+    }
+
+    /** The table pages (as in their dumps) of every live DART over {@code memory}, and whose they are. */
+    private static Map<Long, DartIommu> liveTablePages(PhysicalMemory memory) {
+        List<DartIommu> darts;
+        synchronized (LIVE) {
+            darts = new ArrayList<>(LIVE.getOrDefault(memory, Set.of()));
+        }
+        Map<Long, DartIommu> pages = new HashMap<>();
+        for (DartIommu dart : darts) {
+            for (long pa : dart.dump().memory().keySet()) {
+                pages.put(pa, dart);
+            }
+        }
+        return pages;
     }
 
     /**
@@ -89,7 +117,8 @@ public final class DartBackend implements IommuBackend {
      * @param config variant, name, streams, widths, options {@code bypass} and {@code locked}
      * @param memory the memory; must hold every page of the dump
      * @return the DART
-     * @throws InvalidArgumentException if the dump does not fit the configuration or memory;
+     * @throws InvalidArgumentException if the dump does not fit the configuration or memory, or
+     *     names a table page of a DART that is still live over the same memory (its own dump);
      *     nothing is changed
      * @throws org.dmashare.PhysicalMemoryExhaustedException if a page of the dump lies in memory
      *     already allocated for something else; nothing is changed
@@ -113,6 +142,7 @@ public final class DartBackend implements IommuBackend {
         long block = Math.max(DartPteFormat.GRANULE, memory.pageSize());
         List<PageAllocator.Block> live = memory.allocator().allocatedBlocks();
         List<Long> claimed = new ArrayList<>();
+        Map<Long, DartIommu> liveTables = null;
         try {
             for (long pa : dump.memory().keySet()) {
                 PageAllocator.Block owner = null;
@@ -128,6 +158,14 @@ public final class DartBackend implements IommuBackend {
                     throw new PhysicalMemoryExhaustedException("dump page " + Hex.of(pa) + " lies in " + owner
                             + ", which is not a page table; restore it into memory where that page is free or"
                             + " holds the firmware's tables");
+                } else {
+                    liveTables = liveTables != null ? liveTables : liveTablePages(memory);
+                    DartIommu user = liveTables.get(pa);
+                    if (user != null) {
+                        throw new InvalidArgumentException("dump page " + Hex.of(pa) + " is a table page of the live DART "
+                                + user.name() + "; two units must not share tables (a change through one would rewrite"
+                                + " the other's translations). Restore into other memory, or from the firmware's tables");
+                    }
                 }
             }
         } catch (RuntimeException e) {
@@ -143,7 +181,7 @@ public final class DartBackend implements IommuBackend {
         if (config.flag("locked", false)) {
             dart.lock();
         }
-        return dart;
+        return registered(dart, memory);
     }
 
 

@@ -65,6 +65,7 @@ public final class DartDomain extends PagingDomain {
      */
     @Override
     public void syncMap(long iova, long size) {
+        super.syncMap(iova, size); // checks the range
         flushIotlb();
     }
 

@@ -99,7 +99,7 @@ class DartPteFormatTest {
     private static String codeOf(DartIommu dart, long iova) {
         try {
             dart.device(0).read(iova, 4);
-        } catch (org.dmashare.DeviceFaultException e) {
+        } catch (org.dmashare.iommu.DeviceFaultException e) {
             return e.fault().code();
         }
         throw new AssertionError("no fault at " + Long.toHexString(iova));

@@ -8,10 +8,10 @@ import java.util.List;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
-import org.dmashare.DeviceFaultException;
 import org.dmashare.GranuleMismatchException;
 import org.dmashare.MappingConflictException;
 import org.dmashare.UnsafeScatterListException;
+import org.dmashare.iommu.DeviceFaultException;
 import org.dmashare.iommu.DmaDevice;
 import org.dmashare.iommu.Iommu;
 import org.dmashare.iommu.IommuBackends;
@@ -19,9 +19,9 @@ import org.dmashare.iommu.IommuConfig;
 import org.dmashare.iommu.IommuDomain;
 import org.dmashare.memory.FailureInjector;
 import org.dmashare.memory.PageAllocator;
-import org.dmashare.memory.PageUse;
 import org.dmashare.memory.PhysicalMemory;
 import org.dmashare.sharing.DmaSharing;
+import org.dmashare.sharing.PageLease;
 import org.dmashare.sharing.ScatterList;
 import org.dmashare.sharing.ShareOptions;
 import org.dmashare.sharing.SharedBuffer;
@@ -173,16 +173,19 @@ class DartSharingTest {
     @Test
     void importRefusesSegmentsAlignedOnlyToTheCpuPage() {
         Rig r = new Rig("t6000");
-        long block = r.memory.allocator().allocate(0x10000, PageUse.BUFFER);
+        PageLease lease = r.sharing.allocatePages(0x10000, 0x10000);
+        long block = lease.pages().segments().get(0).pa();
         ScatterList unsafe = ScatterList.of(new ScatterList.Segment(block, 0x4000),
                 new ScatterList.Segment(block + 0x5000, 0x1000));
-        assertThatThrownBy(() -> r.sharing.importScatterList(unsafe, List.of(r.dcp), ShareOptions.DEFAULTS))
+        assertThatThrownBy(() -> r.sharing.importScatterList(lease, unsafe, List.of(r.dcp), ShareOptions.DEFAULTS))
                 .isInstanceOf(UnsafeScatterListException.class).hasMessageContaining("segment 1");
         ScatterList safe = ScatterList.of(new ScatterList.Segment(block + 0x8000, 0x8000));
-        try (SharedBuffer b = r.sharing.importScatterList(safe, List.of(r.dcp, r.disp), ShareOptions.DEFAULTS)) {
+        try (SharedBuffer b = r.sharing.importScatterList(lease, safe, List.of(r.dcp, r.disp), ShareOptions.DEFAULTS)) {
             assertContiguous(b, r.disp, 0);
         }
-        assertThat(r.memory.allocator().isAllocated(block, 0x10000)).isTrue();
+        assertThat(r.memory.allocator().isAllocated(block, 0x10000)).as("the lease still holds its pages").isTrue();
+        lease.close();
+        assertThat(r.memory.allocator().isAllocated(block, 0x4000)).as("the last holder freed them").isFalse();
     }
 
     @Test

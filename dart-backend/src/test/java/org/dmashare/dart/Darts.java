@@ -28,7 +28,7 @@ final class Darts {
     static org.dmashare.iommu.IommuFault faultOf(Runnable access) {
         try {
             access.run();
-        } catch (org.dmashare.DeviceFaultException e) {
+        } catch (org.dmashare.iommu.DeviceFaultException e) {
             return e.fault();
         }
         throw new AssertionError("the access did not fault");

@@ -15,7 +15,9 @@ import org.dmashare.memory.PhysicalMemory;
  *
  * <p>Variants: {@code lpae-4k} (default; 4K|2M|1G), {@code lpae-16k} (16K|32M), {@code lpae-64k}
  * (64K|512M). Defaults: 16 streams (1..256 accepted), 48-bit input and output address sizes
- * (32..48 accepted). Option {@code bypass=true} lets identity domains be created.
+ * (32..48 accepted). Option {@code bypass=true} lets identity domains be created; option
+ * {@code contiguous=true} turns on the contiguous hint (see {@link LpaeFormat}), adding 64K|32M,
+ * 2M|1G or 2M|16G to the page sizes.
  */
 @AutoService(IommuBackend.class)
 public final class GenericBackend implements IommuBackend {
@@ -26,7 +28,7 @@ public final class GenericBackend implements IommuBackend {
     /** Address width when the configuration says 0. */
     public static final int DEFAULT_ADDRESS_BITS = 48;
     private static final int MAX_STREAMS = 256;
-    private static final Set<String> OPTIONS = Set.of("bypass");
+    private static final Set<String> OPTIONS = Set.of("bypass", "contiguous");
 
     private static final List<Variant> VARIANTS = List.of(
             new Variant("lpae-4k", 1L << 12, LpaeFormat.pageSizesFor(12), "ARM LPAE stage-1, 4 KiB granule: 4K|2M|1G"),
@@ -51,7 +53,7 @@ public final class GenericBackend implements IommuBackend {
      * Creates a generic LPAE unit.
      *
      * @param config variant ({@code lpae-4k}, {@code lpae-16k}, {@code lpae-64k}), streams
-     *     (1..256), input and output bits (32..48), option {@code bypass}
+     *     (1..256), input and output bits (32..48), options {@code bypass} and {@code contiguous}
      * @param memory the memory it translates to
      * @return the unit, every stream blocked
      * @throws InvalidArgumentException if a setting is out of range or an option unknown
@@ -65,7 +67,8 @@ public final class GenericBackend implements IommuBackend {
         int streams = config.streamsOr("backend " + NAME, DEFAULT_STREAMS, MAX_STREAMS);
         int ias = config.inputBits() == 0 ? DEFAULT_ADDRESS_BITS : config.inputBits();
         int oas = config.outputBits() == 0 ? DEFAULT_ADDRESS_BITS : config.outputBits();
-        LpaeFormat format = new LpaeFormat(Long.numberOfTrailingZeros(variant.granule()), ias, oas);
+        LpaeFormat format = new LpaeFormat(Long.numberOfTrailingZeros(variant.granule()), ias, oas,
+                config.flag("contiguous", false));
         return new GenericIommu(variant, config.name(), memory, streams, format, config.flag("bypass", false));
     }
 

@@ -15,6 +15,14 @@ import org.dmashare.pgtable.PteKind;
  *
  * <p>Stage 1 cannot express write-only access; Linux silently grants read as well, this model
  * refuses such a mapping instead. Levels = ceil((ias - granuleShift) / (granuleShift - 3)).
+ *
+ * <p>The contiguous hint (bit 52), off by default so that descriptors stay those mainline
+ * io-pgtable-arm writes: when on, a run of entries that together map one naturally aligned range
+ * each carry their own output address and the hint, as Linux's generic ARMv8 format
+ * (armv8pt_contig_count_lg2) writes them: 16 entries with the 4 KiB granule (64 KiB pages and
+ * 32 MiB blocks; the 16 GiB run at the 1 GiB level is not offered, its use being unconfirmed),
+ * 128 entries of 16 KiB (2 MiB) and 32 of 32 MiB (1 GiB) with the 16 KiB granule, 32 entries
+ * with the 64 KiB granule (2 MiB and 16 GiB).
  */
 public final class LpaeFormat implements PteFormat {
     static final long TYPE_MASK = 0b11;
@@ -30,6 +38,7 @@ public final class LpaeFormat implements PteFormat {
     static final long NG = 1L << 11;
     static final long PXN = 1L << 53;
     static final long UXN = 1L << 54;
+    static final long CONTIGUOUS = 1L << 52;
 
     private final int granuleShift;
     private final int inputBits;
@@ -37,9 +46,10 @@ public final class LpaeFormat implements PteFormat {
     private final int levels;
     private final long pageSizes;
     private final long addressMask;
+    private final boolean contiguous;
 
     /**
-     * Creates the format.
+     * Creates the format without the contiguous hint.
      *
      * @param granuleShift 12, 14 or 16
      * @param inputBits IOVA width, 32..48
@@ -47,6 +57,19 @@ public final class LpaeFormat implements PteFormat {
      * @throws InvalidArgumentException if a value is out of range
      */
     public LpaeFormat(int granuleShift, int inputBits, int outputBits) {
+        this(granuleShift, inputBits, outputBits, false);
+    }
+
+    /**
+     * Creates the format.
+     *
+     * @param granuleShift 12, 14 or 16
+     * @param inputBits IOVA width, 32..48
+     * @param outputBits physical address width, 32..48
+     * @param contiguous whether map uses contiguous-hint runs (see the class comment)
+     * @throws InvalidArgumentException if a value is out of range
+     */
+    public LpaeFormat(int granuleShift, int inputBits, int outputBits, boolean contiguous) {
         if (granuleShift != 12 && granuleShift != 14 && granuleShift != 16) {
             throw new InvalidArgumentException("LPAE granule must be 4, 16 or 64 KiB, got 2^" + granuleShift);
         }
@@ -59,8 +82,80 @@ public final class LpaeFormat implements PteFormat {
         this.outputBits = outputBits;
         int bits = granuleShift - 3;
         this.levels = (inputBits - granuleShift + bits - 1) / bits;
-        this.pageSizes = pageSizesFor(granuleShift);
+        this.contiguous = contiguous;
+        this.pageSizes = pageSizesFor(granuleShift) | (contiguous ? contiguousSizesFor(granuleShift) : 0);
         this.addressMask = ((1L << 48) - 1) & -(1L << granuleShift);
+        PteFormat.checkGeometry(this);
+    }
+
+    /**
+     * The contiguous-hint sizes of a granule: 64K|32M, 2M|1G or 2M|16G.
+     *
+     * @param granuleShift 12, 14 or 16
+     * @return the bitmap
+     */
+    static long contiguousSizesFor(int granuleShift) {
+        switch (granuleShift) {
+            case 12:
+                return (1L << 16) | (1L << 25);
+            case 14:
+                return (1L << 21) | (1L << 30);
+            default:
+                return (1L << 21) | (1L << 34);
+        }
+    }
+
+    /**
+     * Whether map uses contiguous-hint runs.
+     *
+     * @return true if the hint is on
+     */
+    public boolean contiguous() {
+        return contiguous;
+    }
+
+    @Override
+    public long leafSizes(int level) {
+        long own = 1L << shift(level);
+        if ((pageSizesFor(granuleShift) & own) == 0) {
+            return 0;
+        }
+        long run = contiguous ? contiguousSizesFor(granuleShift) : 0;
+        long hint = 0;
+        for (long rest = run; rest != 0; rest &= rest - 1) {
+            long size = Long.lowestOneBit(rest);
+            if (size > own && size / own <= entries(level) && size >>> shift(level) <= 128
+                    && (size >>> bitsPerLevel()) < own) {
+                hint |= size;
+            }
+        }
+        return own | hint;
+    }
+
+    @Override
+    public boolean sameAddressInEveryEntry() {
+        return false;
+    }
+
+    @Override
+    public long encodeLeaf(long pa, long size, Prot prot, int level) {
+        long pte = encodeLeaf(pa, prot, level);
+        return size == 1L << shift(level) ? pte : pte | CONTIGUOUS;
+    }
+
+    @Override
+    public long leafSize(long pte, int level) {
+        long own = 1L << shift(level);
+        if ((pte & CONTIGUOUS) == 0) {
+            return own;
+        }
+        for (long rest = contiguousSizesFor(granuleShift); rest != 0; rest &= rest - 1) {
+            long size = Long.lowestOneBit(rest);
+            if (size > own && (size >>> bitsPerLevel()) < own) {
+                return size;
+            }
+        }
+        return own;
     }
 
     /**
@@ -171,6 +266,6 @@ public final class LpaeFormat implements PteFormat {
     @Override
     public String toString() {
         return "LPAE stage-1, granule " + Hex.size(1L << granuleShift) + ", ias " + inputBits + ", oas " + outputBits
-                + ", " + levels + " levels";
+                + ", " + levels + " levels" + (contiguous ? ", contiguous hint" : "");
     }
 }

@@ -5,6 +5,7 @@ import java.util.Optional;
 import org.dmashare.Hex;
 import org.dmashare.InvalidArgumentException;
 import org.dmashare.iommu.IommuDomain;
+import org.dmashare.pgtable.UnmapPolicy;
 
 /**
  * What a backend declares about the IOMMU units its kit subclass creates. The kit checks that the
@@ -27,9 +28,14 @@ import org.dmashare.iommu.IommuDomain;
  * @param subPageProtection how to restrict device access within one page, if the hardware has
  *     sub-page protection (DART's SPP); null if it has none, and then no leaf may have a sub-page
  *     window
+ * @param unmapPolicy what unmap does with a leaf the range cuts, as the format declares it
+ *     ({@link UnmapPolicy#REFUSE_CUT}: refused, nothing changes;
+ *     {@link UnmapPolicy#WHOLE_ENTRY_FROM_START}: a leaf starting inside the range is removed whole
+ *     and counted whole, a range starting inside a leaf is refused)
  */
 public record Capabilities(long granule, long pageSizes, int streams, boolean blockMappings, boolean bypass,
-        boolean writeOnly, boolean reclaimsEmptyTables, SubPageProtection subPageProtection) {
+        boolean writeOnly, boolean reclaimsEmptyTables, SubPageProtection subPageProtection,
+        UnmapPolicy unmapPolicy) {
 
     /**
      * Restricts device access within one page, through the backend's own API: the SPI has no
@@ -63,9 +69,12 @@ public record Capabilities(long granule, long pageSizes, int streams, boolean bl
      * @param writeOnly write-only mappings can be expressed
      * @param reclaimsEmptyTables emptied tables are freed at once
      * @param subPageProtection the hook, or null
+     * @param unmapPolicy the declared unmap policy
      * @throws InvalidArgumentException if the declaration is inconsistent
+     * @throws NullPointerException if {@code unmapPolicy} is null
      */
     public Capabilities {
+        Objects.requireNonNull(unmapPolicy, "unmapPolicy");
         if (granule < 4096 || Long.bitCount(granule) != 1) {
             throw new InvalidArgumentException("granule must be a power of two of at least 4 KiB, got " + Hex.of(granule));
         }
@@ -80,6 +89,19 @@ public record Capabilities(long granule, long pageSizes, int streams, boolean bl
             throw new InvalidArgumentException("block mappings declared but the page sizes " + Hex.of(pageSizes)
                     + " hold nothing larger than the granule " + Hex.size(granule));
         }
+    }
+
+    /**
+     * The declared capabilities, sizes and the page-size bitmap in hex.
+     *
+     * @return a readable description
+     */
+    @Override
+    public String toString() {
+        return "Capabilities[granule " + Hex.size(granule) + ", page sizes " + Hex.of(pageSizes) + ", streams " + streams
+                + ", blockMappings " + blockMappings + ", bypass " + bypass + ", writeOnly " + writeOnly
+                + ", reclaimsEmptyTables " + reclaimsEmptyTables + ", subPageProtection " + (subPageProtection != null)
+                + ", unmapPolicy " + unmapPolicy + "]";
     }
 
     /**
@@ -103,6 +125,18 @@ public record Capabilities(long granule, long pageSizes, int streams, boolean bl
     }
 
     /**
+     * The smallest declared page size above the granule that is at least {@code floor}: the block
+     * the kit's randomised check maps, which needs room for 16 granules.
+     *
+     * @param floor the least size wanted
+     * @return the size, or 0 if the page sizes hold none
+     */
+    public long smallestBlockAtLeast(long floor) {
+        long above = pageSizes & ~(Math.max(granule << 1, floor) - 1);
+        return Long.lowestOneBit(above);
+    }
+
+    /**
      * The smallest page size above the granule, the block the kit maps when block mappings are
      * declared.
      *
@@ -123,6 +157,7 @@ public record Capabilities(long granule, long pageSizes, int streams, boolean bl
         private boolean writeOnly;
         private boolean reclaimsEmptyTables = true;
         private SubPageProtection subPageProtection;
+        private UnmapPolicy unmapPolicy = UnmapPolicy.REFUSE_CUT;
 
         private Builder(long granule) {
             this.granule = granule;
@@ -207,6 +242,19 @@ public record Capabilities(long granule, long pageSizes, int streams, boolean bl
         }
 
         /**
+         * Declares what unmap does with a leaf the range cuts. Default:
+         * {@link UnmapPolicy#REFUSE_CUT}.
+         *
+         * @param policy the format's policy
+         * @return this builder
+         * @throws NullPointerException if {@code policy} is null
+         */
+        public Builder unmapPolicy(UnmapPolicy policy) {
+            this.unmapPolicy = Objects.requireNonNull(policy, "policy");
+            return this;
+        }
+
+        /**
          * Builds the declaration.
          *
          * @return the capabilities
@@ -214,7 +262,7 @@ public record Capabilities(long granule, long pageSizes, int streams, boolean bl
          */
         public Capabilities build() {
             return new Capabilities(granule, pageSizes, streams, blockMappings, bypass, writeOnly, reclaimsEmptyTables,
-                    subPageProtection);
+                    subPageProtection, unmapPolicy);
         }
     }
 }

@@ -96,6 +96,33 @@ class ConformanceKitSelfTest {
         }
     }
 
+    static class IgnoresInjectedMapFailure extends TestKit {
+        @Override
+        Set<TestBackend.Bug> bugs() {
+            return EnumSet.of(TestBackend.Bug.IGNORES_INJECTED_MAP_FAILURE);
+        }
+    }
+
+    static class LargeBlockStrayAddressBit extends TestKit {
+        @Override
+        Set<TestBackend.Bug> bugs() {
+            return EnumSet.of(TestBackend.Bug.LARGE_BLOCK_STRAY_ADDRESS_BIT);
+        }
+
+        @Override
+        protected Capabilities capabilities() {
+            return Capabilities.builder(4096).pageSizes((1L << 12) | (1L << 21) | (1L << 25)).blockMappings(true)
+                    .writeOnly(true).build();
+        }
+    }
+
+    static class MemoryBeyondTheOutputWidth extends TestKit {
+        @Override
+        protected PhysicalMemory createMemory() {
+            return PhysicalMemory.create(1L << 40, 1L << 30, 4096); // the test unit's output width is 40 bits
+        }
+    }
+
     static class NoApertureCheck extends TestKit {
         @Override
         Set<TestBackend.Bug> bugs() {
@@ -293,6 +320,40 @@ class ConformanceKitSelfTest {
     void aBackendThatLeaksTablesOnCloseIsCaught() {
         onlyFails(LeaksTables.class, "closingADomainReturnsEveryTablePage",
                 "rule 'closing a domain returns every table page to the page allocator'");
+    }
+
+    @Test
+    void aDomainThatNeverHonoursAnInjectedMapFailureIsCaught() {
+        onlyFails(IgnoresInjectedMapFailure.class, "mapThatFailsPartwayLeavesTablesAndTranslationsAsBefore",
+                "the domain never honours an injected map failure");
+    }
+
+    @Test
+    void aWrongAddressInALargerBlockThanTheSmallestIsCaughtByTheEveryPageSizeCheckAlone() {
+        Map<String, TestExecutionResult> results = run(LargeBlockStrayAddressBit.class);
+        results.forEach((check, r) -> {
+            if (check.equals("everyDeclaredPageSizeIsMappedAsOneLeafOfThatSizeAtTheBottomAndTheTopOfTheAperture")) {
+                assertThat(r.getStatus()).isEqualTo(TestExecutionResult.Status.FAILED);
+                assertThat(message(r)).contains("every declared page size is mapped as one leaf of that size")
+                        .contains("32 MiB");
+            } else {
+                assertThat(r.getStatus()).as(check + ": " + message(r)).isEqualTo(TestExecutionResult.Status.SUCCESSFUL);
+            }
+        });
+    }
+
+    @Test
+    void memoryTheUnitCannotReachIsOneSetupFailureAndEveryOtherCheckIsSkipped() {
+        Map<String, TestExecutionResult> results = run(MemoryBeyondTheOutputWidth.class);
+        assertThat(results).hasSizeGreaterThan(40);
+        results.forEach((check, r) -> {
+            if (check.equals("theKitsMemoryIsReachableAndTheUnitsInputWidthMatchesItsDomains")) {
+                assertThat(r.getStatus()).isEqualTo(TestExecutionResult.Status.FAILED);
+                assertThat(message(r)).contains("kit setup: memory [0x100_0000_0000, ", "40-bit output width");
+            } else {
+                assertThat(r.getStatus()).as(check).isEqualTo(TestExecutionResult.Status.ABORTED);
+            }
+        });
     }
 
     @Test

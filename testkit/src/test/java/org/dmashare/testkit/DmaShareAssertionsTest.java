@@ -42,7 +42,7 @@ class DmaShareAssertionsTest {
     void iommuAssertionsReadTheFaultLogAndTheIotlb() {
         unit.device(0).attach(domain);
         assertThat(unit).hasNoFaults().hasEmptyIotlb();
-        assertThatThrownBy(() -> unit.device(0).read(0x7000, 1)).isInstanceOf(org.dmashare.DeviceFaultException.class);
+        assertThatThrownBy(() -> unit.device(0).read(0x7000, 1)).isInstanceOf(org.dmashare.iommu.DeviceFaultException.class);
         assertThat(unit).hasLoggedFault(0, 0x7000, Access.READ, org.dmashare.iommu.IommuFault.Reason.TRANSLATION);
         assertThatThrownBy(() -> assertThat(unit).hasNoFaults()).hasMessageContaining("but it logged");
         assertThatThrownBy(() -> assertThat(unit).hasLoggedFault(1, 0x7000, Access.READ,

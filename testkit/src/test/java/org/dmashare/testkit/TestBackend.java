@@ -46,17 +46,52 @@ final class TestBackend {
         /** unmap reports one granule more than it removed. */
         UNMAP_MISCOUNTS,
         /** every leaf restricts device access to its first half, without sub-page protection. */
-        HALF_PAGE_WINDOWS
+        HALF_PAGE_WINDOWS,
+        /** map swallows an injected MAP failure and maps anyway. */
+        IGNORES_INJECTED_MAP_FAILURE,
+        /**
+         * the format also has a 16-entry replicated block, whose entries carry a stray PA bit 30
+         * (only a check of every declared page size sees it).
+         */
+        LARGE_BLOCK_STRAY_ADDRESS_BIT
     }
 
     /** Two levels: a root of blocks or table pointers, then pages. */
     static final class Format implements PteFormat {
         private final int shift;
         private final boolean halfWindows;
+        private final boolean largeBlock;
 
         Format(int granuleShift, boolean halfWindows) {
+            this(granuleShift, halfWindows, false);
+        }
+
+        Format(int granuleShift, boolean halfWindows, boolean largeBlock) {
             this.shift = granuleShift;
             this.halfWindows = halfWindows;
+            this.largeBlock = largeBlock;
+        }
+
+        private long block() {
+            return 1L << (shift + shift - 3);
+        }
+
+        @Override
+        public long leafSizes(int level) {
+            return level == 1 ? 1L << shift : block() | (largeBlock ? 16 * block() : 0);
+        }
+
+        @Override
+        public long encodeLeaf(long pa, long size, Prot prot, int level) {
+            if (size == 16 * block()) {
+                return encodeLeaf(pa | (1L << 30), prot, level) | (1 << 4); // the bug: a stray bit 30
+            }
+            return encodeLeaf(pa, prot, level);
+        }
+
+        @Override
+        public long leafSize(long pte, int level) {
+            return level == 0 && (pte & (1 << 4)) != 0 ? 16 * block() : 1L << shift(level);
         }
 
         @Override
@@ -86,7 +121,7 @@ final class TestBackend {
 
         @Override
         public long pageSizes() {
-            return (1L << shift) | (1L << (shift + shift - 3));
+            return (1L << shift) | block() | (largeBlock ? 16 * block() : 0);
         }
 
         @Override
@@ -124,7 +159,8 @@ final class TestBackend {
     }
 
     static Iommu create(PhysicalMemory memory, int streams, int granuleShift, Set<Bug> bugs) {
-        Format f = new Format(granuleShift, bugs.contains(Bug.HALF_PAGE_WINDOWS));
+        Format f = new Format(granuleShift, bugs.contains(Bug.HALF_PAGE_WINDOWS),
+                bugs.contains(Bug.LARGE_BLOCK_STRAY_ADDRESS_BIT));
         IommuBackend.Variant v = new IommuBackend.Variant("test-" + (1 << (granuleShift - 10)) + "k", 1L << granuleShift,
                 f.pageSizes(), "test");
         return new Unit(v, memory, streams, f, bugs.isEmpty() ? EnumSet.noneOf(Bug.class) : EnumSet.copyOf(bugs));
@@ -136,7 +172,11 @@ final class TestBackend {
         private final long[] root;
 
         Unit(IommuBackend.Variant v, PhysicalMemory memory, int streams, Format format, Set<Bug> bugs) {
-            super("test", v, "test-unit", memory, streams, format.inputBits(), format.outputBits());
+            // With NO_APERTURE_CHECK the aperture is half the format's range; the unit reports the
+            // aperture's width, so that only the missing check is wrong.
+            super("test", v, "test-unit", memory, streams,
+                    bugs.contains(Bug.NO_APERTURE_CHECK) ? format.inputBits() - 1 : format.inputBits(),
+                    format.outputBits());
             this.format = format;
             this.bugs = bugs;
             this.root = new long[streams];
@@ -186,6 +226,18 @@ final class TestBackend {
                         super.map(iova + o, pa + o, granule(), p);
                     }
                     return;
+                }
+                if (unit.bugs.contains(Bug.IGNORES_INJECTED_MAP_FAILURE)
+                        && unit.memory().failures().pending(org.dmashare.memory.FailureInjector.Point.MAP)) {
+                    try {
+                        unit.memory().failures().check(org.dmashare.memory.FailureInjector.Point.MAP);
+                    } catch (MappingConflictException swallowed) {
+                        // the bug, as a domain that never checks the injector shows it: the map goes
+                        // ahead and the injected failure is still pending afterwards
+                        table().map(iova, pa, size, p);
+                        unit.memory().failures().failNth(org.dmashare.memory.FailureInjector.Point.MAP, 1);
+                        return;
+                    }
                 }
                 try {
                     super.map(iova, pa, size, p);

@@ -94,12 +94,22 @@ public abstract class BaseDomain implements IommuDomain {
     }
 
     /**
-     * Does nothing: the IOTLB of {@link AbstractIommu} caches only valid translations, so a range
-     * that was unmapped (and flushed) has nothing cached. Backends whose hardware also caches
-     * misses override this and flush.
+     * Checks the range and otherwise does nothing: the IOTLB of {@link AbstractIommu} caches only
+     * valid translations, so a range that was unmapped (and flushed) has nothing cached. Backends
+     * whose hardware also caches misses override this, call it first, and flush.
+     *
+     * @throws org.dmashare.InvalidArgumentException if {@code iova} or {@code size} is not a
+     *     multiple of the granule, {@code size} is not positive, or the range overflows; as for
+     *     {@link #map}, a range that was never mapped in granules cannot have been just mapped
      */
     @Override
     public void syncMap(long iova, long size) {
+        long g = granule();
+        if (size <= 0 || iova < 0 || iova > Long.MAX_VALUE - size || (iova | size) % g != 0) {
+            throw new org.dmashare.InvalidArgumentException("syncMap of " + Hex.of(iova) + " + " + Hex.of(size) + " on "
+                    + this + " refused: the range must be a positive number of granules (" + Hex.size(g)
+                    + ") at a granule-aligned IOVA, as map requires");
+        }
     }
 
     /**

@@ -11,9 +11,13 @@ import org.dmashare.pgtable.PteFormat;
 /**
  * A paging domain over the shared {@link IoPageTable} engine: tables in the unit's memory, an
  * aperture, and an IOVA allocator over the aperture that never hands out IOVA 0 (it starts at the
- * first granule, as Linux's iommu-dma does). Designed for extension: a backend may override
- * {@link #flushIotlb()} or {@link #release()} to keep hardware state in step (for example a
- * locked DART copying root entries into a firmware table).
+ * first granule, as Linux's iommu-dma does). Everything a format brings — 4-byte entries, per-level
+ * table sizes, replicated or size-encoded leaves, a growing top, its unmap policy — is the
+ * engine's business, so a backend extends this class without overriding map, unmap or
+ * iovaToPhys. Designed for extension: a backend may override {@link #flushIotlb()} or
+ * {@link #release()} to keep hardware state in step (for example a locked DART copying root
+ * entries into a firmware table), and {@link #topChanged(long, int)} to reprogram a root that
+ * grew.
  */
 public class PagingDomain extends BaseDomain {
     private final IoPageTable table;
@@ -29,17 +33,41 @@ public class PagingDomain extends BaseDomain {
      * @param apertureStart lowest mappable IOVA (granule-aligned)
      * @param apertureEnd one past the highest mappable IOVA (granule-aligned, at most
      *     2^inputBits of the format)
-     * @throws InvalidArgumentException if the aperture is empty or misaligned
+     * @throws InvalidArgumentException if the aperture is empty or misaligned, or reaches beyond
+     *     the format's input width
      * @throws org.dmashare.PhysicalMemoryExhaustedException if the root table cannot be allocated
      */
     protected PagingDomain(AbstractIommu iommu, PteFormat format, long apertureStart, long apertureEnd) {
         super(iommu, DomainType.PAGING);
         long granule = 1L << format.granuleShift();
+        int bits = format.inputBits();
+        long limit = bits >= 63 ? Long.MAX_VALUE : 1L << bits;
+        if (apertureStart < 0 || apertureEnd <= apertureStart || apertureEnd > limit
+                || ((apertureStart | apertureEnd) & (granule - 1)) != 0 && apertureEnd != Long.MAX_VALUE) {
+            throw new InvalidArgumentException("aperture " + Hex.of(apertureStart) + ".." + Hex.of(apertureEnd)
+                    + " refused: it must be non-empty, aligned to the granule " + Hex.size(granule)
+                    + " and inside the format's " + format.inputBits() + "-bit input width (up to "
+                    + Hex.of(limit) + ")");
+        }
         long first = Math.max(apertureStart, granule);
         this.iovas = new IovaAllocator(first, apertureEnd, granule, iommu.memory().failures());
         this.apertureStart = apertureStart;
         this.apertureEnd = apertureEnd;
-        this.table = new IoPageTable(iommu.memory(), format);
+        this.table = new IoPageTable(iommu.memory(), format, this::topChanged);
+    }
+
+    /**
+     * Called when the table's top grows (formats with {@link PteFormat#startLevel()} above 0,
+     * such as AMD-Vi v1), with the table's lock held and before the map that grew it writes any
+     * leaf: the backend reprograms the root register of every stream attached to this domain (for
+     * AMD-Vi, the device-table entry's root pointer and mode). Also called when a failed map takes
+     * the top back. The default does nothing: fixed-top formats never call it. An override must
+     * not call this domain's map or unmap.
+     *
+     * @param rootPa the new top table's physical address
+     * @param topLevel its level
+     */
+    protected void topChanged(long rootPa, int topLevel) {
     }
 
     /**

@@ -17,9 +17,10 @@ import picocli.CommandLine.Spec;
  * {@code dmashare demo}: the DCP/PIODMA driver callbacks, legacy and migrated, on an M1-like
  * platform, one row per buffer and path.
  */
-@Command(name = "demo", mixinStandardHelpOptions = true,
-        description = {"Run the DCP's allocate_buffer/map_piodma requests (16K, 20K, 100K, 1M, memory fragmented first)",
-            "through the legacy DMA-API driver pattern and through the migrated one, and report what each device reaches."})
+@Command(name = "demo", mixinStandardHelpOptions = true, versionProvider = DmashareCommand.Version.class,
+        description = "Run the DCP's allocate_buffer and map_piodma requests (16K, 20K, 100K and 1M, memory fragmented"
+                + " first) through the legacy DMA-API driver pattern and through the migrated one, and report what each"
+                + " device reaches. Errors are listed in full below the table.")
 final class DemoCommand implements Callable<Integer> {
 
     @Spec

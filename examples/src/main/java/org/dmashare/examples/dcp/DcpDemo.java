@@ -5,7 +5,6 @@ import com.google.inject.Injector;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import org.dmashare.DeviceFaultException;
 import org.dmashare.Hex;
 import org.dmashare.dmaapi.CoherentBuffer;
 import org.dmashare.dmaapi.DmaApiException;
@@ -13,6 +12,7 @@ import org.dmashare.dmaapi.ExposureReport;
 import org.dmashare.dmaapi.IommuDma;
 import org.dmashare.dmaapi.Profile;
 import org.dmashare.dmaapi.SgTable;
+import org.dmashare.iommu.DeviceFaultException;
 import org.dmashare.iommu.DmaDevice;
 import org.dmashare.sharing.DmaSharing;
 import org.dmashare.sharing.SharedBuffer;
@@ -194,11 +194,6 @@ public final class DcpDemo {
         return log.isEmpty() ? "(nothing logged)" : log.get(log.size() - 1);
     }
 
-    /** Table cells keep errors to one short line; {@code --json} has them whole. */
-    private static String shorten(String error) {
-        return error.length() <= 72 ? error : error.substring(0, 71) + "…";
-    }
-
     static byte[] pattern(int length, int seed) {
         byte[] b = new byte[length];
         for (int i = 0; i < length; i++) {
@@ -208,21 +203,41 @@ public final class DcpDemo {
     }
 
     /**
-     * Formats rows as the side-by-side table the demo prints.
+     * Formats rows as the side-by-side table the demo prints, followed by every error in full.
+     * A cell that does not apply says {@code -}: no IOVA where the device got none; contiguity and
+     * data only when both devices have a mapping; exposure only when at least one has. The error
+     * column holds a note number; the notes below the table give each distinct error once, whole.
      *
      * @param rows the rows
-     * @return the table, one line per row after a header
+     * @return the table, one line per row after a header, then one line per distinct error
      */
     public static String table(List<Row> rows) {
+        String format = "%-9s %-31s %8s  %-16s %-16s %-10s %-13s %-5s %s%n";
         StringBuilder out = new StringBuilder();
-        out.append(String.format("%-9s %-31s %8s  %-16s %-16s %-10s %-13s %-5s %s%n", "path", "profile", "size", "DCP IOVA",
-                "PIODMA IOVA", "contiguous", "over-exposed", "data", "error"));
+        out.append(String.format(format, "path", "profile", "size", "DCP IOVA", "PIODMA IOVA", "contiguous",
+                "over-exposed", "data", "error"));
+        List<String> notes = new ArrayList<>();
         for (Row r : rows) {
-            out.append(String.format("%-9s %-31s %8s  %-16s %-16s %-10s %-13s %-5s %s%n", r.path(), r.profile(),
-                    (r.size() >> 10) + " KiB", r.dcpIova() < 0 ? "-" : Hex.of(r.dcpIova()),
-                    r.piodmaIova() < 0 ? "-" : Hex.of(r.piodmaIova()), r.contiguous() ? "yes" : "no",
-                    r.overExposedBytes() == 0 ? "0" : Hex.size(r.overExposedBytes()).replaceAll(" \\(.*", ""),
-                    r.dataMatches() ? "equal" : "NO", r.error() == null ? "" : shorten(r.error())));
+            boolean both = r.dcpIova() >= 0 && r.piodmaIova() >= 0;
+            boolean any = r.dcpIova() >= 0 || r.piodmaIova() >= 0;
+            String note = "-";
+            if (r.error() != null) {
+                if (!notes.contains(r.error())) {
+                    notes.add(r.error());
+                }
+                note = "[" + (notes.indexOf(r.error()) + 1) + "]";
+            }
+            out.append(String.format(format, r.path(), r.profile(), (r.size() >> 10) + " KiB",
+                    r.dcpIova() < 0 ? "-" : Hex.of(r.dcpIova()), r.piodmaIova() < 0 ? "-" : Hex.of(r.piodmaIova()),
+                    !both ? "-" : r.contiguous() ? "yes" : "no",
+                    !any ? "-" : r.overExposedBytes() == 0 ? "0" : Hex.size(r.overExposedBytes()).replaceAll(" \\(.*", ""),
+                    !both ? "-" : r.dataMatches() ? "equal" : "NO", note));
+        }
+        if (!notes.isEmpty()) {
+            out.append(String.format("%nerrors:%n"));
+            for (int i = 0; i < notes.size(); i++) {
+                out.append(String.format("[%d] %s%n", i + 1, notes.get(i)));
+            }
         }
         return out.toString();
     }

@@ -44,7 +44,7 @@ class DmashareCommandTest {
         Run r = run("share", "--domain", "generic:lpae-4k", "--domain", "generic:lpae-64k", "--size", "1M", "--svg",
                 svg.toString());
         assertThat(r.exit()).as(r.err()).isZero();
-        assertThat(Files.readString(svg)).startsWith("<svg").contains("generic-lpae-64k-1").contains("<line");
+        assertThat(Files.readString(svg)).startsWith("<svg").contains("generic-lpae-64k-1").contains("<path class=\"link\"");
     }
 
     @Test
@@ -85,7 +85,7 @@ class DmashareCommandTest {
 
     @Test
     void libraryErrorsPrintOneLineAndExitWithOne() {
-        Run r = run("share", "--domain", "generic:lpae-4k", "--size", "8G");
+        Run r = run("share", "--domain", "flat:flat-64k", "--size", "1G"); // larger than flat's 512 MiB IOVA space
         assertThat(r.exit()).isEqualTo(1);
         assertThat(r.err().strip().lines()).hasSize(1);
         assertThat(r.err()).contains("InvalidArgumentException");
@@ -97,6 +97,32 @@ class DmashareCommandTest {
         assertThat(r.exit()).as(r.err()).isZero();
         assertThat(r.out()).contains("DCP IOVA").contains("PIODMA IOVA").contains("over-exposed");
         assertThat(r.out().lines().filter(l -> l.startsWith("legacy") || l.startsWith("migrated"))).hasSize(5 * 4);
+    }
+
+    @Test
+    void demoPrintsEveryErrorWholeBelowTheTable() {
+        String text = run().out();
+        String json = run("demo", "--json").out();
+        assertThat(text).doesNotContain("…");
+        java.util.regex.Matcher errors = java.util.regex.Pattern.compile("\"error\":\"((?:[^\"\\\\]|\\\\.)*)\"").matcher(json);
+        int count = 0;
+        while (errors.find()) {
+            assertThat(text).contains("] " + errors.group(1).replace("\\\"", "\"").replace("\\\\", "\\") + "\n");
+            count++;
+        }
+        assertThat(count).as("errors in the JSON").isGreaterThan(4);
+    }
+
+    @Test
+    void cellsThatDoNotApplySayDashNeverNo() {
+        java.util.List<String> upstream = run("demo", "--profile", "UPSTREAM").out().lines()
+                .filter(l -> l.startsWith("legacy")).toList();
+        assertThat(upstream).hasSize(4).allSatisfy(l -> assertThat(l).matches(
+                "legacy +UPSTREAM +\\d+ KiB +- +- +- +- +- +\\[1\\]"));
+        java.util.List<String> halfMapped = run("demo", "--profile", "ASAHI_GRANULE").out().lines()
+                .filter(l -> l.startsWith("legacy")).toList();
+        assertThat(halfMapped).allSatisfy(l -> assertThat(l).matches(
+                "legacy +ASAHI_GRANULE +\\d+ KiB +0x[0-9a-f_]+ +- +- +(0|\\d+ KiB) +- +\\[\\d\\]"));
     }
 
     /** The README's excerpt of the demo is what the demo prints, row for row, so it stays true. */

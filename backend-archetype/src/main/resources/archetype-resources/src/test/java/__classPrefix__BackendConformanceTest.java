@@ -1,0 +1,25 @@
+package ${package};
+
+import org.dmashare.iommu.Iommu;
+import org.dmashare.iommu.IommuBackends;
+import org.dmashare.iommu.IommuConfig;
+import org.dmashare.memory.PhysicalMemory;
+import org.dmashare.testkit.Capabilities;
+import org.dmashare.testkit.IommuBackendConformanceKit;
+
+/** Every rule of the conformance kit, run against the ${backendName} backend found through ServiceLoader. */
+class ${classPrefix}BackendConformanceTest extends IommuBackendConformanceKit {
+
+    @Override
+    protected Iommu createIommu(PhysicalMemory memory, int streams) {
+        return IommuBackends.find("${backendName}").create(IommuConfig.builder("${backendName}-64k").streams(streams).build(), memory);
+    }
+
+    @Override
+    protected Capabilities capabilities() {
+        return Capabilities.builder(64 * 1024)  // the granule; one page size, no blocks
+                .streams(2)
+                .writeOnly(true)                // separate read and write bits
+                .build();
+    }
+}

@@ -1,0 +1,209 @@
+package org.dmashare.it.rig;
+
+import java.util.stream.Stream;
+import org.junit.jupiter.params.provider.Arguments;
+import org.dmashare.sharing.DmaSharing;
+import org.dmashare.sharing.PageLease;
+import org.dmashare.sharing.ScatterList;
+import org.dmashare.sharing.ShareOptions;
+import org.dmashare.sharing.SharedBuffer;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.dmashare.Hex;
+import org.dmashare.iommu.DmaDevice;
+import org.dmashare.iommu.Iommu;
+import org.dmashare.iommu.IommuBackends;
+import org.dmashare.iommu.IommuConfig;
+import org.dmashare.iommu.IommuDomain;
+import org.dmashare.iommu.Translation;
+import org.dmashare.iommu.support.PagingDomain;
+import org.dmashare.iova.IovaAllocator;
+import org.dmashare.memory.PageAllocator;
+import org.dmashare.memory.PhysicalMemory;
+import org.dmashare.pgtable.PageTableWalker;
+
+/**
+ * Test rig: one memory, IOMMUs with one domain and one device (stream 0) each, and checks that
+ * read the page tables back from memory (the hardware side). A domain is named by
+ * {@code backend:variant} ({@code apple-dart:t8020}) or by a generic variant alone ({@code lpae-4k});
+ * backends are found with ServiceLoader, so the same tests run on every backend.
+ */
+public final class Rig {
+    public static final long RAM_BASE = 0x8_0000_0000L;
+
+    public final PhysicalMemory memory;
+    public final DmaSharing sharing;
+    public final List<IommuDomain> domains = new ArrayList<>();
+
+    public Rig(long ramSize, int pageSize, String... variants) {
+        memory = PhysicalMemory.create(RAM_BASE, ramSize, pageSize);
+        sharing = new DmaSharing(memory);
+        for (String v : variants) {
+            addDomain(v, 0);
+        }
+    }
+
+    public Rig(String... variants) {
+        this(1L << 30, 4096, variants);
+    }
+
+    /**
+     * Adds an IOMMU with one attached domain.
+     *
+     * @param spec {@code backend:variant}, or a generic variant
+     * @param inputBits IOVA width, 0 for the default (48 for generic, the variant's for others)
+     */
+    public IommuDomain addDomain(String spec, int inputBits) {
+        int colon = spec.indexOf(':');
+        String backend = colon < 0 ? "generic" : spec.substring(0, colon);
+        String variant = spec.substring(colon + 1);
+        int bits = inputBits != 0 ? inputBits : backend.equals("generic") ? 48 : 0;
+        Iommu iommu = IommuBackends.find(backend).create(
+                IommuConfig.builder(variant).name(variant + "#" + domains.size()).inputBits(bits).build(), memory);
+        IommuDomain d = iommu.createDomain();
+        iommu.device(0).attach(d);
+        domains.add(d);
+        return d;
+    }
+
+    /** Pairs of domains every pairwise test runs on: generic, DART, and mixed. */
+    public static Stream<Arguments> pairs() {
+        return Stream.of(
+                Arguments.of((Object) new String[] {"lpae-4k", "lpae-16k"}),
+                Arguments.of((Object) new String[] {"apple-dart:t8020", "apple-dart:t6000"}),
+                Arguments.of((Object) new String[] {"apple-dart:t8110", "lpae-4k"}));
+    }
+
+    /** Trios of domains every three-domain test runs on: generic, DART, and mixed with the flat example backend. */
+    public static Stream<Arguments> trios() {
+        return Stream.of(
+                Arguments.of((Object) new String[] {"lpae-4k", "lpae-16k", "lpae-64k"}),
+                Arguments.of((Object) new String[] {"apple-dart:t8020", "apple-dart:t6000", "apple-dart:t8110"}),
+                Arguments.of((Object) new String[] {"apple-dart:t8020", "lpae-4k", "flat:flat-64k"}));
+    }
+
+    /** The lease's pages cut into {@code unit}-sized segments, in address order (the lease's blocks are multiples of unit). */
+    public static List<ScatterList.Segment> chop(PageLease lease, long unit) {
+        List<ScatterList.Segment> out = new ArrayList<>();
+        for (ScatterList.Segment b : lease.pages()) {
+            for (long o = 0; o < b.length(); o += unit) {
+                out.add(new ScatterList.Segment(b.pa() + o, unit));
+            }
+        }
+        return out;
+    }
+
+    /** The first {@code n} {@code unit}-sized pieces of the lease's pages, last piece first (so no two neighbours merge). */
+    public static ScatterList lentSegments(PageLease lease, long unit, int n) {
+        List<ScatterList.Segment> all = chop(lease, unit);
+        List<ScatterList.Segment> out = new ArrayList<>();
+        for (int i = n - 1; i >= 0; i--) {
+            out.add(all.get(i));
+        }
+        return ScatterList.of(out);
+    }
+
+    public IommuDomain domain(int i) {
+        return domains.get(i);
+    }
+
+    public static DmaDevice device(IommuDomain d) {
+        return d.iommu().device(0);
+    }
+
+    public static byte[] pattern(int length, int seed) {
+        byte[] b = new byte[length];
+        for (int i = 0; i < length; i++) {
+            b[i] = (byte) (i * 131 + seed * 17 + (i >>> 12));
+        }
+        return b;
+    }
+
+    /** Guarantee 1: every byte of the range translates, by a walk of the tables, to byte o of the buffer. */
+    public static void assertContiguous(SharedBuffer buffer, IommuDomain d) {
+        long iova = buffer.iova(d);
+        long step = 0x1000;
+        for (long o = 0; o < buffer.length(); o += step) {
+            Translation t = d.iommu().walk(0, iova + o).orElse(null);
+            assertThat(t).as("walk of IOVA %s (offset %s) in %s", Hex.of(iova + o), Hex.of(o), d).isNotNull();
+            assertThat(t.pa()).as("IOVA %s (offset %s) in %s", Hex.of(iova + o), Hex.of(o), d)
+                    .isEqualTo(buffer.physicalAddress(o));
+            assertThat(t.pa() + step - 1).isEqualTo(buffer.physicalAddress(o + step - 1));
+        }
+    }
+
+    /** Guarantee 2: IOVA, blocks and length are multiples of A. */
+    public static void assertAligned(SharedBuffer buffer) {
+        long a = buffer.alignment();
+        assertThat(buffer.length() % a).isZero();
+        for (ScatterList.Segment s : buffer.blocks()) {
+            assertThat(s.pa() % a).as("block %s aligned to %s", s, Hex.of(a)).isZero();
+            assertThat(s.length() % a).as("block %s length multiple of %s", s, Hex.of(a)).isZero();
+        }
+        for (SharedBuffer.Mapping m : buffer.mappings()) {
+            assertThat(m.iova() % a).as("IOVA in %s aligned to %s", m.domain(), Hex.of(a)).isZero();
+        }
+    }
+
+    /** Every valid leaf of the domain's tables, read from memory. */
+    public static List<Translation> leaves(IommuDomain d) {
+        PagingDomain p = (PagingDomain) d;
+        return PageTableWalker.leaves(d.iommu().memory(), p.table().format(), p.table().rootPa());
+    }
+
+    /**
+     * Guarantee 3: every byte reachable through the domain belongs to a live buffer's own blocks,
+     * at that buffer's own offset.
+     */
+    public static void assertNoOverExposure(IommuDomain d, List<SharedBuffer> live) {
+        for (Translation leaf : leaves(d)) {
+            SharedBuffer owner = null;
+            for (SharedBuffer b : live) {
+                if (b.isMappedIn(d) && leaf.iova() >= b.iova(d) && leaf.iova() + leaf.pageSize() <= b.iova(d) + b.length()) {
+                    owner = b;
+                }
+            }
+            assertThat(owner).as("leaf %s in %s belongs to a live buffer's range", leaf, d).isNotNull();
+            long offset = leaf.iova() - owner.iova(d);
+            assertThat(leaf.pa()).as("leaf %s maps the buffer's own bytes", leaf).isEqualTo(owner.physicalAddress(offset));
+            assertThat(leaf.pa() + leaf.pageSize() - 1).isEqualTo(owner.physicalAddress(offset + leaf.pageSize() - 1));
+        }
+    }
+
+    /** Everything a failed operation must leave untouched. */
+    public record State(List<PageAllocator.Block> blocks, PageAllocator.Usage usage, Map<String, IovaAllocator.Snapshot> iovas,
+            Map<String, Map<Long, String>> tables) {
+        // tables: per domain, per table page, its non-zero entries as index=value
+
+    }
+
+    public State state() {
+        Map<String, IovaAllocator.Snapshot> iovas = new LinkedHashMap<>();
+        Map<String, Map<Long, String>> tables = new LinkedHashMap<>();
+        for (IommuDomain d : domains) {
+            iovas.put(d.iommu().name(), d.iovaAllocator().snapshot());
+            Map<Long, String> pages = new LinkedHashMap<>();
+            if (d.isClosed()) {
+                tables.put(d.iommu().name(), pages);
+                continue;
+            }
+            PagingDomain p = (PagingDomain) d;
+            for (long pa : p.table().tablePages()) {
+                StringBuilder entries = new StringBuilder();
+                for (long off = 0; off < p.table().tablePageBytes(); off += 8) {
+                    long pte = memory.readLong(pa + off);
+                    if (pte != 0) {
+                        entries.append(off / 8).append('=').append(Hex.of(pte)).append(' ');
+                    }
+                }
+                pages.put(pa, entries.toString());
+            }
+            tables.put(d.iommu().name(), pages);
+        }
+        return new State(memory.allocator().allocatedBlocks(), memory.allocator().usage(), iovas, tables);
+    }
+}
