@@ -3,6 +3,7 @@ package org.dmashare.iova;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Objects;
 import java.util.TreeMap;
 import org.dmashare.Hex;
 import org.dmashare.InvalidArgumentException;
@@ -74,6 +75,10 @@ public final class IovaAllocator {
      * object's lock; with them each stripe is guarded by its own monitor.
      */
     private final LiveStripe[] live;
+    /** {@code log2(granule)}: an IOVA's granule number is {@code iova >>> granuleShift}. */
+    private final int granuleShift;
+    /** {@code 64 - log2(live.length)}: the product bits above it pick a live stripe. */
+    private final int liveShift;
     /** The per-thread range caches and their depot, or {@code null} when caching is off. */
     private final RangeCaches caches;
     @GuardedBy("this")
@@ -96,7 +101,9 @@ public final class IovaAllocator {
      * @param start lowest IOVA handed out; a multiple of {@code granule}
      * @param end one past the highest IOVA; a multiple of {@code granule}, above {@code start}
      * @param granule the unit of every size and address: a power of two
-     * @param failures injector consulted before each allocation, or {@code null} for none
+     * @param failures injector consulted before each allocation ({@link FailureInjector#none()}
+     *     for one nothing arms)
+     * @throws NullPointerException if {@code failures} is null
      * @throws InvalidArgumentException if the bounds are misaligned or empty
      */
     public IovaAllocator(long start, long end, long granule, FailureInjector failures) {
@@ -120,8 +127,10 @@ public final class IovaAllocator {
      * @param start lowest IOVA handed out; a multiple of {@code granule}
      * @param end one past the highest IOVA; a multiple of {@code granule}, above {@code start}
      * @param granule the unit of every size and address: a power of two
-     * @param failures injector consulted before each allocation, or {@code null} for none
+     * @param failures injector consulted before each allocation ({@link FailureInjector#none()}
+     *     for one nothing arms)
      * @return the new allocator
+     * @throws NullPointerException if {@code failures} is null
      * @throws InvalidArgumentException if the bounds are misaligned or empty
      */
     public static IovaAllocator withRangeCaches(long start, long end, long granule, FailureInjector failures) {
@@ -136,6 +145,7 @@ public final class IovaAllocator {
     /** As the public constructor, with a chosen node capacity and range caches on or off. */
     IovaAllocator(long start, long end, long granule, FailureInjector failures, int nodeCapacity,
             boolean rangeCaches) {
+        Objects.requireNonNull(failures, "failures is null; pass FailureInjector.none() for an allocator nothing fails");
         if (granule <= 0 || Long.bitCount(granule) != 1) {
             throw new InvalidArgumentException("IOVA granule must be a power of two, got " + Hex.of(granule));
         }
@@ -150,12 +160,15 @@ public final class IovaAllocator {
         this.end = end;
         this.granule = granule;
         this.failures = failures;
+        this.granuleShift = Long.numberOfTrailingZeros(granule);
         this.free = new FreeRangeTree(start, end, nodeCapacity);
         this.caches = rangeCaches ? new RangeCaches(granule) : null;
-        this.live = new LiveStripe[rangeCaches ? caches.stripes() : 1];
+        // Many more live stripes than threads, so two threads' ranges rarely share one.
+        this.live = new LiveStripe[rangeCaches ? 8 * caches.stripes() : 1];
         for (int i = 0; i < live.length; i++) {
             live[i] = new LiveStripe();
         }
+        this.liveShift = 64 - Integer.numberOfTrailingZeros(live.length);
     }
 
     /**
@@ -211,9 +224,7 @@ public final class IovaAllocator {
      */
     public long allocate(long size, long alignment, long limit) {
         checkRequest(size, alignment);
-        if (failures != null) {
-            failures.check(FailureInjector.Point.IOVA_ALLOCATION);
-        }
+        failures.check(FailureInjector.Point.IOVA_ALLOCATION);
         long top = Math.min(limit, end);
         if (caches == null) {
             synchronized (this) {
@@ -277,9 +288,7 @@ public final class IovaAllocator {
      */
     public synchronized void allocateAt(long iova, long size) {
         checkFixed(iova, size);
-        if (failures != null) {
-            failures.check(FailureInjector.Point.IOVA_ALLOCATION);
-        }
+        failures.check(FailureInjector.Point.IOVA_ALLOCATION);
         drainCaches();
         FreeRangeTree.Cursor c = cursor;
         int i = free.locate(c, iova);
@@ -457,7 +466,26 @@ public final class IovaAllocator {
     }
 
     private LiveStripe liveStripe(long iova) {
-        return live[(int) ((iova * 0x9E37_79B9_7F4A_7C15L) >>> 40) & (live.length - 1)];
+        return live[liveStripeIndex(iova)];
+    }
+
+    /**
+     * The live stripe of {@code iova}: the top bits of its granule number times an odd 64-bit
+     * constant (multiplicative hashing), so ranges a granule apart, which one thread's cache hands
+     * out in turn, land on different stripes. Middle bits of the product, used at first, kept
+     * neighbouring ranges together and made two threads meet on one stripe lock.
+     */
+    int liveStripeIndex(long iova) {
+        return live.length == 1 ? 0 : (int) (((iova >>> granuleShift) * 0xC2B2_AE3D_27D4_EB4FL) >>> liveShift);
+    }
+
+    /**
+     * Number of live stripes; for tests.
+     *
+     * @return a power of two, 1 without range caches
+     */
+    int liveStripes() {
+        return live.length;
     }
 
     private void checkRequest(long size, long alignment) {
@@ -561,13 +589,22 @@ public final class IovaAllocator {
                 + (caches == null ? "" : ", range caches on") + "]";
     }
 
-    /**
-     * One stripe of the live allocations. Guarded by the allocator's lock when the allocator has
-     * no range caches (one stripe), by its own monitor when it has.
-     */
-    private static final class LiveStripe {
+    /** The written fields of a {@link LiveStripe}, laid out before its padding. */
+    private static class LiveStripeFields {
         final LongLongMap ranges = new LongLongMap();
         long bytes;
+    }
+
+    /**
+     * One stripe of the live allocations. Guarded by the allocator's lock when the allocator has
+     * no range caches (one stripe), by its own monitor when it has. The padding (subclass fields
+     * come after the superclass's) keeps two stripes' lock words and byte counts, allocated one
+     * after the other, off a shared pair of cache lines, so threads on different stripes do not
+     * slow each other down by false sharing.
+     */
+    @SuppressWarnings("unused")
+    private static final class LiveStripe extends LiveStripeFields {
+        long p0, p1, p2, p3, p4, p5, p6, p7, p8, p9, p10, p11, p12, p13, p14, p15;
 
         void add(long iova, long size) {
             ranges.put(iova, size);

@@ -1,13 +1,14 @@
 package org.dmashare.iova;
 
 import java.util.ArrayDeque;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.dmashare.internal.GuardedBy;
 
 /**
  * Caches of recently freed IOVA ranges for an {@link IovaAllocator}, after Linux's IOVA rcache
  * (Bonwick and Adams' magazines): ranges of {@code 2^c} granules for {@code c < CLASSES} are kept
  * by size class in per-stripe magazines, each stripe standing for a CPU (a thread uses the stripe
- * its id selects), with a bounded depot of full magazines shared by all stripes.
+ * its round-robin number selects), with a bounded depot of full magazines shared by all stripes.
  *
  * <p>Each stripe has, per class, a loaded and a previous magazine of {@link #MAGAZINE} ranges. A
  * free pushes onto the loaded magazine, swapping in the previous one when the loaded one is full
@@ -47,6 +48,10 @@ final class RangeCaches {
         void accept(long iova, long size);
     }
 
+    private static final AtomicInteger NEXT_THREAD_NUMBER = new AtomicInteger();
+    private static final ThreadLocal<int[]> THREAD_NUMBER =
+            ThreadLocal.withInitial(() -> new int[] {NEXT_THREAD_NUMBER.getAndIncrement()});
+
     private final int granuleShift;
     private final Stripe[] stripes;
     @GuardedBy("the allocator")
@@ -81,8 +86,13 @@ final class RangeCaches {
         return Long.bitCount(granules) == 1 && c < CLASSES ? c : -1;
     }
 
+    /**
+     * This thread's stripe. Threads are numbered round-robin on first use (one number per thread
+     * for every allocator, as a CPU number is), so threads started together get different stripes;
+     * a thread id, used at first, put two benchmark threads on one stripe now and then.
+     */
     private Stripe mine() {
-        return stripes[(int) Thread.currentThread().getId() & (stripes.length - 1)];
+        return stripes[THREAD_NUMBER.get()[0] & (stripes.length - 1)];
     }
 
     /**
@@ -230,12 +240,18 @@ final class RangeCaches {
         int count;
     }
 
-    /** One CPU's worth of magazines; its monitor guards them. Magazines are made on first use. */
+    /**
+     * One CPU's worth of magazines; its monitor guards them. Magazines are made on first use (by
+     * the thread using the stripe, so in its own allocation buffer). The padding keeps the lock
+     * words of stripes allocated one after the other off a shared pair of cache lines.
+     */
+    @SuppressWarnings("unused")
     private static final class Stripe {
         @GuardedBy("this")
         final Magazine[] loaded = new Magazine[CLASSES];
         @GuardedBy("this")
         final Magazine[] prev = new Magazine[CLASSES];
+        long p0, p1, p2, p3, p4, p5, p6, p7, p8, p9, p10, p11, p12, p13, p14, p15;
 
         int count(Magazine m) {
             return m == null ? 0 : m.count;

@@ -18,6 +18,7 @@ import org.dmashare.InvalidArgumentException;
 import org.dmashare.IovaSpaceExhaustedException;
 import org.dmashare.iova.IovaAllocator.Range;
 import org.dmashare.iova.IovaAllocator.Snapshot;
+import org.dmashare.memory.FailureInjector;
 import org.junit.jupiter.api.Test;
 
 /** The per-thread range caches of {@link IovaAllocator#withRangeCaches}. */
@@ -26,7 +27,7 @@ class IovaRangeCacheTest {
     private static final long START = G;
     private static final long END = 1L << 32;
 
-    private final IovaAllocator iovas = IovaAllocator.withRangeCaches(START, END, G, null);
+    private final IovaAllocator iovas = IovaAllocator.withRangeCaches(START, END, G, FailureInjector.none());
 
     @Test
     void aFreedRangeWaitsInTheCacheYetCountsAsFree() {
@@ -40,6 +41,32 @@ class IovaRangeCacheTest {
         assertThat(iovas.isFree(a, 2 * G)).isTrue();
         assertThat(iovas.cachedRanges()).as("a query drains the caches").isZero();
         iovas.checkInvariants();
+    }
+
+    @Test
+    void neighbouringRangesLandOnDifferentLiveStripes() {
+        // One thread's cache hands out ranges a granule apart in turn; two threads working next to
+        // each other must not meet on one live-stripe lock, so neighbours never share a stripe and
+        // a run of ranges spreads evenly (at most twice the mean on any stripe).
+        for (long granule : new long[] {0x1000, 0x4000}) {
+            IovaAllocator a = IovaAllocator.withRangeCaches(granule, 1L << 48, granule, FailureInjector.none());
+            int stripes = a.liveStripes();
+            assertThat(stripes).as("many more live stripes than threads").isGreaterThanOrEqualTo(16);
+            int run = 8 * stripes;
+            int[] load = new int[stripes];
+            int previous = -1;
+            for (int i = 1; i <= run; i++) {
+                int s = a.liveStripeIndex((1L << 48) - i * granule);
+                assertThat(s).as("stripe of granule %d below the top", i).isNotEqualTo(previous);
+                load[s]++;
+                previous = s;
+            }
+            for (int s = 0; s < stripes; s++) {
+                assertThat(load[s]).as("ranges on stripe %d of %d", s, stripes).isBetween(1, 2 * run / stripes);
+            }
+        }
+        assertThat(new IovaAllocator(START, END, G, FailureInjector.none()).liveStripes())
+                .as("without caches one stripe under the allocator lock").isEqualTo(1);
     }
 
     @Test
@@ -80,7 +107,7 @@ class IovaRangeCacheTest {
 
     @Test
     void exhaustionDrainsEveryCacheIntoTheTreeBeforeFailing() throws Exception {
-        IovaAllocator small = IovaAllocator.withRangeCaches(0x10000, 0x18000, G, null);
+        IovaAllocator small = IovaAllocator.withRangeCaches(0x10000, 0x18000, G, FailureInjector.none());
         long[] got = new long[8];
         for (int i = 0; i < 8; i++) {
             got[i] = small.allocate(G, G);
@@ -150,7 +177,7 @@ class IovaRangeCacheTest {
         Random rnd = new Random(seed);
         long start = 3 * G;
         long end = start + 300 * G;
-        IovaAllocator a = new IovaAllocator(start, end, G, null, 4, true);
+        IovaAllocator a = new IovaAllocator(start, end, G, FailureInjector.none(), 4, true);
         TreeMap<Long, Long> allocated = new TreeMap<>();
         TreeMap<Long, Long> reserved = new TreeMap<>();
         int ops = 10_000 * scale;
@@ -196,7 +223,7 @@ class IovaRangeCacheTest {
                 a.free(iova, allocated.remove(iova));
             }
             if (rnd.nextInt(50) == 0 && reserved.size() > 3) {
-                a = new IovaAllocator(start, end, G, null, 4, true);
+                a = new IovaAllocator(start, end, G, FailureInjector.none(), 4, true);
                 allocated.clear();
                 reserved.clear();
             }

@@ -2,6 +2,7 @@ package org.dmashare.benchmarks;
 
 import java.util.concurrent.TimeUnit;
 import org.dmashare.iova.IovaAllocator;
+import org.dmashare.memory.FailureInjector;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
@@ -40,8 +41,8 @@ public class IovaThreadsBenchmark {
         /** Fills both allocators. */
         @Setup
         public void setUp() {
-            plain = filled(new IovaAllocator(GRANULE, 1L << 48, GRANULE, null));
-            cached = filled(IovaAllocator.withRangeCaches(GRANULE, 1L << 48, GRANULE, null));
+            plain = filled(new IovaAllocator(GRANULE, 1L << 48, GRANULE, FailureInjector.none()));
+            cached = filled(IovaAllocator.withRangeCaches(GRANULE, 1L << 48, GRANULE, FailureInjector.none()));
         }
     }
 
@@ -54,8 +55,8 @@ public class IovaThreadsBenchmark {
         /** Fills both allocators. */
         @Setup
         public void setUp() {
-            plain = filled(new IovaAllocator(GRANULE, 1L << 48, GRANULE, null));
-            cached = filled(IovaAllocator.withRangeCaches(GRANULE, 1L << 48, GRANULE, null));
+            plain = filled(new IovaAllocator(GRANULE, 1L << 48, GRANULE, FailureInjector.none()));
+            cached = filled(IovaAllocator.withRangeCaches(GRANULE, 1L << 48, GRANULE, FailureInjector.none()));
         }
     }
 
