@@ -1,14 +1,14 @@
 package org.dmashare.iova;
 
 import java.util.ArrayDeque;
-import java.util.concurrent.atomic.AtomicInteger;
+import org.dmashare.internal.CpuSlots;
 import org.dmashare.internal.GuardedBy;
 
 /**
  * Caches of recently freed IOVA ranges for an {@link IovaAllocator}, after Linux's IOVA rcache
  * (Bonwick and Adams' magazines): ranges of {@code 2^c} granules for {@code c < CLASSES} are kept
  * by size class in per-stripe magazines, each stripe standing for a CPU (a thread uses the stripe
- * its round-robin number selects), with a bounded depot of full magazines shared by all stripes.
+ * its {@link CpuSlots} number selects), with a bounded depot of full magazines shared by all stripes.
  *
  * <p>Each stripe has, per class, a loaded and a previous magazine of {@link #MAGAZINE} ranges. A
  * free pushes onto the loaded magazine, swapping in the previous one when the loaded one is full
@@ -48,10 +48,6 @@ final class RangeCaches {
         void accept(long iova, long size);
     }
 
-    private static final AtomicInteger NEXT_THREAD_NUMBER = new AtomicInteger();
-    private static final ThreadLocal<int[]> THREAD_NUMBER =
-            ThreadLocal.withInitial(() -> new int[] {NEXT_THREAD_NUMBER.getAndIncrement()});
-
     private final int granuleShift;
     private final Stripe[] stripes;
     @GuardedBy("the allocator")
@@ -60,10 +56,7 @@ final class RangeCaches {
     @SuppressWarnings("unchecked")
     RangeCaches(long granule) {
         this.granuleShift = Long.numberOfTrailingZeros(granule);
-        int n = 2;
-        while (n < 2 * Runtime.getRuntime().availableProcessors() && n < 64) {
-            n <<= 1;
-        }
+        int n = CpuSlots.stripes();
         stripes = new Stripe[n];
         for (int i = 0; i < n; i++) {
             stripes[i] = new Stripe();
@@ -86,13 +79,9 @@ final class RangeCaches {
         return Long.bitCount(granules) == 1 && c < CLASSES ? c : -1;
     }
 
-    /**
-     * This thread's stripe. Threads are numbered round-robin on first use (one number per thread
-     * for every allocator, as a CPU number is), so threads started together get different stripes;
-     * a thread id, used at first, put two benchmark threads on one stripe now and then.
-     */
+    /** This thread's stripe, by its {@link CpuSlots} number. */
     private Stripe mine() {
-        return stripes[THREAD_NUMBER.get()[0] & (stripes.length - 1)];
+        return stripes[CpuSlots.current() & (stripes.length - 1)];
     }
 
     /**

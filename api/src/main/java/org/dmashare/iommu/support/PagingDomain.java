@@ -50,7 +50,10 @@ public class PagingDomain extends BaseDomain {
                     + Hex.of(limit) + ")");
         }
         long first = Math.max(apertureStart, granule);
-        this.iovas = new IovaAllocator(first, apertureEnd, granule, iommu.memory().failures());
+        // A memory with per-CPU page lists models an SMP kernel: its domains keep per-CPU IOVA caches too.
+        this.iovas = iommu.memory().allocator().hasPageCaches()
+                ? IovaAllocator.withRangeCaches(first, apertureEnd, granule, iommu.memory().failures())
+                : new IovaAllocator(first, apertureEnd, granule, iommu.memory().failures());
         this.apertureStart = apertureStart;
         this.apertureEnd = apertureEnd;
         this.table = new IoPageTable(iommu.memory(), format, this::topChanged);
