@@ -20,6 +20,7 @@ import org.openjdk.jmh.annotations.Fork;
 import org.openjdk.jmh.annotations.Measurement;
 import org.openjdk.jmh.annotations.Mode;
 import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
 import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
@@ -33,7 +34,8 @@ import org.openjdk.jmh.annotations.Warmup;
  * (one machine); "own" domains are two DARTs per thread, "shared" domains two DARTs both threads
  * map into. Sample time in ns per share + close: two threads scale perfectly when their median
  * equals the one-thread median, and two threads' throughput relative to one thread is
- * {@code 2 × one-thread median / two-thread median}.
+ * {@code 2 × one-thread median / two-thread median}. {@code perCpuCaches} runs everything, the
+ * legacy path included, with and without per-CPU page lists and IOVA caches.
  */
 @BenchmarkMode(Mode.SampleTime)
 @OutputTimeUnit(TimeUnit.NANOSECONDS)
@@ -47,6 +49,14 @@ public class ShareCloseThreadsBenchmark {
     /** The machine: memories, the helper and the legacy DMA layer, and the shared domains. */
     @State(Scope.Benchmark)
     public static class Machine {
+        /**
+         * Whether both memories keep per-CPU page lists and their domains per-CPU IOVA caches
+         * ({@link PhysicalMemory#withPageCaches}), as an SMP Linux kernel does; {@code false}
+         * runs the same with the allocators' global locks only.
+         */
+        @Param({"true", "false"})
+        public boolean perCpuCaches;
+
         PhysicalMemory memory;
         DmaSharing sharing;
         List<IommuDomain> sharedDomains;
@@ -57,12 +67,17 @@ public class ShareCloseThreadsBenchmark {
         /** Two memories (helper, legacy), each with two DARTs both threads use. */
         @Setup
         public void setUp() {
-            memory = PhysicalMemory.create(0x8_0000_0000L, 1L << 30, 4096);
+            memory = memory();
             sharing = new DmaSharing(memory);
             sharedDomains = ShareCloseBenchmark.dartDomains(memory, DOMAINS);
-            legacyMemory = PhysicalMemory.create(0x8_0000_0000L, 1L << 30, 4096);
+            legacyMemory = memory();
             dma = IommuDma.builder(legacyMemory).profile(Profile.ASAHI_GRANULE_NO_SGTABLE_GUARD).build();
             sharedLegacy = probe(dma, ShareCloseBenchmark.dartDomains(legacyMemory, DOMAINS), "shared");
+        }
+
+        private PhysicalMemory memory() {
+            return perCpuCaches ? PhysicalMemory.withPageCaches(0x8_0000_0000L, 1L << 30, 4096)
+                    : PhysicalMemory.create(0x8_0000_0000L, 1L << 30, 4096);
         }
     }
 
