@@ -129,6 +129,8 @@ public final class PageAllocator {
     static final int CACHED_ORDERS = 4;
     /** Blocks per order one per-CPU list keeps before frees go to the free lists (Linux's {@code high}). */
     static final int CACHE_HIGH = 64;
+    /** Holder ids one per-CPU list reserves at a time. */
+    static final int HOLDER_BATCH = 64;
 
     private final PhysicalMemory memory;
     private final int pageShift;
@@ -249,6 +251,7 @@ public final class PageAllocator {
      * @param holder an id from {@link #newHolder()}, or {@link #ANONYMOUS}
      * @return the block
      * @throws InvalidArgumentException if a size is invalid or the holder was never handed out
+     *     (with per-CPU page lists: never reserved for a list, see {@link #newHolder()})
      * @throws PhysicalMemoryExhaustedException if no free block of at least {@code minSize}
      *     exists (or an injected failure fires); nothing is changed
      */
@@ -608,12 +611,30 @@ public final class PageAllocator {
     /**
      * A new holder id, never handed out before: pass it to
      * {@link #allocateLargest(long, long, PageUse, long)} so that the blocks allocated for one
-     * owner can be told apart from every other owner's with {@link #holding}.
+     * owner can be told apart from every other owner's with {@link #holding}. With per-CPU page
+     * lists, each list reserves {@value #HOLDER_BATCH} ids at a time from the shared counter (so
+     * threads do not all write one counter): ids are then unique but not in order across threads.
      *
      * @return a positive id
      * @throws PhysicalMemoryExhaustedException if 2^47 - 1 ids have been handed out
      */
     public long newHolder() {
+        if (caches != null) {
+            CpuList mine = mine();
+            synchronized (mine) {
+                if (mine.nextHolder == mine.holderEnd) {
+                    long last = holders.addAndGet(HOLDER_BATCH);
+                    if (last > MAX_HOLDER) {
+                        holders.addAndGet(-HOLDER_BATCH);
+                        throw new PhysicalMemoryExhaustedException("no holder id left: " + Hex.of(MAX_HOLDER)
+                                + " handed out");
+                    }
+                    mine.nextHolder = last - HOLDER_BATCH + 1;
+                    mine.holderEnd = last + 1;
+                }
+                return mine.nextHolder++;
+            }
+        }
         long id = holders.incrementAndGet();
         if (id > MAX_HOLDER) {
             holders.decrementAndGet();
@@ -750,6 +771,9 @@ public final class PageAllocator {
     private static final class CpuList {
         final long[][] blocks = new long[CACHED_ORDERS][CACHE_HIGH];
         final int[] count = new int[CACHED_ORDERS];
+        /** The next holder id this list hands out; ids up to {@link #holderEnd} are reserved for it. */
+        long nextHolder;
+        long holderEnd;
         long p0, p1, p2, p3, p4, p5, p6, p7, p8, p9, p10, p11, p12, p13, p14, p15;
 
         /** The most recently pushed block of {@code order}, removed, or -1. */

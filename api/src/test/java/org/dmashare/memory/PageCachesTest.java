@@ -141,6 +141,33 @@ class PageCachesTest {
     }
 
     @Test
+    void holderIdsReservedPerThreadAreUniqueAndUnreservedOnesAreRefused() throws Exception {
+        java.util.Set<Long> ids = java.util.concurrent.ConcurrentHashMap.newKeySet();
+        int per = 3 * PageAllocator.HOLDER_BATCH + 5;
+        ExecutorService pool = Executors.newFixedThreadPool(2);
+        try {
+            List<Future<?>> done = new ArrayList<>();
+            for (int t = 0; t < 2; t++) {
+                done.add(pool.submit(() -> {
+                    for (int i = 0; i < per; i++) {
+                        assertThat(ids.add(a.newHolder())).as("an id handed out twice").isTrue();
+                    }
+                }));
+            }
+            for (Future<?> f : done) {
+                f.get(60, TimeUnit.SECONDS);
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+        assertThat(ids).hasSize(2 * per).allMatch(id -> id > 0);
+        long reservedEnd = 2 * 4L * PageAllocator.HOLDER_BATCH; // each thread reserved four batches
+        assertThat(ids).allMatch(id -> id <= reservedEnd);
+        assertThatThrownBy(() -> a.allocateLargest(K4, K4, PageUse.BUFFER, reservedEnd + 1))
+                .hasMessageContaining("was never handed out");
+    }
+
+    @Test
     void anInjectedFailureFiresOnTheCachedPathAndChangesNothing() {
         long pa = a.allocate(K16, PageUse.BUFFER);
         a.free(pa, K16);
