@@ -322,8 +322,8 @@ public final class SharedBuffer implements AutoCloseable {
             }
             closed = true;
             List<Mapping> mappings = mappingsLocked();
-            for (Mapping m : mappings) {
-                sharing.transaction().unmap(this, m);
+            for (int i = 0; i < mappings.size(); i++) {
+                sharing.transaction().unmap(this, mappings.get(i));
             }
             mappings.clear();
             pages.release(sharing.memory().allocator());
@@ -449,9 +449,17 @@ public final class SharedBuffer implements AutoCloseable {
 
     /** The mapping in {@code domain}, or null; the caller holds this buffer's monitor. */
     Mapping find(IommuDomain domain) {
-        for (Mapping m : mappingsLocked()) {
-            if (m.domain() == domain) {
-                return m;
+        if (mappingCount > 0 && domain0 == domain) {
+            return new Mapping(domain0, iova0);
+        }
+        if (mappingCount > 1 && domain1 == domain) {
+            return new Mapping(domain1, iova1);
+        }
+        if (moreMappings != null) {
+            for (Mapping m : moreMappings) {
+                if (m.domain() == domain) {
+                    return m;
+                }
             }
         }
         return null;
