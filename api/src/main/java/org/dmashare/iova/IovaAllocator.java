@@ -24,9 +24,10 @@ import org.dmashare.memory.FailureInjector;
  * <p>All sizes, addresses and alignments are multiples of the granule. Ranges can be reserved
  * (never handed out, never freed). Freeing anything but exactly a live allocation is refused.
  *
- * <p>Thread-safe: every method that reads or changes the ranges holds this object's monitor for
- * the whole operation, so each is atomic. It is a leaf lock: nothing else is locked while it is
- * held (see the package documentation for the order callers nest it in).
+ * <p>Thread-safe: without range caches every method that reads or changes the ranges holds this
+ * object's monitor for the whole operation, so each is atomic; with them, allocations and frees
+ * served by the calling thread's cache take only that cache's and one live stripe's monitors (see
+ * the package documentation for the locks and the order callers nest them in).
  */
 public final class IovaAllocator {
 

@@ -15,9 +15,11 @@
  *       of 64, or a miss).</li>
  *   <li><b>cache stripe</b> (range caches only): the monitor of each per-CPU-like stripe of
  *       the {@code RangeCaches}, guarding that stripe's magazines; a thread uses the stripe its
- *       id selects.</li>
+ *       model CPU number selects (threads are numbered round-robin on first use).</li>
  *   <li><b>live stripe</b> (range caches only): the monitor of each stripe of the live
- *       allocations (chosen by address), guarding its share of the live ranges and byte count.
+ *       allocations, guarding its share of the live ranges and byte count. There are eight per
+ *       cache stripe, chosen by a multiplicative hash of the range's granule number, so ranges a
+ *       granule apart (which one thread's cache hands out in turn) never share one.
  *       Without range caches there is one such stripe and the allocator lock guards it.</li>
  * </ul>
  * <p>Order: allocator, then a cache stripe or a live stripe; stripes are leaves and no two are
