@@ -4,7 +4,7 @@ import java.util.Arrays;
 
 /**
  * The key half of an open-addressing map from non-negative {@code long} keys (physical or IO
- * virtual addresses): linear probing with Fibonacci hashing, growth at half load, and removal by
+ * virtual addresses): linear probing with Fibonacci hashing, growth at three-quarter load, and removal by
  * shifting later entries of the probe run back (no tombstones, so lookups stay short however many
  * puts and removes have happened). Subclasses keep the values in a parallel array of their own
  * type and move them when this class moves keys. Not thread-safe: the owners lock around it.
@@ -86,8 +86,12 @@ abstract class LongKeyTable {
         if (i >= 0) {
             return i;
         }
-        // Grow at 1/2 load: linear probing degrades quickly above that.
-        if (size + 1 > (mask + 1) >> 1) {
+        // Grow at 3/4 load. Linear probing degrades above 1/2 load for clustered hashes, but the
+        // keys here are addresses a granule or page apart, which Fibonacci hashing spreads almost
+        // without collisions, so runs stay short; 3/4 halves the tables' heap at many live keys
+        // (heap per live buffer is a target: this map is per allocator, and each buffer holds a
+        // block and an IOVA range per domain).
+        if (size + 1 > ((mask + 1) >> 2) * 3) {
             grow((mask + 1) << 1);
             i = probe(key);
         }

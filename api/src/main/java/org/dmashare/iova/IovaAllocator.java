@@ -3,6 +3,7 @@ package org.dmashare.iova;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Objects;
 import java.util.TreeMap;
 import org.dmashare.Hex;
 import org.dmashare.InvalidArgumentException;
@@ -23,9 +24,10 @@ import org.dmashare.memory.FailureInjector;
  * <p>All sizes, addresses and alignments are multiples of the granule. Ranges can be reserved
  * (never handed out, never freed). Freeing anything but exactly a live allocation is refused.
  *
- * <p>Thread-safe: every method that reads or changes the ranges holds this object's monitor for
- * the whole operation, so each is atomic. It is a leaf lock: nothing else is locked while it is
- * held (see the package documentation for the order callers nest it in).
+ * <p>Thread-safe: without range caches every method that reads or changes the ranges holds this
+ * object's monitor for the whole operation, so each is atomic; with them, allocations and frees
+ * served by the calling thread's cache take only that cache's and one live stripe's monitors (see
+ * the package documentation for the locks and the order callers nest them in).
  */
 public final class IovaAllocator {
 
@@ -68,9 +70,18 @@ public final class IovaAllocator {
     private final long end;
     private final long granule;
     private final FailureInjector failures;
-    /** Live allocations, start to size; primitive so allocate + free box and allocate nothing. */
-    @GuardedBy("this")
-    private final LongLongMap allocated = new LongLongMap();
+    /**
+     * Live allocations, start to size, spread over stripes by address; primitive so allocate +
+     * free box and allocate nothing. Without range caches there is one stripe, guarded by this
+     * object's lock; with them each stripe is guarded by its own monitor.
+     */
+    private final LiveStripe[] live;
+    /** {@code log2(granule)}: an IOVA's granule number is {@code iova >>> granuleShift}. */
+    private final int granuleShift;
+    /** {@code 64 - log2(live.length)}: the product bits above it pick a live stripe. */
+    private final int liveShift;
+    /** The per-thread range caches and their depot, or {@code null} when caching is off. */
+    private final RangeCaches caches;
     @GuardedBy("this")
     private final TreeMap<Long, Long> reserved = new TreeMap<>();
     /** The free ranges. */
@@ -84,8 +95,6 @@ public final class IovaAllocator {
      */
     @GuardedBy("this")
     private final FreeRangeTree.Cursor cursor = FreeRangeTree.newCursor();
-    @GuardedBy("this")
-    private long allocatedBytes;
 
     /**
      * Creates an allocator for {@code [start, end)}, all free.
@@ -93,15 +102,51 @@ public final class IovaAllocator {
      * @param start lowest IOVA handed out; a multiple of {@code granule}
      * @param end one past the highest IOVA; a multiple of {@code granule}, above {@code start}
      * @param granule the unit of every size and address: a power of two
-     * @param failures injector consulted before each allocation, or {@code null} for none
+     * @param failures injector consulted before each allocation ({@link FailureInjector#none()}
+     *     for one nothing arms)
+     * @throws NullPointerException if {@code failures} is null
      * @throws InvalidArgumentException if the bounds are misaligned or empty
      */
     public IovaAllocator(long start, long end, long granule, FailureInjector failures) {
-        this(start, end, granule, failures, DEFAULT_NODE_CAPACITY);
+        this(start, end, granule, failures, DEFAULT_NODE_CAPACITY, false);
+    }
+
+    /**
+     * Creates an allocator for {@code [start, end)}, all free, that keeps recently freed ranges
+     * of 1, 2, 4, ... 32 granules in bounded per-thread caches with a shared depot, as Linux's
+     * IOVA rcache does, so most allocations and frees of those sizes take no lock shared with
+     * other threads (see {@link RangeCaches}). The price is placement: a cache hit returns the
+     * most recently freed range of the size that satisfies the alignment and limit, not the
+     * highest free one. Nothing else changes as callers see it: a cached range counts as free
+     * ({@link #isFree}, {@link #liveRanges}, {@link #allocatedBytes}, {@link #snapshot}), every
+     * method but {@link #allocate}, {@link #free}, {@link #liveRanges} and
+     * {@link #allocatedBytes} first returns all cached ranges to the tree (so {@link #findFree},
+     * {@link #allocateAt} and {@link #reserve} see the space exactly as without caches), and an
+     * allocation the tree cannot serve empties every cache into the tree and tries again before
+     * it reports exhaustion.
+     *
+     * @param start lowest IOVA handed out; a multiple of {@code granule}
+     * @param end one past the highest IOVA; a multiple of {@code granule}, above {@code start}
+     * @param granule the unit of every size and address: a power of two
+     * @param failures injector consulted before each allocation ({@link FailureInjector#none()}
+     *     for one nothing arms)
+     * @return the new allocator
+     * @throws NullPointerException if {@code failures} is null
+     * @throws InvalidArgumentException if the bounds are misaligned or empty
+     */
+    public static IovaAllocator withRangeCaches(long start, long end, long granule, FailureInjector failures) {
+        return new IovaAllocator(start, end, granule, failures, DEFAULT_NODE_CAPACITY, true);
     }
 
     /** As the public constructor, with a chosen node capacity so tests can build deep trees. */
     IovaAllocator(long start, long end, long granule, FailureInjector failures, int nodeCapacity) {
+        this(start, end, granule, failures, nodeCapacity, false);
+    }
+
+    /** As the public constructor, with a chosen node capacity and range caches on or off. */
+    IovaAllocator(long start, long end, long granule, FailureInjector failures, int nodeCapacity,
+            boolean rangeCaches) {
+        Objects.requireNonNull(failures, "failures is null; pass FailureInjector.none() for an allocator nothing fails");
         if (granule <= 0 || Long.bitCount(granule) != 1) {
             throw new InvalidArgumentException("IOVA granule must be a power of two, got " + Hex.of(granule));
         }
@@ -116,7 +161,15 @@ public final class IovaAllocator {
         this.end = end;
         this.granule = granule;
         this.failures = failures;
+        this.granuleShift = Long.numberOfTrailingZeros(granule);
         this.free = new FreeRangeTree(start, end, nodeCapacity);
+        this.caches = rangeCaches ? new RangeCaches(granule) : null;
+        // Many more live stripes than threads, so two threads' ranges rarely share one.
+        this.live = new LiveStripe[rangeCaches ? 8 * caches.stripes() : 1];
+        for (int i = 0; i < live.length; i++) {
+            live[i] = new LiveStripe();
+        }
+        this.liveShift = 64 - Integer.numberOfTrailingZeros(live.length);
     }
 
     /**
@@ -170,23 +223,58 @@ public final class IovaAllocator {
      * @throws InvalidArgumentException if the size, alignment or limit is invalid
      * @throws IovaSpaceExhaustedException if no such range is free; nothing is changed
      */
-    public synchronized long allocate(long size, long alignment, long limit) {
+    public long allocate(long size, long alignment, long limit) {
         checkRequest(size, alignment);
-        if (failures != null) {
-            failures.check(FailureInjector.Point.IOVA_ALLOCATION);
+        failures.check(FailureInjector.Point.IOVA_ALLOCATION);
+        long top = Math.min(limit, end);
+        if (caches == null) {
+            synchronized (this) {
+                long at = takeFromTree(size, alignment, top);
+                live[0].add(at, size);
+                return at;
+            }
         }
+        long at = caches.take(size, alignment, top);
+        if (at < 0) {
+            synchronized (this) {
+                at = caches.refillAndTake(size, alignment, top);
+                if (at < 0) {
+                    at = free.findHighest(cursor, size, alignment, top);
+                    if (at >= 0) {
+                        free.take(cursor, cursor.found, at, size);
+                    } else {
+                        caches.drainInto(this::giveToTree);
+                        at = takeFromTree(size, alignment, top);
+                    }
+                }
+            }
+        }
+        LiveStripe l = liveStripe(at);
+        synchronized (l) {
+            l.add(at, size);
+        }
+        return at;
+    }
+
+    /** Takes the highest fitting range from the tree, or throws; the caller holds this object's lock. */
+    @GuardedBy("this")
+    private long takeFromTree(long size, long alignment, long top) {
         FreeRangeTree.Cursor c = cursor;
-        long at = free.findHighest(c, size, alignment, Math.min(limit, end));
+        long at = free.findHighest(c, size, alignment, top);
         if (at < 0) {
             throw new IovaSpaceExhaustedException("no free IOVA range of " + Hex.size(size) + " aligned to "
-                    + Hex.size(alignment) + " below " + Hex.of(Math.min(limit, end)) + " in "
-                    + Hex.range(start, end - start) + "; " + allocated.size() + " ranges live, "
-                    + Hex.size(allocatedBytes) + " allocated, largest free gap " + Hex.of(free.maxGap()));
+                    + Hex.size(alignment) + " below " + Hex.of(top) + " in "
+                    + Hex.range(start, end - start) + "; " + liveRanges() + " ranges live, "
+                    + Hex.size(allocatedBytes()) + " allocated, largest free gap " + Hex.of(free.maxGap()));
         }
         free.take(c, c.found, at, size);
-        allocated.put(at, size);
-        allocatedBytes += size;
         return at;
+    }
+
+    /** Returns a range to the tree; the caller holds this object's lock. */
+    @GuardedBy("this")
+    private void giveToTree(long iova, long size) {
+        free.give(cursor, iova, iova + size);
     }
 
     /**
@@ -201,9 +289,8 @@ public final class IovaAllocator {
      */
     public synchronized void allocateAt(long iova, long size) {
         checkFixed(iova, size);
-        if (failures != null) {
-            failures.check(FailureInjector.Point.IOVA_ALLOCATION);
-        }
+        failures.check(FailureInjector.Point.IOVA_ALLOCATION);
+        drainCaches();
         FreeRangeTree.Cursor c = cursor;
         int i = free.locate(c, iova);
         if (!free.fitsIn(c, i, iova, size)) {
@@ -211,8 +298,10 @@ public final class IovaAllocator {
                     + " is not free: it overlaps an allocated or reserved range");
         }
         free.take(c, i, iova, size);
-        allocated.put(iova, size);
-        allocatedBytes += size;
+        LiveStripe l = liveStripe(iova);
+        synchronized (l) {
+            l.add(iova, size);
+        }
     }
 
     /**
@@ -226,6 +315,7 @@ public final class IovaAllocator {
      */
     public synchronized void reserve(long iova, long size) {
         checkFixed(iova, size);
+        drainCaches();
         FreeRangeTree.Cursor c = cursor;
         int i = free.locate(c, iova);
         if (!free.fitsIn(c, i, iova, size)) {
@@ -237,28 +327,39 @@ public final class IovaAllocator {
     }
 
     /**
-     * Frees a live allocation.
+     * Frees a live allocation. With range caches, a range of a cached size goes to this thread's
+     * cache rather than to the tree; it counts as free all the same.
      *
      * @param iova the address an allocation returned
      * @param size the size it was allocated with
      * @throws InvalidArgumentException if {@code [iova, iova + size)} is not exactly a live
      *     allocation; nothing is changed
      */
-    public synchronized void free(long iova, long size) {
-        long live = allocated.get(iova, -1);
-        if (live != size) {
-            throw new InvalidArgumentException("free of IOVA " + Hex.range(iova, size) + " refused: "
-                    + (live < 0 ? "no allocation starts there" : "the allocation there is " + Hex.size(live))
-                    + "; only exact live allocations can be freed");
+    public void free(long iova, long size) {
+        if (caches == null) {
+            synchronized (this) {
+                live[0].remove(iova, size);
+                giveToTree(iova, size);
+            }
+            return;
         }
-        allocated.remove(iova);
-        allocatedBytes -= size;
-        free.give(cursor, iova, iova + size);
+        LiveStripe l = liveStripe(iova);
+        synchronized (l) {
+            l.remove(iova, size);
+        }
+        if (!caches.put(iova, size)) {
+            synchronized (this) {
+                if (!caches.putOrSpill(iova, size, this::giveToTree)) {
+                    giveToTree(iova, size);
+                }
+            }
+        }
     }
 
     /**
      * Finds, without allocating, the highest free range of {@code size} bytes aligned to
-     * {@code alignment} ending at or below {@code limit}.
+     * {@code alignment} ending at or below {@code limit}. With range caches, cached ranges are
+     * first returned to the tree, so the answer is the same as without caches.
      *
      * @param size bytes, a positive multiple of the granule
      * @param alignment a power of two, at least the granule
@@ -268,37 +369,78 @@ public final class IovaAllocator {
      */
     public synchronized long findFree(long size, long alignment, long limit) {
         checkRequest(size, alignment);
+        drainCaches();
         return free.findHighest(free.readCursor(), size, alignment, Math.min(limit, end));
     }
 
     /**
      * Whether every IOVA of {@code [iova, iova + size)} is inside the space and neither allocated
-     * nor reserved.
+     * nor reserved (a range in a range cache is free).
      *
      * @param iova first IOVA
      * @param size bytes
      * @return true if the whole range is free
      */
     public synchronized boolean isFree(long iova, long size) {
-        return size > 0 && iova >= start && iova <= end - size && isFreeLocked(iova, size);
+        if (size <= 0 || iova < start || iova > end - size) {
+            return false;
+        }
+        drainCaches();
+        FreeRangeTree.Cursor c = free.readCursor();
+        return free.fitsIn(c, free.locate(c, iova), iova, size);
     }
 
     /**
-     * Number of live allocations (reserved ranges not counted).
+     * Returns every range held in the range caches to the tree, as an exhausted allocation does;
+     * a no-op without range caches. Changes nothing callers can observe but the placement of
+     * later allocations.
+     */
+    public synchronized void drainCaches() {
+        if (caches != null) {
+            caches.drainInto(this::giveToTree);
+        }
+    }
+
+    /**
+     * Number of live allocations (reserved and cached ranges not counted). Exact with respect to
+     * every allocation and free that returned before this call began.
      *
      * @return the count
      */
-    public synchronized int liveRanges() {
-        return allocated.size();
+    public int liveRanges() {
+        if (caches == null) {
+            synchronized (this) {
+                return live[0].ranges.size();
+            }
+        }
+        int n = 0;
+        for (LiveStripe l : live) {
+            synchronized (l) {
+                n += l.ranges.size();
+            }
+        }
+        return n;
     }
 
     /**
-     * Bytes in live allocations.
+     * Bytes in live allocations (reserved and cached ranges not counted). Exact with respect to
+     * every allocation and free that returned before this call began.
      *
      * @return the sum of their sizes
      */
-    public synchronized long allocatedBytes() {
-        return allocatedBytes;
+    public long allocatedBytes() {
+        if (caches == null) {
+            synchronized (this) {
+                return live[0].bytes;
+            }
+        }
+        long n = 0;
+        for (LiveStripe l : live) {
+            synchronized (l) {
+                n += l.bytes;
+            }
+        }
+        return n;
     }
 
     /**
@@ -307,12 +449,44 @@ public final class IovaAllocator {
      * @return allocations and reservations sorted by address
      */
     public synchronized Snapshot snapshot() {
-        List<Range> a = new ArrayList<>(allocated.size());
-        allocated.forEach((s, n) -> a.add(new Range(s, n)));
+        List<Range> a = new ArrayList<>();
+        forEachLive((s, n) -> a.add(new Range(s, n)));
         a.sort(Comparator.comparingLong(Range::start));
         List<Range> r = new ArrayList<>();
         reserved.forEach((s, n) -> r.add(new Range(s, n)));
         return new Snapshot(List.copyOf(a), List.copyOf(r));
+    }
+
+    /** Visits every live allocation, each stripe under its lock when stripes have locks. */
+    private void forEachLive(LongLongMap.EntryConsumer action) {
+        for (LiveStripe l : live) {
+            synchronized (l) {
+                l.ranges.forEach(action);
+            }
+        }
+    }
+
+    private LiveStripe liveStripe(long iova) {
+        return live[liveStripeIndex(iova)];
+    }
+
+    /**
+     * The live stripe of {@code iova}: the top bits of its granule number times an odd 64-bit
+     * constant (multiplicative hashing), so ranges a granule apart, which one thread's cache hands
+     * out in turn, land on different stripes. Middle bits of the product, used at first, kept
+     * neighbouring ranges together and made two threads meet on one stripe lock.
+     */
+    int liveStripeIndex(long iova) {
+        return live.length == 1 ? 0 : (int) (((iova >>> granuleShift) * 0xC2B2_AE3D_27D4_EB4FL) >>> liveShift);
+    }
+
+    /**
+     * Number of live stripes; for tests.
+     *
+     * @return a power of two, 1 without range caches
+     */
+    int liveStripes() {
+        return live.length;
     }
 
     private void checkRequest(long size, long alignment) {
@@ -333,14 +507,23 @@ public final class IovaAllocator {
         }
     }
 
-    private boolean isFreeLocked(long iova, long size) {
-        FreeRangeTree.Cursor c = free.readCursor();
-        return free.fitsIn(c, free.locate(c, iova), iova, size);
+    /**
+     * Number of ranges held in the range caches and depot; for tests.
+     *
+     * @return the count, 0 without range caches
+     */
+    synchronized int cachedRanges() {
+        List<long[]> out = new ArrayList<>();
+        if (caches != null) {
+            caches.forEachCached((s, n) -> out.add(new long[] {s, n}));
+        }
+        return out.size();
     }
 
     /**
-     * Checks every structural invariant of the free-range tree and the accounting against it;
-     * for tests.
+     * Checks every structural invariant of the free-range tree and the accounting against it,
+     * counting cached ranges as neither free in the tree nor live, without draining the caches;
+     * for tests, on a quiescent allocator.
      *
      * @throws IllegalStateException naming the first invariant found broken
      */
@@ -362,15 +545,33 @@ public final class IovaAllocator {
         for (long n : reserved.values()) {
             reservedBytes += n;
         }
-        if (freeBytes + allocatedBytes + reservedBytes != end - start) {
-            throw new IllegalStateException("free " + Hex.of(freeBytes) + " + allocated " + Hex.of(allocatedBytes)
-                    + " + reserved " + Hex.of(reservedBytes) + " is not the space " + Hex.of(end - start));
+        List<long[]> taken = new ArrayList<>();
+        forEachLive((s, n) -> taken.add(new long[] {s, s + n, 0}));
+        long allocatedBytes = allocatedBytes();
+        long[] cachedBytes = {0};
+        if (caches != null) {
+            caches.forEachCached((s, n) -> {
+                taken.add(new long[] {s, s + n, 1});
+                cachedBytes[0] += n;
+            });
         }
-        allocated.forEach((s, n) -> {
-            if (isFreeAnywhere(ranges, s, n)) {
-                throw new IllegalStateException("allocated " + Hex.range(s, n) + " overlaps a free range");
+        if (freeBytes + allocatedBytes + reservedBytes + cachedBytes[0] != end - start) {
+            throw new IllegalStateException("free " + Hex.of(freeBytes) + " + allocated " + Hex.of(allocatedBytes)
+                    + " + reserved " + Hex.of(reservedBytes) + " + cached " + Hex.of(cachedBytes[0])
+                    + " is not the space " + Hex.of(end - start));
+        }
+        reserved.forEach((s, n) -> taken.add(new long[] {s, s + n, 2}));
+        taken.sort(Comparator.comparingLong(t -> t[0]));
+        for (int i = 0; i < taken.size(); i++) {
+            long[] t = taken.get(i);
+            String what = t[2] == 0 ? "allocated " : t[2] == 1 ? "cached " : "reserved ";
+            if (isFreeAnywhere(ranges, t[0], t[1] - t[0])) {
+                throw new IllegalStateException(what + Hex.range(t[0], t[1] - t[0]) + " overlaps a free range");
             }
-        });
+            if (i > 0 && taken.get(i - 1)[1] > t[0]) {
+                throw new IllegalStateException(what + Hex.range(t[0], t[1] - t[0]) + " overlaps the range before it");
+            }
+        }
     }
 
     private static boolean isFreeAnywhere(List<long[]> free, long s, long n) {
@@ -385,6 +586,42 @@ public final class IovaAllocator {
     @Override
     public synchronized String toString() {
         return "IovaAllocator[" + Hex.range(start, end - start) + ", granule " + Hex.size(granule) + ", "
-                + allocated.size() + " live, " + Hex.of(allocatedBytes) + " allocated]";
+                + liveRanges() + " live, " + Hex.of(allocatedBytes()) + " allocated"
+                + (caches == null ? "" : ", range caches on") + "]";
+    }
+
+    /** The written fields of a {@link LiveStripe}, laid out before its padding. */
+    private static class LiveStripeFields {
+        final LongLongMap ranges = new LongLongMap();
+        long bytes;
+    }
+
+    /**
+     * One stripe of the live allocations. Guarded by the allocator's lock when the allocator has
+     * no range caches (one stripe), by its own monitor when it has. The padding (subclass fields
+     * come after the superclass's) keeps two stripes' lock words and byte counts, allocated one
+     * after the other, off a shared pair of cache lines, so threads on different stripes do not
+     * slow each other down by false sharing.
+     */
+    @SuppressWarnings("unused")
+    private static final class LiveStripe extends LiveStripeFields {
+        long p0, p1, p2, p3, p4, p5, p6, p7, p8, p9, p10, p11, p12, p13, p14, p15;
+
+        void add(long iova, long size) {
+            ranges.put(iova, size);
+            bytes += size;
+        }
+
+        /** Removes exactly a live allocation or throws, changing nothing. */
+        void remove(long iova, long size) {
+            long found = ranges.get(iova, -1);
+            if (found != size) {
+                throw new InvalidArgumentException("free of IOVA " + Hex.range(iova, size) + " refused: "
+                        + (found < 0 ? "no allocation starts there" : "the allocation there is " + Hex.size(found))
+                        + "; only exact live allocations can be freed");
+            }
+            ranges.remove(iova);
+            bytes -= size;
+        }
     }
 }

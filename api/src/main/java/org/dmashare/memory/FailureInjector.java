@@ -35,6 +35,17 @@ public final class FailureInjector {
     private final Map<Point, AtomicLong> seen = new EnumMap<>(Point.class);
     private volatile boolean armed;
 
+    /**
+     * A new injector with nothing armed, belonging to no {@link PhysicalMemory}: for an allocator
+     * or model built on its own (a test, a benchmark) that should fail only when its caller arms
+     * it. Each call returns a new injector, so arming one never affects another.
+     *
+     * @return an unarmed injector
+     */
+    public static FailureInjector none() {
+        return new FailureInjector();
+    }
+
     FailureInjector() {
         for (Point p : Point.values()) {
             countdown.put(p, new AtomicLong());

@@ -8,6 +8,7 @@ import java.util.concurrent.atomic.AtomicLong;
 import org.dmashare.Hex;
 import org.dmashare.InvalidArgumentException;
 import org.dmashare.PhysicalMemoryExhaustedException;
+import org.dmashare.internal.CpuSlots;
 import org.dmashare.internal.GuardedBy;
 import org.dmashare.internal.LongLongMap;
 import org.dmashare.internal.LongSortedSet;
@@ -17,10 +18,26 @@ import org.dmashare.internal.LongSortedSet;
  * whose size is a power of two and at least the CPU page size, always the lowest free address of
  * the smallest order that fits, splits larger blocks on demand and coalesces buddies on free.
  *
- * <p>Every byte is accounted for: {@link #usage()} is exact at all times, and
- * {@link #allocatedBlocks()} lists every live block, so a test can prove that an operation leaked
- * nothing. Double frees and frees of foreign or misaligned ranges are refused with
- * {@link InvalidArgumentException} and change nothing. Thread-safe.
+ * <p>Every byte is accounted for: {@link #usage()} is exact with respect to every allocation and
+ * free that returned before it began, and {@link #allocatedBlocks()} lists every live block, so a
+ * test can prove that an operation leaked nothing. Double frees and frees of foreign or misaligned
+ * ranges are refused with {@link InvalidArgumentException} and change nothing. Thread-safe.
+ *
+ * <p><b>Per-CPU page lists.</b> The allocator of a memory made with
+ * {@link PhysicalMemory#withPageCaches} keeps, as Linux's per-CPU page lists ({@code pcp}) do,
+ * bounded per-thread caches of freed blocks of orders 0 to {@value #CACHED_ORDERS} - 1 (one to
+ * eight pages; Linux caches up to {@code PAGE_ALLOC_COSTLY_ORDER}), and spreads the live blocks
+ * over stripes by address, so that an allocation served by the thread's cache and a free into it
+ * take no lock shared with other threads. A freed block of a cached order goes to the freeing
+ * thread's cache (at most {@value #CACHE_HIGH} blocks per order, the rest to the free lists), and
+ * an allocation whose largest size is a cached order takes the most recently freed block of that
+ * size from the thread's cache. The price is placement only: such a block is not necessarily the
+ * lowest free one. Callers see nothing else: a cached block counts as free ({@link #usage()},
+ * {@link #holding}, {@link #isAllocated}) and belongs to no one until it is handed out again, each
+ * cached block is in exactly one cache, every query that needs the free lists exactly
+ * ({@link #allocateAt}, {@link #largestFreeBlock}) first returns all cached blocks to them, an
+ * allocation the free lists cannot serve at its largest size returns all cached blocks and tries
+ * again before it settles for less or fails, and {@link #drainCaches()} returns them on request.
  */
 public final class PageAllocator {
 
@@ -41,7 +58,7 @@ public final class PageAllocator {
     /**
      * Exact accounting at one moment.
      *
-     * @param freeBytes bytes in free blocks
+     * @param freeBytes bytes in free blocks, including blocks waiting in per-CPU page lists
      * @param bufferBytes bytes allocated for {@link PageUse#BUFFER}
      * @param tableBytes bytes allocated for {@link PageUse#PAGE_TABLE}
      * @param liveBlocks number of allocated blocks
@@ -108,27 +125,34 @@ public final class PageAllocator {
         return USES[(int) (liveValue & 0xff)];
     }
 
+    /** Orders kept in the per-CPU page lists: 0 to 3, Linux's {@code PAGE_ALLOC_COSTLY_ORDER}. */
+    static final int CACHED_ORDERS = 4;
+    /** Blocks per order one per-CPU list keeps before frees go to the free lists (Linux's {@code high}). */
+    static final int CACHE_HIGH = 64;
+    /** Holder ids one per-CPU list reserves at a time. */
+    static final int HOLDER_BATCH = 64;
+
     private final PhysicalMemory memory;
     private final int pageShift;
     /** Free blocks per order, by address; primitive sorted sets (see {@link LongSortedSet} for why). */
     @GuardedBy("this")
     private final LongSortedSet[] free;
     /**
-     * Live blocks, address to {@link #liveValue}; a primitive map so that a block costs two array
-     * slots rather than a boxed key, an entry and a value object (heap per buffer is a target).
+     * Live blocks spread over stripes by address: one stripe guarded by this object's lock
+     * without page caches, each stripe by its own monitor with them.
      */
-    @GuardedBy("this")
-    private final LongLongMap live = new LongLongMap();
+    private final LiveStripe[] live;
+    /** {@code 64 - log2(live.length)}: the product bits above it pick a live stripe. */
+    private final int liveShift;
+    /** The per-CPU page lists, or {@code null} without page caches. */
+    private final CpuList[] caches;
     /** The last holder id handed out (atomic: taken without the lock). */
     private final AtomicLong holders = new AtomicLong();
+    /** The block {@link #takeFromFreeLists} took last. */
     @GuardedBy("this")
-    private long freeBytes;
-    @GuardedBy("this")
-    private long bufferBytes;
-    @GuardedBy("this")
-    private long tableBytes;
+    private long lastTaken;
 
-    PageAllocator(PhysicalMemory memory) {
+    PageAllocator(PhysicalMemory memory, boolean pageCaches) {
         this.memory = memory;
         this.pageShift = Long.numberOfTrailingZeros(memory.pageSize());
         // Largest order whose block size (2^62) is still a positive long; 2^63 would overflow the
@@ -150,7 +174,30 @@ public final class PageAllocator {
             free[order].add(pa);
             pa += 1L << (order + pageShift);
         }
-        freeBytes = memory.size();
+        if (pageCaches) {
+            int cpus = CpuSlots.stripes();
+            caches = new CpuList[cpus];
+            for (int i = 0; i < cpus; i++) {
+                caches[i] = new CpuList();
+            }
+            live = new LiveStripe[8 * cpus];
+        } else {
+            caches = null;
+            live = new LiveStripe[1];
+        }
+        for (int i = 0; i < live.length; i++) {
+            live[i] = new LiveStripe();
+        }
+        liveShift = 64 - Integer.numberOfTrailingZeros(live.length);
+    }
+
+    /**
+     * Whether this allocator keeps per-CPU page lists ({@link PhysicalMemory#withPageCaches}).
+     *
+     * @return true if it does
+     */
+    public boolean hasPageCaches() {
+        return caches != null;
     }
 
     /**
@@ -204,6 +251,7 @@ public final class PageAllocator {
      * @param holder an id from {@link #newHolder()}, or {@link #ANONYMOUS}
      * @return the block
      * @throws InvalidArgumentException if a size is invalid or the holder was never handed out
+     *     (with per-CPU page lists: never reserved for a list, see {@link #newHolder()})
      * @throws PhysicalMemoryExhaustedException if no free block of at least {@code minSize}
      *     exists (or an injected failure fires); nothing is changed
      */
@@ -220,31 +268,67 @@ public final class PageAllocator {
                     + Hex.size(maxSize));
         }
         checkInjectedFailure(use);
-        synchronized (this) {
-            int order = max;
-            int from = order;
-            while (from < free.length && free[from].isEmpty()) {
-                from++;
+        if (caches != null && max < CACHED_ORDERS) {
+            CpuList mine = mine();
+            long pa;
+            synchronized (mine) {
+                pa = mine.pop(max);
             }
-            if (from == free.length) {
-                from = max - 1;
-                while (from >= min && free[from].isEmpty()) {
-                    from--;
-                }
-                if (from < min) {
-                    throw new PhysicalMemoryExhaustedException("no free block of at least " + Hex.size(minSize)
-                            + " for " + use + ": " + Hex.size(freeBytes) + " free, largest free block "
-                            + Hex.size(largestFreeBlockLocked()));
-                }
-                order = from;
+            if (pa >= 0) {
+                return recordLive(pa, max, use, holder);
             }
-            long pa = free[from].pollFirst();
-            while (from > order) {
-                from--;
-                free[from].add(pa + (1L << (from + pageShift)));
-            }
-            return recordLive(pa, order, use, holder);
         }
+        synchronized (this) {
+            int order = takeFromFreeLists(max, min);
+            if (order != max && caches != null) {
+                // A cached block may be the one of at least maxSize that the free lists lack.
+                drainCachesLocked();
+                if (order >= 0) {
+                    freeToLists(lastTaken, order);
+                }
+                order = takeFromFreeLists(max, min);
+            }
+            if (order < 0) {
+                throw new PhysicalMemoryExhaustedException("no free block of at least " + Hex.size(minSize)
+                        + " for " + use + ": " + Hex.size(usage().freeBytes()) + " free, largest free block "
+                        + Hex.size(largestFreeBlockLocked()));
+            }
+            return recordLive(lastTaken, order, use, holder);
+        }
+    }
+
+    /**
+     * Takes the lowest block of order {@code max} off the free lists, splitting a larger one if
+     * needed, or else the largest of at least order {@code min}; leaves its address in
+     * {@link #lastTaken}.
+     *
+     * @return the order taken, or -1 (nothing changed) if no free block of order {@code min} or
+     *     more exists
+     */
+    @GuardedBy("this")
+    private int takeFromFreeLists(int max, int min) {
+        int order = max;
+        int from = order;
+        while (from < free.length && free[from].isEmpty()) {
+            from++;
+        }
+        if (from == free.length) {
+            from = max - 1;
+            while (from >= min && free[from].isEmpty()) {
+                from--;
+            }
+            if (from < min) {
+                return -1;
+            }
+            order = from;
+        }
+        long pa = free[from].pollFirst();
+        while (from > order) {
+            from--;
+            free[from].add(pa + (1L << (from + pageShift)));
+        }
+        lastTaken = pa;
+        return order;
     }
 
     /**
@@ -271,6 +355,7 @@ public final class PageAllocator {
         }
         checkInjectedFailure(use);
         synchronized (this) {
+            drainCachesLocked();
             int from = target;
             long start = pa;
             while (from < free.length) {
@@ -307,22 +392,33 @@ public final class PageAllocator {
                 ? FailureInjector.Point.PAGE_ALLOCATION : FailureInjector.Point.TABLE_PAGE_ALLOCATION);
     }
 
-    /** Records a block just taken off the free lists as live and accounts for it. */
+    /**
+     * Records a block just taken off the free lists or a per-CPU list as live and accounts for
+     * it, under its stripe's guard (nested in this object's lock, or alone for a block from a
+     * per-CPU list); the block is the caller's alone until then.
+     */
     private Block recordLive(long pa, int order, PageUse use, long holder) {
         long size = 1L << (order + pageShift);
-        live.put(pa, liveValue(order, use, holder));
-        account(use, size);
+        LiveStripe l = liveStripe(pa);
+        synchronized (guard(l)) {
+            l.add(pa, liveValue(order, use, holder), use, size);
+        }
         return new Block(pa, size, use);
     }
 
-    /** Moves {@code bytes} from free to {@code use} (negative: back to free). */
-    private void account(PageUse use, long bytes) {
-        freeBytes -= bytes;
-        if (use == PageUse.BUFFER) {
-            bufferBytes += bytes;
-        } else {
-            tableBytes += bytes;
-        }
+    /** The lock guarding {@code l}: this object's without page caches, the stripe's with them. */
+    private Object guard(LiveStripe l) {
+        return caches == null ? this : l;
+    }
+
+    private LiveStripe liveStripe(long pa) {
+        return live.length == 1 ? live[0]
+                : live[(int) (((pa >>> pageShift) * 0xC2B2_AE3D_27D4_EB4FL) >>> liveShift)];
+    }
+
+    /** This thread's per-CPU list. */
+    private CpuList mine() {
+        return caches[CpuSlots.current() & (caches.length - 1)];
     }
 
     /**
@@ -334,17 +430,25 @@ public final class PageAllocator {
      * @throws InvalidArgumentException if {@code pa} is not the start of a live block of exactly
      *     {@code size} bytes; nothing is changed
      */
-    public synchronized void split(long pa, long size) {
-        long block = live.get(pa, -1);
-        if (block < 0 || (1L << (liveOrder(block) + pageShift)) != size) {
-            String found = block < 0 ? "no live block starts there"
-                    : "the live block there is " + Hex.size(1L << (liveOrder(block) + pageShift));
-            throw new InvalidArgumentException("split of " + Hex.range(pa, size) + " refused: " + found);
+    public void split(long pa, long size) {
+        LiveStripe first = liveStripe(pa);
+        long block;
+        synchronized (guard(first)) {
+            block = first.ranges.get(pa, -1);
+            if (block < 0 || (1L << (liveOrder(block) + pageShift)) != size) {
+                String found = block < 0 ? "no live block starts there"
+                        : "the live block there is " + Hex.size(1L << (liveOrder(block) + pageShift));
+                throw new InvalidArgumentException("split of " + Hex.range(pa, size) + " refused: " + found);
+            }
+            first.remove(pa, liveUse(block), size);
         }
         long page = 1L << pageShift;
         long single = liveValue(0, liveUse(block), liveHolder(block));
         for (long p = pa; p < pa + size; p += page) {
-            live.put(p, single);
+            LiveStripe l = liveStripe(p);
+            synchronized (guard(l)) {
+                l.add(p, single, liveUse(block), page);
+            }
         }
     }
 
@@ -371,8 +475,40 @@ public final class PageAllocator {
      *     {@code size} bytes (double free, foreign or misaligned range) or the block belongs to
      *     another holder; nothing is changed
      */
-    public synchronized void free(long pa, long size, long holder) {
-        long block = live.get(pa, -1);
+    public void free(long pa, long size, long holder) {
+        LiveStripe l = liveStripe(pa);
+        if (caches == null) {
+            synchronized (this) {
+                freeToLists(pa, unlive(l, pa, size, holder));
+            }
+            return;
+        }
+        int order;
+        synchronized (l) {
+            order = unlive(l, pa, size, holder);
+        }
+        // The block is now this caller's alone: in no list and live for no one.
+        if (order < CACHED_ORDERS) {
+            CpuList mine = mine();
+            synchronized (mine) {
+                if (mine.push(order, pa)) {
+                    return;
+                }
+            }
+        }
+        synchronized (this) {
+            freeToLists(pa, order);
+        }
+    }
+
+    /**
+     * Removes exactly a live block of {@code holder} from its stripe, under the stripe's guard,
+     * or throws changing nothing.
+     *
+     * @return the block's order
+     */
+    private int unlive(LiveStripe l, long pa, long size, long holder) {
+        long block = l.ranges.get(pa, -1);
         if (block < 0 || (1L << (liveOrder(block) + pageShift)) != size) {
             String found = block < 0 ? "no live block starts there"
                     : "the live block there is " + Hex.size(1L << (liveOrder(block) + pageShift));
@@ -384,9 +520,13 @@ public final class PageAllocator {
                     + (holder == ANONYMOUS ? "an anonymous caller" : "holder #" + holder) + " refused: the block is "
                     + new Holding(pa, size, liveUse(block), liveHolder(block)) + "; only its holder frees it");
         }
-        live.remove(pa);
-        account(liveUse(block), -size);
-        int order = liveOrder(block);
+        l.remove(pa, liveUse(block), size);
+        return liveOrder(block);
+    }
+
+    /** Puts a block on the free lists, coalescing it with its free buddies. */
+    @GuardedBy("this")
+    private void freeToLists(long pa, int order) {
         while (order + 1 < free.length) {
             long buddy = pa ^ (1L << (order + pageShift));
             if (!free[order].remove(buddy)) {
@@ -399,32 +539,102 @@ public final class PageAllocator {
     }
 
     /**
+     * Returns every block held in the per-CPU page lists to the free lists, coalescing them with
+     * their buddies, as an allocation the free lists cannot serve does; a no-op without page
+     * caches. Changes nothing callers can observe but the placement of later allocations.
+     */
+    public synchronized void drainCaches() {
+        drainCachesLocked();
+    }
+
+    @GuardedBy("this")
+    private void drainCachesLocked() {
+        if (caches == null) {
+            return;
+        }
+        for (CpuList c : caches) {
+            synchronized (c) {
+                for (int order = 0; order < CACHED_ORDERS; order++) {
+                    while (c.count[order] > 0) {
+                        freeToLists(c.pop(order), order);
+                    }
+                }
+            }
+        }
+    }
+
+    /**
+     * Number of blocks held in the per-CPU page lists; for tests.
+     *
+     * @return the count, 0 without page caches
+     */
+    synchronized int cachedBlocks() {
+        int n = 0;
+        for (CpuList c : caches == null ? new CpuList[0] : caches) {
+            synchronized (c) {
+                for (int order = 0; order < CACHED_ORDERS; order++) {
+                    n += c.count[order];
+                }
+            }
+        }
+        return n;
+    }
+
+    /**
      * Whether {@code [pa, pa + size)} lies inside one live block.
      *
      * @param pa first address
      * @param size number of bytes
      * @return true if every byte is allocated, in a single block
      */
-    public synchronized boolean isAllocated(long pa, long size) {
+    public boolean isAllocated(long pa, long size) {
+        Holding h = liveBlockAround(pa);
+        return h != null && pa + size <= h.end();
+    }
+
+    /** The live block containing {@code pa}, or null; each probe under its stripe's guard. */
+    private Holding liveBlockAround(long pa) {
         for (int order = 0; order < free.length; order++) {
             long start = pa & -(1L << (order + pageShift));
-            long l = live.get(start, -1);
+            LiveStripe s = liveStripe(start);
+            long l;
+            synchronized (guard(s)) {
+                l = s.ranges.get(start, -1);
+            }
             if (l >= 0 && liveOrder(l) == order) {
-                return pa + size <= start + (1L << (order + pageShift));
+                return new Holding(start, 1L << (order + pageShift), liveUse(l), liveHolder(l));
             }
         }
-        return false;
+        return null;
     }
 
     /**
      * A new holder id, never handed out before: pass it to
      * {@link #allocateLargest(long, long, PageUse, long)} so that the blocks allocated for one
-     * owner can be told apart from every other owner's with {@link #holding}.
+     * owner can be told apart from every other owner's with {@link #holding}. With per-CPU page
+     * lists, each list reserves {@value #HOLDER_BATCH} ids at a time from the shared counter (so
+     * threads do not all write one counter): ids are then unique but not in order across threads.
      *
      * @return a positive id
      * @throws PhysicalMemoryExhaustedException if 2^47 - 1 ids have been handed out
      */
     public long newHolder() {
+        if (caches != null) {
+            CpuList mine = mine();
+            synchronized (mine) {
+                if (mine.nextHolder == mine.holderEnd) {
+                    long last = holders.addAndGet(HOLDER_BATCH);
+                    if (last > MAX_HOLDER) {
+                        holders.addAndGet(-HOLDER_BATCH);
+                        throw new PhysicalMemoryExhaustedException("no holder id left: " + Hex.of(MAX_HOLDER)
+                                + " handed out");
+                    }
+                    mine.nextHolder = last - HOLDER_BATCH + 1;
+                    mine.holderEnd = last + 1;
+                }
+                return mine.nextHolder++;
+            }
+        }
         long id = holders.incrementAndGet();
         if (id > MAX_HOLDER) {
             holders.decrementAndGet();
@@ -441,19 +651,12 @@ public final class PageAllocator {
      * @return the live block containing {@code pa}, or null when that page is free
      * @throws InvalidArgumentException if {@code pa} is outside memory
      */
-    public synchronized Holding holding(long pa) {
+    public Holding holding(long pa) {
         if (!memory.contains(pa, 1)) {
             throw new InvalidArgumentException("address " + Hex.of(pa) + " is outside memory "
                     + Hex.range(memory.base(), memory.size()));
         }
-        for (int order = 0; order < free.length; order++) {
-            long start = pa & -(1L << (order + pageShift));
-            long l = live.get(start, -1);
-            if (l >= 0 && liveOrder(l) == order) {
-                return new Holding(start, 1L << (order + pageShift), liveUse(l), liveHolder(l));
-            }
-        }
-        return null;
+        return liveBlockAround(pa);
     }
 
     /**
@@ -461,8 +664,18 @@ public final class PageAllocator {
      *
      * @return free, buffer and table bytes and the number of live blocks
      */
-    public synchronized Usage usage() {
-        return new Usage(freeBytes, bufferBytes, tableBytes, live.size());
+    public Usage usage() {
+        long buffer = 0;
+        long table = 0;
+        long blocks = 0;
+        for (LiveStripe l : live) {
+            synchronized (guard(l)) {
+                buffer += l.bufferBytes;
+                table += l.tableBytes;
+                blocks += l.ranges.size();
+            }
+        }
+        return new Usage(memory.size() - buffer - table, buffer, table, blocks);
     }
 
     /**
@@ -470,9 +683,13 @@ public final class PageAllocator {
      *
      * @return an immutable snapshot
      */
-    public synchronized List<Block> allocatedBlocks() {
-        List<Block> out = new ArrayList<>(live.size());
-        live.forEach((pa, l) -> out.add(new Block(pa, 1L << (liveOrder(l) + pageShift), liveUse(l))));
+    public List<Block> allocatedBlocks() {
+        List<Block> out = new ArrayList<>();
+        for (LiveStripe s : live) {
+            synchronized (guard(s)) {
+                s.ranges.forEach((pa, l) -> out.add(new Block(pa, 1L << (liveOrder(l) + pageShift), liveUse(l))));
+            }
+        }
         out.sort(Comparator.comparingLong(Block::pa));
         return List.copyOf(out);
     }
@@ -483,6 +700,7 @@ public final class PageAllocator {
      * @return bytes
      */
     public synchronized long largestFreeBlock() {
+        drainCachesLocked();
         return largestFreeBlockLocked();
     }
 
@@ -508,5 +726,75 @@ public final class PageAllocator {
         Usage u = usage();
         return "PageAllocator[free " + Hex.of(u.freeBytes()) + ", buffer " + Hex.of(u.bufferBytes())
                 + ", tables " + Hex.of(u.tableBytes()) + ", " + u.liveBlocks() + " blocks]";
+    }
+
+    /** The written fields of a {@link LiveStripe}, laid out before its padding. */
+    private static class LiveStripeFields {
+        /** Live blocks, address to {@link #liveValue}: two array slots a block (heap per buffer is a target). */
+        final LongLongMap ranges = new LongLongMap();
+        long bufferBytes;
+        long tableBytes;
+    }
+
+    /**
+     * One stripe of the live blocks and their byte counts, guarded as {@link #guard} says. The
+     * padding keeps two stripes' lock words and counts off a shared pair of cache lines.
+     */
+    @SuppressWarnings("unused")
+    private static final class LiveStripe extends LiveStripeFields {
+        long p0, p1, p2, p3, p4, p5, p6, p7, p8, p9, p10, p11, p12, p13, p14, p15;
+
+        void add(long pa, long value, PageUse use, long size) {
+            ranges.put(pa, value);
+            count(use, size);
+        }
+
+        void remove(long pa, PageUse use, long size) {
+            ranges.remove(pa);
+            count(use, -size);
+        }
+
+        private void count(PageUse use, long bytes) {
+            if (use == PageUse.BUFFER) {
+                bufferBytes += bytes;
+            } else {
+                tableBytes += bytes;
+            }
+        }
+    }
+
+    /**
+     * One CPU's page lists: a stack of freed block addresses per cached order, at most
+     * {@link #CACHE_HIGH} each; its monitor guards it and is a leaf. Padded as a live stripe is.
+     */
+    @SuppressWarnings("unused")
+    private static final class CpuList {
+        final long[][] blocks = new long[CACHED_ORDERS][CACHE_HIGH];
+        final int[] count = new int[CACHED_ORDERS];
+        /** The next holder id this list hands out; ids up to {@link #holderEnd} are reserved for it. */
+        long nextHolder;
+        long holderEnd;
+        long p0, p1, p2, p3, p4, p5, p6, p7, p8, p9, p10, p11, p12, p13, p14, p15;
+
+        /** The most recently pushed block of {@code order}, removed, or -1. */
+        long pop(int order) {
+            int n = count[order];
+            if (n == 0) {
+                return -1;
+            }
+            count[order] = n - 1;
+            return blocks[order][n - 1];
+        }
+
+        /** Pushes a block unless the list of its order is full. */
+        boolean push(int order, long pa) {
+            int n = count[order];
+            if (n == CACHE_HIGH) {
+                return false;
+            }
+            blocks[order][n] = pa;
+            count[order] = n + 1;
+            return true;
+        }
     }
 }

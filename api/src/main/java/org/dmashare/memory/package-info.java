@@ -9,17 +9,24 @@
  *
  * <h2>Locks</h2>
  * <ul>
- *   <li><b>page allocator</b>: each {@link org.dmashare.memory.PageAllocator}'s own monitor, held
- *       for every allocation, free, split and query; it guards the free lists, the live blocks and
- *       the byte counts.</li>
+ *   <li><b>page allocator</b>: each {@link org.dmashare.memory.PageAllocator}'s own monitor guards
+ *       the free lists. Without per-CPU page lists it also guards the live blocks and byte counts
+ *       and is held for every allocation, free, split and query. With them
+ *       ({@link org.dmashare.memory.PhysicalMemory#withPageCaches}) the live blocks and their
+ *       counts are striped by address, each <b>live stripe</b> under its own monitor, and each
+ *       thread's <b>per-CPU list</b> is under its own monitor: an allocation served by the
+ *       thread's list and a free into it take only those two, one after the other, never the
+ *       allocator's monitor.</li>
  *   <li>{@link org.dmashare.memory.PhysicalMemory} takes no lock: its frames are created with
  *       compare-and-set and read and written with plain array access (like DRAM, concurrent
  *       writes to the same bytes race; callers that need ordering hold their own lock).</li>
  *   <li>{@link org.dmashare.memory.FailureInjector} takes no lock (atomic counters).</li>
  * </ul>
  * <p>Holder ids come from an atomic counter, outside the lock.
- * <p>Order: the page-allocator lock is a leaf, taken last: nothing is locked while it is held
- * and injected failures are checked before it is taken. Page tables take it with their own lock
+ * <p>Order: the page-allocator lock, then a live stripe or a per-CPU list; a live stripe and a
+ * per-CPU list are leaves and never held together. The page-allocator locks are taken last:
+ * nothing outside the allocator is locked while they are held, and injected failures are checked
+ * before any is taken. Page tables take it with their own lock
  * held (a table page is allocated or freed inside a map or unmap), and the sharing helper with
  * its buffer lock held.
  */

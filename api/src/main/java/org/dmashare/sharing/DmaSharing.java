@@ -2,7 +2,7 @@ package org.dmashare.sharing;
 
 import java.util.List;
 import java.util.Objects;
-import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.LongAdder;
 import org.dmashare.Hex;
 import org.dmashare.InvalidArgumentException;
 import org.dmashare.IovaSpaceExhaustedException;
@@ -46,7 +46,8 @@ import org.dmashare.memory.PhysicalMemory;
  */
 public final class DmaSharing {
     private final PhysicalMemory memory;
-    private final AtomicLong live = new AtomicLong();
+    /** Live buffers: a sum of per-thread cells, so threads sharing at once do not write one cache line. */
+    private final LongAdder live = new LongAdder();
     private final ShareTransaction transaction;
 
     /**
@@ -95,12 +96,13 @@ public final class DmaSharing {
     }
 
     /**
-     * Number of buffers allocated or imported by this helper and not yet closed.
+     * Number of buffers allocated or imported by this helper and not yet closed: exact with
+     * respect to every allocation, import and close that returned before this call began.
      *
      * @return the count
      */
     public long liveBuffers() {
-        return live.get();
+        return live.sum();
     }
 
     /**
@@ -179,7 +181,7 @@ public final class DmaSharing {
             synchronized (buffer) {
                 transaction.mapInitial(buffer, targets);
             }
-            live.incrementAndGet();
+            live.increment();
             return buffer;
         } catch (RuntimeException e) {
             pages.release(memory.allocator());
@@ -252,7 +254,7 @@ public final class DmaSharing {
             synchronized (buffer) {
                 transaction.mapInitial(buffer, targets);
             }
-            live.incrementAndGet();
+            live.increment();
             return buffer;
         } catch (RuntimeException e) {
             pages.release(memory.allocator());
@@ -283,7 +285,7 @@ public final class DmaSharing {
     }
 
     void released() {
-        live.decrementAndGet();
+        live.decrement();
     }
 
     /** The length {@code size} rounds up to, refused unless positive and within memory. */
@@ -303,7 +305,7 @@ public final class DmaSharing {
 
     @Override
     public String toString() {
-        return "DmaSharing[" + memory + ", " + live.get() + " live buffers"
+        return "DmaSharing[" + memory + ", " + live.sum() + " live buffers"
                 + (iovaQuarantineDepth() > 0 ? ", IOVA quarantine " + iovaQuarantineDepth() + " ranges per domain" : "")
                 + "]";
     }

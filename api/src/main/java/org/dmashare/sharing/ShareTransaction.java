@@ -170,8 +170,8 @@ final class ShareTransaction {
     }
 
     private static ScatterList allocateBlocks(PageAllocator allocator, long holder, long length, long alignment) {
-        // Usually one block (the buddy allocator hands out the largest that fits): start small.
-        List<ScatterList.Segment> blocks = new ArrayList<>(1);
+        // Usually one block (the buddy allocator hands out the largest that fits): no list until a second.
+        List<ScatterList.Segment> blocks = List.of();
         long remaining = length;
         long max = Long.highestOneBit(remaining);
         try {
@@ -181,6 +181,9 @@ final class ShareTransaction {
                 if (b.size() == length) {
                     // One block, the usual case: no list to build and copy.
                     return ScatterList.of(new ScatterList.Segment(b.pa(), b.size()));
+                }
+                if (blocks.isEmpty()) {
+                    blocks = new ArrayList<>();
                 }
                 blocks.add(new ScatterList.Segment(b.pa(), b.size()));
                 remaining -= b.size();

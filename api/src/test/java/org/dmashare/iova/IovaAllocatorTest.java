@@ -13,6 +13,7 @@ import org.dmashare.IovaSpaceExhaustedException;
 import org.dmashare.MappingConflictException;
 import org.dmashare.iova.IovaAllocator.Range;
 import org.dmashare.iova.IovaAllocator.Snapshot;
+import org.dmashare.memory.FailureInjector;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.function.Executable;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -23,7 +24,7 @@ class IovaAllocatorTest {
     private static final long START = G;
     private static final long END = 1L << 32;
 
-    private final IovaAllocator iovas = new IovaAllocator(START, END, G, null);
+    private final IovaAllocator iovas = new IovaAllocator(START, END, G, FailureInjector.none());
 
     private void refusedWithoutChange(Class<? extends Throwable> type, Executable call) {
         Snapshot before = iovas.snapshot();
@@ -34,14 +35,25 @@ class IovaAllocatorTest {
     }
 
     @Test
+    void aNullFailureInjectorIsRefusedWithNullPointerException() {
+        assertThatThrownBy(() -> new IovaAllocator(START, END, G, null))
+                .isInstanceOf(NullPointerException.class)
+                .hasMessageContaining("failures is null")
+                .hasMessageContaining("FailureInjector.none()");
+        assertThatThrownBy(() -> IovaAllocator.withRangeCaches(START, END, G, null))
+                .isInstanceOf(NullPointerException.class)
+                .hasMessageContaining("failures is null");
+    }
+
+    @Test
     void constructorRejectsBadGranuleOrBounds() {
-        assertThatThrownBy(() -> new IovaAllocator(0, END, 0x1800, null)).isInstanceOf(InvalidArgumentException.class);
-        assertThatThrownBy(() -> new IovaAllocator(0, END, 0, null)).isInstanceOf(InvalidArgumentException.class);
-        assertThatThrownBy(() -> new IovaAllocator(G, G, G, null)).isInstanceOf(InvalidArgumentException.class);
-        assertThatThrownBy(() -> new IovaAllocator(2 * G, G, G, null)).isInstanceOf(InvalidArgumentException.class);
-        assertThatThrownBy(() -> new IovaAllocator(0x800, END, G, null)).isInstanceOf(InvalidArgumentException.class);
-        assertThatThrownBy(() -> new IovaAllocator(0, END + 0x800, G, null)).isInstanceOf(InvalidArgumentException.class);
-        assertThatThrownBy(() -> new IovaAllocator(-G, END, G, null)).isInstanceOf(InvalidArgumentException.class);
+        assertThatThrownBy(() -> new IovaAllocator(0, END, 0x1800, FailureInjector.none())).isInstanceOf(InvalidArgumentException.class);
+        assertThatThrownBy(() -> new IovaAllocator(0, END, 0, FailureInjector.none())).isInstanceOf(InvalidArgumentException.class);
+        assertThatThrownBy(() -> new IovaAllocator(G, G, G, FailureInjector.none())).isInstanceOf(InvalidArgumentException.class);
+        assertThatThrownBy(() -> new IovaAllocator(2 * G, G, G, FailureInjector.none())).isInstanceOf(InvalidArgumentException.class);
+        assertThatThrownBy(() -> new IovaAllocator(0x800, END, G, FailureInjector.none())).isInstanceOf(InvalidArgumentException.class);
+        assertThatThrownBy(() -> new IovaAllocator(0, END + 0x800, G, FailureInjector.none())).isInstanceOf(InvalidArgumentException.class);
+        assertThatThrownBy(() -> new IovaAllocator(-G, END, G, FailureInjector.none())).isInstanceOf(InvalidArgumentException.class);
         assertThat(iovas.start()).isEqualTo(START);
         assertThat(iovas.end()).isEqualTo(END);
         assertThat(iovas.granule()).isEqualTo(G);
@@ -200,7 +212,7 @@ class IovaAllocatorTest {
 
     @Test
     void exhaustionNamesTheRequestAndWhatIsLeft() {
-        IovaAllocator small = new IovaAllocator(0x10000, 0x20000, G, null);
+        IovaAllocator small = new IovaAllocator(0x10000, 0x20000, G, FailureInjector.none());
         small.allocate(0x8000, G);
         small.allocateAt(0x10000, 0x4000);
         small.allocateAt(0x15000, G);
@@ -236,7 +248,7 @@ class IovaAllocatorTest {
         Random rnd = new Random(seed);
         long start = 3 * G;
         long end = start + 300 * G;
-        IovaAllocator a = new IovaAllocator(start, end, G, null, capacity);
+        IovaAllocator a = new IovaAllocator(start, end, G, FailureInjector.none(), capacity);
         TreeMap<Long, Long> allocated = new TreeMap<>();
         TreeMap<Long, Long> reserved = new TreeMap<>();
         int ops = 10_000 * scale;
@@ -305,7 +317,7 @@ class IovaAllocatorTest {
             }
             if (rnd.nextInt(50) == 0 && reserved.size() > 3) {
                 // Start over now and then so reservations do not fill the space for good.
-                a = new IovaAllocator(start, end, G, null, capacity);
+                a = new IovaAllocator(start, end, G, FailureInjector.none(), capacity);
                 allocated.clear();
                 reserved.clear();
             }
@@ -362,7 +374,7 @@ class IovaAllocatorTest {
         return out;
     }
 
-    private static boolean modelFree(TreeMap<Long, Long> allocated, TreeMap<Long, Long> reserved, long iova, long size) {
+    static boolean modelFree(TreeMap<Long, Long> allocated, TreeMap<Long, Long> reserved, long iova, long size) {
         for (TreeMap<Long, Long> m : List.of(allocated, reserved)) {
             for (Map.Entry<Long, Long> e : m.entrySet()) {
                 if (e.getKey() < iova + size && iova < e.getKey() + e.getValue()) {
@@ -373,7 +385,7 @@ class IovaAllocatorTest {
         return true;
     }
 
-    private static long modelFit(TreeMap<Long, Long> allocated, TreeMap<Long, Long> reserved, long start, long end,
+    static long modelFit(TreeMap<Long, Long> allocated, TreeMap<Long, Long> reserved, long start, long end,
             long size, long align, long limit) {
         long top = Math.min(limit, end);
         for (long at = Math.floorDiv(top - size, align) * align; at >= start; at -= align) {
@@ -398,7 +410,7 @@ class IovaAllocatorTest {
         int n = 1_000_000 * scale;
         long start = G;
         long end = start + 2L * n * G + (1L << 30);
-        IovaAllocator a = new IovaAllocator(start, end, G, null);
+        IovaAllocator a = new IovaAllocator(start, end, G, FailureInjector.none());
         for (int i = 0; i < n; i++) {
             a.allocateAt(start + 2L * i * G, G);
         }

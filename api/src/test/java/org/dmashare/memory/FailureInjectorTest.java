@@ -128,4 +128,16 @@ class FailureInjectorTest {
         assertThat(iovas.snapshot()).isEqualTo(before);
         assertThat(iovas.allocate(0x1000, 0x1000)).isEqualTo(0x10_0000 - 0x2000);
     }
+
+    @Test
+    void noneGivesAnUnarmedInjectorOfItsOwn() {
+        FailureInjector one = FailureInjector.none();
+        FailureInjector other = FailureInjector.none();
+        one.check(Point.IOVA_ALLOCATION);
+        assertThat(one.pending(Point.IOVA_ALLOCATION)).isFalse();
+        one.failNth(Point.IOVA_ALLOCATION, 1);
+        other.check(Point.IOVA_ALLOCATION);
+        assertThat(other.pending(Point.IOVA_ALLOCATION)).as("arming one leaves the other unarmed").isFalse();
+        assertThatThrownBy(() -> one.check(Point.IOVA_ALLOCATION)).isInstanceOf(IovaSpaceExhaustedException.class);
+    }
 }

@@ -4,6 +4,7 @@ import java.util.SplittableRandom;
 import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
 import org.dmashare.iova.IovaAllocator;
+import org.dmashare.memory.FailureInjector;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
@@ -54,7 +55,7 @@ public class IovaAllocatorBenchmark {
     /** Fills the allocator with live ranges of 4..64 KiB, leaving gaps between them. */
     @Setup
     public void fill() {
-        iovas = new IovaAllocator(GRANULE, 1L << 48, GRANULE, null);
+        iovas = new IovaAllocator(GRANULE, 1L << 48, GRANULE, FailureInjector.none());
         baseline = new TreeMap<>();
         SplittableRandom random = new SplittableRandom(42);
         long[] starts = new long[liveRanges * 2];

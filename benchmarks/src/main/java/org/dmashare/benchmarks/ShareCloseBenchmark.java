@@ -82,7 +82,8 @@ public class ShareCloseBenchmark {
         tables = new SgTable[domains];
     }
 
-    private static List<IommuDomain> dartDomains(PhysicalMemory memory, int count) {
+    /** {@code count} domains, each on its own DART t8020 over {@code memory}, device 0 attached. */
+    static List<IommuDomain> dartDomains(PhysicalMemory memory, int count) {
         List<IommuDomain> out = new ArrayList<>();
         for (int i = 0; i < count; i++) {
             Iommu dart = IommuBackends.find("apple-dart").create(

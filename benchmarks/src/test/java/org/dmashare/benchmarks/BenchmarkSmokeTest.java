@@ -42,12 +42,13 @@ class BenchmarkSmokeTest {
         Set<String> ran = results.stream().map(r -> r.getParams().getBenchmark()).collect(Collectors.toSet());
         // Every @Benchmark method of every benchmark class ran: a new benchmark cannot be missed.
         Set<String> declared = Stream.of(BulkMapBenchmark.class, DmaReadBenchmark.class,
-                        HeapPerBufferBenchmark.class, IovaAllocatorBenchmark.class, ShareCloseBenchmark.class)
+                        HeapPerBufferBenchmark.class, IovaAllocatorBenchmark.class, IovaThreadsBenchmark.class,
+                        MapUnmapBenchmark.class, ShareCloseBenchmark.class, ShareCloseThreadsBenchmark.class)
                 .flatMap(c -> Stream.of(c.getDeclaredMethods()))
                 .filter(m -> m.isAnnotationPresent(Benchmark.class))
                 .map(m -> m.getDeclaringClass().getName() + "." + m.getName())
                 .collect(Collectors.toSet());
-        assertThat(declared).hasSizeGreaterThanOrEqualTo(13);
+        assertThat(declared).hasSizeGreaterThanOrEqualTo(28);
         assertThat(ran).containsExactlyInAnyOrderElementsOf(declared);
         for (RunResult r : results) {
             assertThat(r.getPrimaryResult().getScore()).as(r.getParams().getBenchmark()).isPositive();

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import java.util.Map;
 import org.dmashare.iova.IovaAllocator;
+import org.dmashare.memory.FailureInjector;
 import org.junit.jupiter.api.Test;
 
 /** iova.c's placement rules as iommu-dma.md section 1.2 states them, on a 32-bit, 16 KiB-granule space. */
@@ -12,7 +13,7 @@ class LinuxIovaDomainTest {
     private static final long LIMIT_32 = 0xFFFF_FFFFL >>> 14;
 
     private static LinuxIovaDomain fresh32() {
-        return new LinuxIovaDomain(new IovaAllocator(G, 1L << 32, G, null));
+        return new LinuxIovaDomain(new IovaAllocator(G, 1L << 32, G, FailureInjector.none()));
     }
 
     private static long iova(long pfn) {
@@ -93,7 +94,7 @@ class LinuxIovaDomainTest {
     @Test
     void topDownSearchStartsBelowTheCachedNodeAndRetriesAboveItOnlyWhenNothingFitsBelow() {
         // frames 1..16: a 16-granule space
-        LinuxIovaDomain d = new LinuxIovaDomain(new IovaAllocator(G, 17 * G, G, null));
+        LinuxIovaDomain d = new LinuxIovaDomain(new IovaAllocator(G, 17 * G, G, FailureInjector.none()));
         assertThat(d.allocIovaFast(8, LIMIT_32, true)).isEqualTo(8); // [8,16); frame 16 stays free above
         // a one-granule request goes below the cached node, not into the higher hole at frame 16
         assertThat(d.allocIovaFast(1, LIMIT_32, true)).isEqualTo(7);
@@ -110,7 +111,7 @@ class LinuxIovaDomainTest {
 
     @Test
     void treeFailureFlushesTheRangeCachesAndRetriesOnce() {
-        LinuxIovaDomain d = new LinuxIovaDomain(new IovaAllocator(G, 6 * G, G, null)); // frames 1..5
+        LinuxIovaDomain d = new LinuxIovaDomain(new IovaAllocator(G, 6 * G, G, FailureInjector.none())); // frames 1..5
         for (long expected = 5; expected >= 1; expected--) {
             assertThat(d.allocIovaFast(1, LIMIT_32, true)).isEqualTo(expected);
         }

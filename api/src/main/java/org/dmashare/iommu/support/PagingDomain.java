@@ -53,7 +53,10 @@ public class PagingDomain extends BaseDomain {
                     + Hex.of(limit) + ")");
         }
         long first = Math.max(apertureStart, granule);
-        this.iovas = new IovaAllocator(first, apertureEnd, granule, iommu.memory().failures());
+        // A memory with per-CPU page lists models an SMP kernel: its domains keep per-CPU IOVA caches too.
+        this.iovas = iommu.memory().allocator().hasPageCaches()
+                ? IovaAllocator.withRangeCaches(first, apertureEnd, granule, iommu.memory().failures())
+                : new IovaAllocator(first, apertureEnd, granule, iommu.memory().failures());
         this.iovaSpace = DomainIovas.view(iovas);
         this.apertureStart = apertureStart;
         this.apertureEnd = apertureEnd;

@@ -6,13 +6,14 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import org.dmashare.InvalidArgumentException;
 import org.dmashare.iova.IovaAllocator;
 import org.dmashare.iova.IovaSpace;
+import org.dmashare.memory.FailureInjector;
 import org.junit.jupiter.api.Test;
 
 /** A domain's published IOVA space reads through to its allocator and cannot be used to change it. */
 class DomainIovasTest {
     private static final long G = 0x4000;
 
-    private final IovaAllocator allocator = new IovaAllocator(G, 1L << 32, G, null);
+    private final IovaAllocator allocator = new IovaAllocator(G, 1L << 32, G, FailureInjector.none());
     private final IovaSpace view = DomainIovas.view(allocator);
 
     @Test
@@ -39,7 +40,7 @@ class DomainIovasTest {
 
     @Test
     void anIovaSpaceTheCoreDidNotCreateIsRefusedNamingWhatADomainMustDo() {
-        IovaSpace foreign = DomainIovas.view(new IovaAllocator(G, 1L << 20, G, null));
+        IovaSpace foreign = DomainIovas.view(new IovaAllocator(G, 1L << 20, G, FailureInjector.none()));
         IovaSpace wrapper = new IovaSpace() {
             @Override
             public long start() {

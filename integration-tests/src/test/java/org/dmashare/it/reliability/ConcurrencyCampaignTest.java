@@ -72,7 +72,17 @@ class ConcurrencyCampaignTest {
     @ParameterizedTest
     @MethodSource("org.dmashare.it.rig.Rig#trios")
     void threadsSharingClosingAndDoingDmaOnSharedBuffersKeepEveryInvariant(String[] set) throws Exception {
-        Rig rig = new Rig(256L << 20, 4096, set);
+        campaign(new Rig(256L << 20, 4096, set), set);
+    }
+
+    /** The same over a memory with per-CPU page lists and IOVA caches: pages and ranges recycled at once. */
+    @ParameterizedTest
+    @MethodSource("org.dmashare.it.rig.Rig#trios")
+    void theSameHoldsWithPerCpuPageListsAndIovaCaches(String[] set) throws Exception {
+        campaign(Rig.withPageCaches(256L << 20, 4096, set), set);
+    }
+
+    private static void campaign(Rig rig, String[] set) throws Exception {
         Rig.State initial = rig.state();
         long bufferBytes = rig.memory.allocator().usage().bufferBytes();
         long seed = Campaign.seed("concurrency " + Arrays.toString(set));

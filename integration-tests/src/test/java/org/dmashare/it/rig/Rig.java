@@ -41,11 +41,20 @@ public final class Rig {
     public final List<IommuDomain> domains = new ArrayList<>();
 
     public Rig(long ramSize, int pageSize, String... variants) {
-        memory = PhysicalMemory.create(RAM_BASE, ramSize, pageSize);
+        this(PhysicalMemory.create(RAM_BASE, ramSize, pageSize), variants);
+    }
+
+    private Rig(PhysicalMemory memory, String... variants) {
+        this.memory = memory;
         sharing = new DmaSharing(memory);
         for (String v : variants) {
             addDomain(v, 0);
         }
+    }
+
+    /** A rig whose memory keeps per-CPU page lists and whose domains keep per-CPU IOVA caches. */
+    public static Rig withPageCaches(long ramSize, int pageSize, String... variants) {
+        return new Rig(PhysicalMemory.withPageCaches(RAM_BASE, ramSize, pageSize), variants);
     }
 
     public Rig(String... variants) {
