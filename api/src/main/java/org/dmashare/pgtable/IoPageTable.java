@@ -255,7 +255,7 @@ public final class IoPageTable implements AutoCloseable {
         memory.failures().check(FailureInjector.Point.MAP);
         Table top = root;
         long end = Math.min(iova + size, reach(top.level));
-        Leaf clash = iova < end ? findLeaf(top, iova, end, OVERLAP) : null;
+        Leaf clash = iova < end ? findLeaf(top, iova, end) : null;
         if (clash != null) {
             throw new MappingConflictException("map of IOVA " + Hex.range(iova, size) + " refused: IOVA "
                     + Hex.of(Math.max(clash.start(), iova)) + " is already mapped (a " + Hex.size(clash.span())
@@ -319,7 +319,7 @@ public final class IoPageTable implements AutoCloseable {
         if (iova >= end) {
             return 0;
         }
-        Leaf cut = findLeaf(top, iova, end, unmapPolicy == UnmapPolicy.REFUSE_CUT ? CUT : CUT_AT_START);
+        Leaf cut = cutLeaf(top, iova, end);
         if (cut != null) {
             throw new MappingConflictException("unmap of IOVA " + Hex.range(iova, size) + " refused: the "
                     + Hex.size(cut.span()) + " mapping at IOVA " + Hex.range(cut.start(), cut.span())
@@ -531,9 +531,11 @@ public final class IoPageTable implements AutoCloseable {
             }
         }
         int n = (int) count * items;
-        for (int i = 0; i < n; i++) {
-            // A table kept empty by the lifetime (map refused any leaf below it): the leaf replaces
-            // it, and it is freed when the map succeeds.
+        // A table kept empty by the lifetime (map refused any leaf below it): the leaf replaces
+        // it, and it is freed when the map succeeds. Only a table with entries, above the last
+        // level, can hold one; skipping the others keeps bulk mapping at one store per entry.
+        boolean mayHoldTables = level + 1 < format.levels() && table.valid != 0;
+        for (int i = 0; mayHoldTables && i < n; i++) {
             long entryPa = table.pa + (long) entryBytes * (first + i);
             long pte = readEntry(entryPa);
             if (pte != 0 && format.kind(pte, level) == PteKind.TABLE) {
@@ -571,24 +573,19 @@ public final class IoPageTable implements AutoCloseable {
         return count * leaf;
     }
 
-    /** A leaf found by {@link #findLeaf}: its first IOVA and the bytes it maps. */
+    /** A leaf found by {@link #findLeaf} or {@link #leafAt}: its first IOVA and the bytes it maps. */
     private record Leaf(long start, long span) {
     }
 
-    /** {@link #findLeaf} mode: any leaf overlapping the range (a map conflict). */
-    private static final int OVERLAP = 0;
-    /** {@link #findLeaf} mode: a leaf reaching outside the range at either end. */
-    private static final int CUT = 1;
-    /** {@link #findLeaf} mode: a leaf starting before the range. */
-    private static final int CUT_AT_START = 2;
-
-    /** The first leaf under {@code t} inside {@code [from, to)} that the mode looks for, or null. */
-    private Leaf findLeaf(Table t, long from, long to, int mode) {
+    /** The first leaf under {@code t} overlapping {@code [from, to)} (a map conflict), or null. */
+    private Leaf findLeaf(Table t, long from, long to) {
+        if (t.valid == 0) {
+            return null; // an empty table (kept by the lifetime, or fresh) needs no scan
+        }
         int level = t.level;
         long span = 1L << shifts[level];
         long base = tableBase(from, level);
-        int i = index(from, level);
-        while (i < entries[level]) {
+        for (int i = index(from, level); i < entries[level]; i++) {
             long start = base + (long) i * span;
             if (start >= to) {
                 break;
@@ -597,25 +594,55 @@ public final class IoPageTable implements AutoCloseable {
             PteKind kind = format.kind(pte, level);
             if (kind == PteKind.LEAF) {
                 long size = format.leafSize(pte, level);
-                long leafStart = start & -size;
-                boolean hit = mode == OVERLAP || leafStart < from
-                        || (mode == CUT && leafStart + size > to);
-                if (hit) {
-                    return new Leaf(leafStart, size);
-                }
-                i = (int) ((leafStart + size - base) >>> shifts[level]);
-                continue;
+                return new Leaf(start & -size, size);
             }
             if (kind == PteKind.TABLE && level + 1 < format.levels()) {
                 Leaf hit = findLeaf(tables.get(format.address(pte, level)), Math.max(start, from),
-                        Math.min(start + span, to), mode);
+                        Math.min(start + span, to));
                 if (hit != null) {
                     return hit;
                 }
             }
-            i++;
         }
         return null;
+    }
+
+    /**
+     * The leaf the unmap policy refuses to cut for {@code [from, to)}, or null. Only a leaf holding
+     * the range's first or last byte can reach outside it, so two walks decide it whatever the
+     * range's length: {@link UnmapPolicy#REFUSE_CUT} refuses a leaf starting before {@code from}
+     * or ending after {@code to}, {@link UnmapPolicy#WHOLE_ENTRY_FROM_START} only the first.
+     */
+    private Leaf cutLeaf(Table top, long from, long to) {
+        Leaf first = leafAt(top, from);
+        if (first != null && first.start() < from) {
+            return first;
+        }
+        if (unmapPolicy == UnmapPolicy.REFUSE_CUT) {
+            Leaf last = leafAt(top, to - 1);
+            if (last != null && last.start() + last.span() > to) {
+                return last;
+            }
+        }
+        return null;
+    }
+
+    /** The leaf translating {@code iova} under {@code top} (within its reach), or null. */
+    private Leaf leafAt(Table top, long iova) {
+        Table t = top;
+        while (true) {
+            int level = t.level;
+            long pte = readEntry(t.pa + (long) entryBytes * index(iova, level));
+            PteKind kind = format.kind(pte, level);
+            if (kind == PteKind.LEAF) {
+                long size = format.leafSize(pte, level);
+                return new Leaf(iova & -size, size);
+            }
+            if (kind != PteKind.TABLE || level + 1 >= format.levels()) {
+                return null;
+            }
+            t = tables.get(format.address(pte, level));
+        }
     }
 
     /**
@@ -624,7 +651,7 @@ public final class IoPageTable implements AutoCloseable {
      * while a failed map rolls back). Returns the bytes cleared.
      */
     private long clear(Table t, long from, long to, boolean free) {
-        if (from >= to) {
+        if (from >= to || t.valid == 0) {
             return 0;
         }
         int level = t.level;
