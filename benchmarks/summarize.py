@@ -23,6 +23,33 @@ BASELINES = {
     "IovaAllocatorBenchmark.churn": "IovaAllocatorBenchmark.baselineTreeMapChurn",
     "DmaReadBenchmark.readIotlbHit": "DmaReadBenchmark.baselineCpuRead",
     "DmaReadBenchmark.readIotlbMiss": "DmaReadBenchmark.baselineCpuRead",
+    "BulkMapBenchmark.mapGibArmV7s": "BulkMapBenchmark.baselineLongArrayWrites",
+    "BulkMapBenchmark.mapGibAmdV1": "BulkMapBenchmark.baselineLongArrayWrites",
+    "ShareCloseThreadsBenchmark.shareAndCloseOneThread": "ShareCloseThreadsBenchmark.baselineLegacyOneThread",
+    "ShareCloseThreadsBenchmark.shareAndCloseTwoThreadsOwnDomains":
+        "ShareCloseThreadsBenchmark.baselineLegacyTwoThreadsOwnDevices",
+    "ShareCloseThreadsBenchmark.shareAndCloseTwoThreadsSharedDomains":
+        "ShareCloseThreadsBenchmark.baselineLegacyTwoThreadsSharedDevices",
+    "IovaThreadsBenchmark.cachedOneThread": "IovaThreadsBenchmark.plainOneThread",
+    "IovaThreadsBenchmark.cachedTwoThreadsOwnAllocators": "IovaThreadsBenchmark.plainTwoThreadsOwnAllocators",
+    "IovaThreadsBenchmark.cachedTwoThreadsSharedAllocator": "IovaThreadsBenchmark.plainTwoThreadsSharedAllocator",
+}
+
+# two-thread benchmark -> the one-thread benchmark of the same work, for the scaling table
+SCALING = {
+    "ShareCloseThreadsBenchmark.shareAndCloseTwoThreadsOwnDomains": "ShareCloseThreadsBenchmark.shareAndCloseOneThread",
+    "ShareCloseThreadsBenchmark.shareAndCloseTwoThreadsSharedDomains":
+        "ShareCloseThreadsBenchmark.shareAndCloseOneThread",
+    "ShareCloseThreadsBenchmark.baselineLegacyTwoThreadsOwnDevices":
+        "ShareCloseThreadsBenchmark.baselineLegacyOneThread",
+    "ShareCloseThreadsBenchmark.baselineLegacyTwoThreadsSharedDevices":
+        "ShareCloseThreadsBenchmark.baselineLegacyOneThread",
+    "IovaThreadsBenchmark.plainTwoThreadsOwnAllocators": "IovaThreadsBenchmark.plainOneThread",
+    "IovaThreadsBenchmark.plainTwoThreadsSharedAllocator": "IovaThreadsBenchmark.plainOneThread",
+    "IovaThreadsBenchmark.cachedTwoThreadsOwnAllocators": "IovaThreadsBenchmark.cachedOneThread",
+    "IovaThreadsBenchmark.cachedTwoThreadsSharedAllocator": "IovaThreadsBenchmark.cachedOneThread",
+    "MapUnmapBenchmark.mapUnmapTwoThreadsOwnDomains": "MapUnmapBenchmark.mapUnmapOneThread",
+    "MapUnmapBenchmark.mapUnmapTwoThreadsSharedDomain": "MapUnmapBenchmark.mapUnmapOneThread",
 }
 
 
@@ -98,6 +125,35 @@ def main(path):
         if s["secondary"] and "rawDataHistogram" not in r["primaryMetric"]:
             extra = ", ".join(f"{k} = {v:,.1f}" for k, v in s["secondary"].items())
             print(f"| ↳ {name} counters | {p} | {extra} | | | | | |")
+    scaling(by_key)
+
+
+def scaling(by_key):
+    """Two threads against one: work done per second with two threads over work done with one.
+
+    Throughput scores are already the sum over threads; a sample-time score is the time of one
+    operation of one thread, so two threads do 2 / t2 operations per unit of time against 1 / t1.
+    """
+    rows = []
+    for (name, params), r in by_key.items():
+        one_name = SCALING.get(name)
+        one = by_key.get((one_name, params)) if one_name else None
+        if one is None:
+            continue
+        s, o = summary(r), summary(one)
+        if "rawDataHistogram" in r["primaryMetric"]:
+            speedup = r["threads"] * o["median"] / s["median"]
+        else:
+            speedup = s["median"] / o["median"]
+        p = ", ".join(f"{k}={v}" for k, v in params) or "—"
+        rows.append(f"| {name} | {p} | {fmt(s['median'])} {s['unit']} | {one_name} | {fmt(o['median'])} "
+                    f"{o['unit']} | {speedup:.2f} × |")
+    if rows:
+        print()
+        print("| two threads | params | median | one thread | median | two threads' work / one thread's |")
+        print("|---|---|---|---|---|---|")
+        for row in rows:
+            print(row)
 
 
 if __name__ == "__main__":

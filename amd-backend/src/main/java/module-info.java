@@ -5,5 +5,6 @@ module org.dmashare.amd {
 
     exports org.dmashare.amd;
 
-    provides org.dmashare.iommu.IommuBackend with org.dmashare.amd.AmdBackend;
+    provides org.dmashare.iommu.IommuBackend with
+            org.dmashare.amd.AmdBackend;
 }

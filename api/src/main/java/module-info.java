@@ -13,9 +13,11 @@ module org.dmashare.api {
     exports org.dmashare.pgtable;
     exports org.dmashare.sharing;
     // Only for the @GuardedBy annotation (class-file retention: no run-time use).
-    exports org.dmashare.internal to org.dmashare.dart;
+    exports org.dmashare.internal to
+            org.dmashare.dart;
     // The allocator behind a domain's read-only IOVA space, for the DMA-API model's iommu-dma.
-    exports org.dmashare.iova.internal to org.dmashare.dmaapi;
+    exports org.dmashare.iova.internal to
+            org.dmashare.dmaapi;
 
     uses org.dmashare.iommu.IommuBackend;
 }

@@ -5,5 +5,6 @@ module org.dmashare.dart {
 
     exports org.dmashare.dart;
 
-    provides org.dmashare.iommu.IommuBackend with org.dmashare.dart.DartBackend;
+    provides org.dmashare.iommu.IommuBackend with
+            org.dmashare.dart.DartBackend;
 }

@@ -19,8 +19,11 @@ module org.dmashare.examples {
     exports org.dmashare.examples.cli;
 
     // picocli and Guice build commands and the platform reflectively.
-    opens org.dmashare.examples.cli to info.picocli;
-    opens org.dmashare.examples.dcp to com.google.guice;
+    opens org.dmashare.examples.cli to
+            info.picocli;
+    opens org.dmashare.examples.dcp to
+            com.google.guice;
 
-    provides org.dmashare.iommu.IommuBackend with org.dmashare.examples.flat.FlatBackend;
+    provides org.dmashare.iommu.IommuBackend with
+            org.dmashare.examples.flat.FlatBackend;
 }

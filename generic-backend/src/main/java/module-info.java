@@ -5,5 +5,6 @@ module org.dmashare.generic {
 
     exports org.dmashare.generic;
 
-    provides org.dmashare.iommu.IommuBackend with org.dmashare.generic.GenericBackend;
+    provides org.dmashare.iommu.IommuBackend with
+            org.dmashare.generic.GenericBackend;
 }

@@ -10,5 +10,6 @@ module org.dmashare.inject {
 
     // Guice calls the module's package-private @Provides method reflectively when it does not
     // generate bytecode for it.
-    opens org.dmashare.inject to com.google.guice;
+    opens org.dmashare.inject to
+            com.google.guice;
 }

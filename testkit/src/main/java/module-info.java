@@ -14,5 +14,6 @@ module org.dmashare.testkit {
 
     // JUnit invokes the kit's checks (default methods of its topic interfaces), its lifecycle methods
     // and its display-name generator reflectively.
-    opens org.dmashare.testkit to org.junit.platform.commons;
+    opens org.dmashare.testkit to
+            org.junit.platform.commons;
 }

@@ -5,5 +5,6 @@ module org.dmashare.v7s {
 
     exports org.dmashare.v7s;
 
-    provides org.dmashare.iommu.IommuBackend with org.dmashare.v7s.V7sBackend;
+    provides org.dmashare.iommu.IommuBackend with
+            org.dmashare.v7s.V7sBackend;
 }

@@ -5,8 +5,7 @@ package org.dmashare;
  * underscore every four digits ({@code 0x8_0000_4000}), and sizes with their binary unit.
  */
 public final class Hex {
-    private Hex() {
-    }
+    private Hex() {}
 
     /**
      * Formats a value as {@code 0x} followed by hex digits grouped by four with underscores.

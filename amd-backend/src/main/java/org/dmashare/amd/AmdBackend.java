@@ -28,15 +28,17 @@ public final class AmdBackend implements IommuBackend {
     public static final int DEFAULT_INPUT_BITS = 48;
     /** The mode Linux starts every domain in. */
     public static final int DEFAULT_START_MODE = 3;
+
     private static final int MAX_STREAMS = 256;
     private static final Set<String> OPTIONS = Set.of("start-mode", "bypass");
-    private static final List<Variant> VARIANTS = List.of(new Variant("v1", 1L << 12,
+    private static final List<Variant> VARIANTS = List.of(new Variant(
+            "v1",
+            1L << 12,
             new AmdV1Format(DEFAULT_INPUT_BITS, DEFAULT_START_MODE).pageSizes(),
             "AMD-Vi v1 host tables: every power of two from 4 KiB except 512 GiB, modes 1..6, growing top"));
 
     /** Creates the backend; {@link java.util.ServiceLoader} calls this. */
-    public AmdBackend() {
-    }
+    public AmdBackend() {}
 
     @Override
     public String name() {
@@ -74,8 +76,8 @@ public final class AmdBackend implements IommuBackend {
         try {
             startMode = Integer.parseInt(start);
         } catch (NumberFormatException e) {
-            throw new InvalidArgumentException("backend " + NAME + " option start-mode must be a number 1..6, got '"
-                    + start + "'");
+            throw new InvalidArgumentException(
+                    "backend " + NAME + " option start-mode must be a number 1..6, got '" + start + "'");
         }
         AmdV1Format format = new AmdV1Format(ias, startMode);
         return new AmdIommu(variant, config.name(), memory, streams, format, config.flag("bypass", false));

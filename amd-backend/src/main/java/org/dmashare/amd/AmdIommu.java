@@ -41,7 +41,12 @@ public final class AmdIommu extends AbstractIommu {
     private final BaseDomain[] programmed;
     private long dteWrites;
 
-    AmdIommu(IommuBackend.Variant variant, String name, PhysicalMemory memory, int streams, AmdV1Format format,
+    AmdIommu(
+            IommuBackend.Variant variant,
+            String name,
+            PhysicalMemory memory,
+            int streams,
+            AmdV1Format format,
             boolean bypass) {
         super(AmdBackend.NAME, variant, name, memory, streams, format.inputBits(), format.outputBits());
         this.format = format;
@@ -109,7 +114,11 @@ public final class AmdIommu extends AbstractIommu {
     }
 
     private static long translating(long rootPa, int topLevel) {
-        return DTE_V | DTE_TV | DTE_IR | DTE_IW | (rootPa & DTE_ROOT_MASK)
+        return DTE_V
+                | DTE_TV
+                | DTE_IR
+                | DTE_IW
+                | (rootPa & DTE_ROOT_MASK)
                 | ((long) AmdV1Format.modeOfTop(topLevel) << DTE_MODE_SHIFT);
     }
 
@@ -134,7 +143,8 @@ public final class AmdIommu extends AbstractIommu {
         }
         int mode = (int) ((entry >>> DTE_MODE_SHIFT) & 7);
         if (mode == 0) {
-            return new PageTableWalker.Result(new Translation(iova, iova, variant().granule(), Prot.READ_WRITE), null, -1);
+            return new PageTableWalker.Result(
+                    new Translation(iova, iova, variant().granule(), Prot.READ_WRITE), null, -1);
         }
         if (mode > AmdV1Format.MAX_MODE) {
             return new PageTableWalker.Result(null, IommuFault.Reason.TRANSLATION, -1);

@@ -66,8 +66,8 @@ public final class AmdV1Format implements PteFormat {
      */
     public AmdV1Format(int inputBits, int startMode) {
         if (inputBits < 32 || inputBits > 62) {
-            throw new InvalidArgumentException("AMD v1 input width must be 32..62 bits (IOVAs are non-negative longs),"
-                    + " got " + inputBits);
+            throw new InvalidArgumentException(
+                    "AMD v1 input width must be 32..62 bits (IOVAs are non-negative longs)," + " got " + inputBits);
         }
         this.inputBits = inputBits;
         int max = modeFor(inputBits);

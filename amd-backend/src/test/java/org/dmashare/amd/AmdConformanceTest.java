@@ -18,7 +18,8 @@ class AmdConformanceTest extends IommuBackendConformanceKit {
 
     @Override
     protected Iommu createIommu(PhysicalMemory memory, int streams) {
-        return new AmdBackend().create(IommuConfig.builder("v1").streams(streams).build(), memory);
+        return new AmdBackend()
+                .create(IommuConfig.builder("v1").streams(streams).build(), memory);
     }
 
     @Override

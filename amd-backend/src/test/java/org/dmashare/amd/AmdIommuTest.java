@@ -4,8 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.util.List;
-import org.dmashare.iommu.DeviceFaultException;
 import org.dmashare.InvalidArgumentException;
+import org.dmashare.PhysicalMemoryExhaustedException;
+import org.dmashare.iommu.DeviceFaultException;
 import org.dmashare.iommu.DmaDevice;
 import org.dmashare.iommu.IommuBackends;
 import org.dmashare.iommu.IommuConfig;
@@ -13,6 +14,7 @@ import org.dmashare.iommu.IommuDomain;
 import org.dmashare.iommu.IommuFault;
 import org.dmashare.iommu.Prot;
 import org.dmashare.iommu.support.PagingDomain;
+import org.dmashare.memory.FailureInjector;
 import org.dmashare.memory.PageUse;
 import org.dmashare.memory.PhysicalMemory;
 import org.junit.jupiter.api.Test;
@@ -23,8 +25,14 @@ class AmdIommuTest {
     private final PhysicalMemory memory = PhysicalMemory.create(BASE, 1L << 28, 4096);
 
     private AmdIommu unit(String startMode, int inputBits) {
-        return (AmdIommu) new AmdBackend().create(IommuConfig.builder("v1").name("amd0").inputBits(inputBits)
-                .option("start-mode", startMode).build(), memory);
+        return (AmdIommu) new AmdBackend()
+                .create(
+                        IommuConfig.builder("v1")
+                                .name("amd0")
+                                .inputBits(inputBits)
+                                .option("start-mode", startMode)
+                                .build(),
+                        memory);
     }
 
     private static int mode(long dte) {
@@ -59,7 +67,9 @@ class AmdIommuTest {
         memory.write(buf, new byte[] {7});
         d.map(0x1000, buf, 0x1000, Prot.READ_WRITE);
         assertThat(mode(u.dte(0))).isEqualTo(1);
-        assertThatThrownBy(() -> a.read(1L << 39, 1)).as("beyond mode 1's 2 MiB").isInstanceOf(DeviceFaultException.class);
+        assertThatThrownBy(() -> a.read(1L << 39, 1))
+                .as("beyond mode 1's 2 MiB")
+                .isInstanceOf(DeviceFaultException.class);
         assertThat(u.faults().get(0).reason()).isEqualTo(IommuFault.Reason.ADDRESS_SIZE);
         long writes = u.dteWrites();
         d.map(1L << 39, buf, 0x1000, Prot.READ_WRITE);
@@ -68,9 +78,13 @@ class AmdIommuTest {
             assertThat(mode(u.dte(sid))).as("stream %d mode", sid).isEqualTo(4);
             assertThat(u.dte(sid) & AmdIommu.DTE_ROOT_MASK).isEqualTo(root);
         }
-        assertThat(u.dteWrites() - writes).as("one DTE write per attached device").isEqualTo(2);
+        assertThat(u.dteWrites() - writes)
+                .as("one DTE write per attached device")
+                .isEqualTo(2);
         assertThat(a.read(1L << 39, 1)).containsExactly(7);
-        assertThat(b.read(0x1000, 1)).as("old IOVAs still translate through the linked old root").containsExactly(7);
+        assertThat(b.read(0x1000, 1))
+                .as("old IOVAs still translate through the linked old root")
+                .containsExactly(7);
         assertThat(u.dte(2)).as("an unattached device is untouched").isEqualTo(0x3);
         d.unmap(1L << 39, 0x1000);
         assertThat(mode(u.dte(0))).as("the top never shrinks").isEqualTo(4);
@@ -85,12 +99,17 @@ class AmdIommuTest {
         long buf = memory.allocator().allocate(0x1000, PageUse.BUFFER);
         long iova = (1L << 39) + 0x1000;
         d.map(iova, buf, 0x1000, Prot.READ_WRITE);
-        assertThat(((PagingDomain) d).table().tablePages()).as("the top and tables for 512 GiB, 1 GiB and 2 MiB")
+        assertThat(((PagingDomain) d).table().tablePages())
+                .as("the top and tables for 512 GiB, 1 GiB and 2 MiB")
                 .hasSize(4);
         assertThat(d.unmap(iova, 0x1000)).isEqualTo(0x1000);
-        assertThat(((PagingDomain) d).table().tablePages()).as("emptied, not covered: kept").hasSize(4);
+        assertThat(((PagingDomain) d).table().tablePages())
+                .as("emptied, not covered: kept")
+                .hasSize(4);
         assertThat(d.unmap(1L << 39, 1L << 21)).isZero();
-        assertThat(((PagingDomain) d).table().tablePages()).as("the 2 MiB table's whole range: freed").hasSize(3);
+        assertThat(((PagingDomain) d).table().tablePages())
+                .as("the 2 MiB table's whole range: freed")
+                .hasSize(3);
         assertThat(d.unmap(1L << 39, 1L << 39)).isZero();
         assertThat(((PagingDomain) d).table().tablePages())
                 .as("generic_pt frees the table under the 512 GiB entry too, though 512 GiB is no AMD page size")
@@ -104,9 +123,9 @@ class AmdIommuTest {
         u.device(0).attach(d);
         long before = memory.allocator().usage().tableBytes();
         long dte = u.dte(0);
-        memory.failures().failNth(org.dmashare.memory.FailureInjector.Point.TABLE_PAGE_ALLOCATION, 3);
+        memory.failures().failNth(FailureInjector.Point.TABLE_PAGE_ALLOCATION, 3);
         assertThatThrownBy(() -> d.map(1L << 39, BASE, 0x1000, Prot.READ_WRITE))
-                .isInstanceOf(org.dmashare.PhysicalMemoryExhaustedException.class);
+                .isInstanceOf(PhysicalMemoryExhaustedException.class);
         memory.failures().clear();
         assertThat(memory.allocator().usage().tableBytes()).isEqualTo(before);
         assertThat(u.dte(0)).as("root and mode back as before").isEqualTo(dte);
@@ -126,9 +145,11 @@ class AmdIommuTest {
 
     @Test
     void inputWidthAndStartModeAreChecked() {
-        assertThatThrownBy(() -> unit("5", 48)).isInstanceOf(InvalidArgumentException.class)
+        assertThatThrownBy(() -> unit("5", 48))
+                .isInstanceOf(InvalidArgumentException.class)
                 .hasMessageContaining("start mode must be 1..4");
-        assertThatThrownBy(() -> unit("3", 63)).isInstanceOf(InvalidArgumentException.class)
+        assertThatThrownBy(() -> unit("3", 63))
+                .isInstanceOf(InvalidArgumentException.class)
                 .hasMessageContaining("32..62");
         assertThat(unit("3", 62).format().maxMode()).isEqualTo(6);
         assertThat(unit("3", 57).format().maxMode()).isEqualTo(5);

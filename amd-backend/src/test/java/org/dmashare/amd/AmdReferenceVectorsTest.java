@@ -26,7 +26,8 @@ class AmdReferenceVectorsTest {
     /** Asserts the entry is a PDE with NextLevel {@code nl} and returns the table it points at. */
     private long pde(long table, int index, int nl) {
         long pte = entry(table, index);
-        assertThat(pte & ~AmdV1Format.ADDRESS_MASK).as("PDE low/high bits at index %#x", index)
+        assertThat(pte & ~AmdV1Format.ADDRESS_MASK)
+                .as("PDE low/high bits at index %#x", index)
                 .isEqualTo(PDE_BITS | ((long) nl << 9));
         return pte & AmdV1Format.ADDRESS_MASK;
     }
@@ -77,7 +78,9 @@ class AmdReferenceVectorsTest {
             long newTop = t.rootPa();
             assertThat(top[0]).isEqualTo(newTop);
             assertThat(AmdV1Format.modeOfTop((int) top[1])).isEqualTo(4);
-            assertThat(pde(newTop, 0x000, 3)).as("the new top links the old root at index 0").isEqualTo(r0);
+            assertThat(pde(newTop, 0x000, 3))
+                    .as("the new top links the old root at index 0")
+                    .isEqualTo(r0);
             long a = pde(newTop, 0x001, 3);
             long b = pde(a, 0, 2);
             long c = pde(b, 0, 1);
@@ -99,7 +102,8 @@ class AmdReferenceVectorsTest {
         assertThat(f.leafSize(0x7000000023457E01L, 5)).isEqualTo(1L << 16);
         assertThat(f.outputAddress(0x7000000023457E01L, 5, 0x60000L)).isEqualTo(0x23450000L);
         assertThat(f.pageSizes()).as("48-bit unit: 4K..128T except 512G").isEqualTo(0x0000_FF7F_FFFF_F000L);
-        assertThat(new AmdV1Format(57, 3).pageSizes()).as("57-bit unit: up to bit 51")
+        assertThat(new AmdV1Format(57, 3).pageSizes())
+                .as("57-bit unit: up to bit 51")
                 .isEqualTo(0x000F_FF7F_FFFF_F000L);
     }
 
@@ -107,10 +111,13 @@ class AmdReferenceVectorsTest {
     void unmapStartingInsideALargePageIsRefusedAndAtItsStartRemovesItWhole() {
         try (IoPageTable t = new IoPageTable(m, f)) {
             t.map(0x40200000L, 0x80000000L, 0x200000, Prot.READ_WRITE);
-            assertThatThrownBy(() -> t.unmap(0x40201000L, 0x1000)).isInstanceOf(MappingConflictException.class)
+            assertThatThrownBy(() -> t.unmap(0x40201000L, 0x1000))
+                    .isInstanceOf(MappingConflictException.class)
                     .hasMessageContaining("starts before it");
             assertThat(t.iovaToPhys(0x40201000L)).isEqualTo(0x80001000L);
-            assertThat(t.unmap(0x40200000L, 0x1000)).as("the whole 2 MiB page, counted whole").isEqualTo(0x200000);
+            assertThat(t.unmap(0x40200000L, 0x1000))
+                    .as("the whole 2 MiB page, counted whole")
+                    .isEqualTo(0x200000);
             assertThat(t.iovaToPhys(0x40201000L)).isEqualTo(-1);
         }
     }

@@ -13,8 +13,7 @@ public final class CpuSlots {
     private static final AtomicInteger NEXT = new AtomicInteger();
     private static final ThreadLocal<int[]> NUMBER = ThreadLocal.withInitial(() -> new int[] {NEXT.getAndIncrement()});
 
-    private CpuSlots() {
-    }
+    private CpuSlots() {}
 
     /**
      * The calling thread's number.

@@ -12,12 +12,14 @@ import java.util.Arrays;
 abstract class LongKeyTable {
     /** Marks an empty slot; keys are addresses and never negative. */
     static final long EMPTY = -1L;
+
     private static final int MIN_CAPACITY = 16;
 
     long[] keys;
     private int mask;
     /** 64 minus log2 of the capacity: {@link #slot} keeps the top bits of the product. */
     private int shift;
+
     private int size;
 
     LongKeyTable() {

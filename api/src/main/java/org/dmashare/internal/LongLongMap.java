@@ -11,8 +11,7 @@ public final class LongLongMap extends LongKeyTable {
     private long[] values;
 
     /** An empty map. */
-    public LongLongMap() {
-    }
+    public LongLongMap() {}
 
     @Override
     void allocateValues(int capacity) {

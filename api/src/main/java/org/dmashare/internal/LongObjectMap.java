@@ -14,8 +14,7 @@ public final class LongObjectMap<V> extends LongKeyTable {
     private Object[] values;
 
     /** An empty map. */
-    public LongObjectMap() {
-    }
+    public LongObjectMap() {}
 
     @Override
     void allocateValues(int capacity) {

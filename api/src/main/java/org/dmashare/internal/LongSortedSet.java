@@ -1,6 +1,7 @@
 package org.dmashare.internal;
 
 import java.util.Arrays;
+import java.util.NoSuchElementException;
 import java.util.TreeSet;
 
 /**
@@ -21,8 +22,7 @@ public final class LongSortedSet {
     private TreeSet<Long> tree;
 
     /** An empty set. */
-    public LongSortedSet() {
-    }
+    public LongSortedSet() {}
 
     /**
      * Whether the set is empty.
@@ -115,12 +115,12 @@ public final class LongSortedSet {
         if (tree != null) {
             Long first = tree.pollFirst();
             if (first == null) {
-                throw new java.util.NoSuchElementException("empty set");
+                throw new NoSuchElementException("empty set");
             }
             return first;
         }
         if (size == 0) {
-            throw new java.util.NoSuchElementException("empty set");
+            throw new NoSuchElementException("empty set");
         }
         long first = array[0];
         size--;

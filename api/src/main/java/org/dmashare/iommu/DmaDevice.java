@@ -122,7 +122,7 @@ public interface DmaDevice {
             read(iova, dst.array(), dst.arrayOffset() + at, n);
         } else {
             byte[] chunk = new byte[Math.min(n, 1 << 16)];
-            for (int done = 0; done < n;) {
+            for (int done = 0; done < n; ) {
                 int k = Math.min(chunk.length, n - done);
                 read(iova + done, chunk, 0, k);
                 dst.put(at + done, chunk, 0, k);

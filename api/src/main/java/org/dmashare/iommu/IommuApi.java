@@ -31,8 +31,7 @@ import org.dmashare.Hex;
  * domain as it was.
  */
 public final class IommuApi {
-    private IommuApi() {
-    }
+    private IommuApi() {}
 
     /**
      * Maps {@code [iova, iova + size)} to {@code [pa, pa + size)} and makes it usable by every

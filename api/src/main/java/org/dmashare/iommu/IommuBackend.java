@@ -21,8 +21,7 @@ public interface IommuBackend {
      *     {@code pgsize_bitmap}
      * @param description one line for listings
      */
-    record Variant(String name, long granule, long pageSizes, String description) {
-    }
+    record Variant(String name, long granule, long pageSizes, String description) {}
 
     /**
      * The backend's unique name, for example {@code generic} or {@code apple-dart}.

@@ -13,8 +13,7 @@ import org.dmashare.InvalidArgumentException;
  * path. Each call loads afresh; results are sorted by name.
  */
 public final class IommuBackends {
-    private IommuBackends() {
-    }
+    private IommuBackends() {}
 
     /**
      * Every backend visible to this library's class loader (and the module layer).
@@ -91,7 +90,8 @@ public final class IommuBackends {
             }
         }
         throw new InvalidArgumentException("no IOMMU backend named '" + name + "'; found "
-                + (found.isEmpty() ? "none (is a backend jar on the class or module path?)"
+                + (found.isEmpty()
+                        ? "none (is a backend jar on the class or module path?)"
                         : found.stream().map(IommuBackend::name).toList()));
     }
 
@@ -111,8 +111,8 @@ public final class IommuBackends {
         for (IommuBackend b : loader) {
             for (IommuBackend seen : out) {
                 if (seen.name().equals(b.name())) {
-                    throw new InvalidArgumentException("two IOMMU backends are named '" + b.name() + "': "
-                            + origin(seen) + " and " + origin(b));
+                    throw new InvalidArgumentException(
+                            "two IOMMU backends are named '" + b.name() + "': " + origin(seen) + " and " + origin(b));
                 }
             }
             out.add(b);

@@ -4,7 +4,9 @@ import java.util.Collections;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.Set;
 import java.util.TreeMap;
+import java.util.TreeSet;
 import org.dmashare.InvalidArgumentException;
 
 /**
@@ -19,8 +21,8 @@ import org.dmashare.InvalidArgumentException;
  * @param outputBits physical address width in bits, 0 for the variant's default
  * @param options backend-specific settings, immutable and sorted by key
  */
-public record IommuConfig(String variant, String name, int streams, int inputBits, int outputBits,
-        Map<String, String> options) {
+public record IommuConfig(
+        String variant, String name, int streams, int inputBits, int outputBits, Map<String, String> options) {
 
     /**
      * Validates and copies the fields.
@@ -38,12 +40,13 @@ public record IommuConfig(String variant, String name, int streams, int inputBit
         Objects.requireNonNull(name, "name");
         Objects.requireNonNull(options, "options");
         if (variant.isBlank() || name.isBlank()) {
-            throw new InvalidArgumentException("IOMMU variant and name must not be blank, got variant '"
-                    + variant + "' name '" + name + "'");
+            throw new InvalidArgumentException(
+                    "IOMMU variant and name must not be blank, got variant '" + variant + "' name '" + name + "'");
         }
         if (streams < 0 || inputBits < 0 || outputBits < 0) {
-            throw new InvalidArgumentException("stream count and address widths must be >= 0 (0 = default), got streams "
-                    + streams + ", input " + inputBits + ", output " + outputBits);
+            throw new InvalidArgumentException(
+                    "stream count and address widths must be >= 0 (0 = default), got streams " + streams + ", input "
+                            + inputBits + ", output " + outputBits);
         }
         // Map.copyOf rejects nulls but iterates in no fixed order; keep the promised key order.
         options = Collections.unmodifiableMap(new TreeMap<>(Map.copyOf(options)));
@@ -123,11 +126,11 @@ public record IommuConfig(String variant, String name, int streams, int inputBit
      * @param accepted the option names the backend reads
      * @throws InvalidArgumentException naming the first unknown option and listing the accepted ones
      */
-    public void requireKnownOptions(String backend, java.util.Set<String> accepted) {
+    public void requireKnownOptions(String backend, Set<String> accepted) {
         for (String key : options.keySet()) {
             if (!accepted.contains(key)) {
                 throw new InvalidArgumentException("backend " + backend + " has no option '" + key + "'; it accepts "
-                        + (accepted.isEmpty() ? "none" : new java.util.TreeSet<>(accepted)));
+                        + (accepted.isEmpty() ? "none" : new TreeSet<>(accepted)));
             }
         }
     }

@@ -51,7 +51,7 @@ public record IommuFault(String iommu, int streamId, long iova, Access access, R
 
     @Override
     public String toString() {
-        return "IOMMU fault on " + iommu + " stream " + streamId + ": " + access + " at IOVA " + Hex.of(iova)
-                + ": " + reason + " (" + code + ")";
+        return "IOMMU fault on " + iommu + " stream " + streamId + ": " + access + " at IOVA " + Hex.of(iova) + ": "
+                + reason + " (" + code + ")";
     }
 }

@@ -29,8 +29,7 @@ public final class IotlbGather {
     private long end;
 
     /** Creates an empty gather. */
-    public IotlbGather() {
-    }
+    public IotlbGather() {}
 
     /**
      * Whether no range is owed.
@@ -114,7 +113,8 @@ public final class IotlbGather {
 
     @Override
     public String toString() {
-        return domain == null ? "empty IOTLB gather"
+        return domain == null
+                ? "empty IOTLB gather"
                 : "IOTLB gather of " + Hex.range(start, end - start) + " in " + domain;
     }
 }

@@ -405,7 +405,8 @@ final class FreeRangeTree {
             throw new IllegalStateException(where + ": leaves must all be at the last level");
         }
         if (n.count > capacity || (n != root && n.count < minimum) || (n == root && !n.leaf() && n.count < 2)) {
-            throw new IllegalStateException(where + ": holds " + n.count + " entries, outside [" + minimum + ", " + capacity + "]");
+            throw new IllegalStateException(
+                    where + ": holds " + n.count + " entries, outside [" + minimum + ", " + capacity + "]");
         }
         for (int i = 1; i < n.count; i++) {
             if (n.keys[i - 1] >= n.keys[i]) {
@@ -413,7 +414,8 @@ final class FreeRangeTree {
             }
         }
         if (n.max != n.computeMax()) {
-            throw new IllegalStateException(where + ": max " + Hex.of(n.max) + " but entries say " + Hex.of(n.computeMax()));
+            throw new IllegalStateException(
+                    where + ": max " + Hex.of(n.max) + " but entries say " + Hex.of(n.computeMax()));
         }
         for (int i = 0; i < n.count; i++) {
             if (n.leaf()) {
@@ -421,7 +423,8 @@ final class FreeRangeTree {
             } else {
                 Node kid = n.kids[i];
                 if (kid.count == 0 || n.keys[i] != kid.keys[0] || n.vals[i] != kid.max) {
-                    throw new IllegalStateException(where + ": entry " + i + " does not match its child's lowest start and max");
+                    throw new IllegalStateException(
+                            where + ": entry " + i + " does not match its child's lowest start and max");
                 }
                 checkNode(kid, level + 1, out);
             }
@@ -440,6 +443,7 @@ final class FreeRangeTree {
         final long[] vals;
         /** Children of an inner node; {@code null} in a leaf. */
         final Node[] kids;
+
         int count;
         /** Largest free length in this subtree. */
         long max;

@@ -60,8 +60,7 @@ public final class IovaAllocator {
      * @param allocated live allocations, sorted by address
      * @param reserved reserved ranges, sorted by address
      */
-    public record Snapshot(List<Range> allocated, List<Range> reserved) {
-    }
+    public record Snapshot(List<Range> allocated, List<Range> reserved) {}
 
     /** Entries per tree node: a few cache lines of starts and ends, scanned in one go. */
     static final int DEFAULT_NODE_CAPACITY = 32;
@@ -82,6 +81,7 @@ public final class IovaAllocator {
     private final int liveShift;
     /** The per-thread range caches and their depot, or {@code null} when caching is off. */
     private final RangeCaches caches;
+
     @GuardedBy("this")
     private final TreeMap<Long, Long> reserved = new TreeMap<>();
     /** The free ranges. */
@@ -144,9 +144,9 @@ public final class IovaAllocator {
     }
 
     /** As the public constructor, with a chosen node capacity and range caches on or off. */
-    IovaAllocator(long start, long end, long granule, FailureInjector failures, int nodeCapacity,
-            boolean rangeCaches) {
-        Objects.requireNonNull(failures, "failures is null; pass FailureInjector.none() for an allocator nothing fails");
+    IovaAllocator(long start, long end, long granule, FailureInjector failures, int nodeCapacity, boolean rangeCaches) {
+        Objects.requireNonNull(
+                failures, "failures is null; pass FailureInjector.none() for an allocator nothing fails");
         if (granule <= 0 || Long.bitCount(granule) != 1) {
             throw new InvalidArgumentException("IOVA granule must be a power of two, got " + Hex.of(granule));
         }
@@ -294,8 +294,8 @@ public final class IovaAllocator {
         FreeRangeTree.Cursor c = cursor;
         int i = free.locate(c, iova);
         if (!free.fitsIn(c, i, iova, size)) {
-            throw new MappingConflictException("IOVA range " + Hex.range(iova, size)
-                    + " is not free: it overlaps an allocated or reserved range");
+            throw new MappingConflictException(
+                    "IOVA range " + Hex.range(iova, size) + " is not free: it overlaps an allocated or reserved range");
         }
         free.take(c, i, iova, size);
         LiveStripe l = liveStripe(iova);
@@ -319,8 +319,8 @@ public final class IovaAllocator {
         FreeRangeTree.Cursor c = cursor;
         int i = free.locate(c, iova);
         if (!free.fitsIn(c, i, iova, size)) {
-            throw new MappingConflictException("cannot reserve " + Hex.range(iova, size)
-                    + ": it overlaps an allocated or reserved range");
+            throw new MappingConflictException(
+                    "cannot reserve " + Hex.range(iova, size) + ": it overlaps an allocated or reserved range");
         }
         free.take(c, i, iova, size);
         reserved.put(iova, size);
@@ -534,7 +534,8 @@ public final class IovaAllocator {
         for (int i = 0; i < ranges.size(); i++) {
             long[] r = ranges.get(i);
             if (r[0] < start || r[1] > end || r[0] >= r[1]) {
-                throw new IllegalStateException("free range " + Hex.range(r[0], r[1] - r[0]) + " is empty or outside the space");
+                throw new IllegalStateException(
+                        "free range " + Hex.range(r[0], r[1] - r[0]) + " is empty or outside the space");
             }
             if (i > 0 && ranges.get(i - 1)[1] >= r[0]) {
                 throw new IllegalStateException("free ranges overlap or touch without being merged at " + Hex.of(r[0]));

@@ -50,6 +50,7 @@ final class RangeCaches {
 
     private final int granuleShift;
     private final Stripe[] stripes;
+
     @GuardedBy("the allocator")
     private final ArrayDeque<Magazine>[] depot;
 
@@ -238,8 +239,10 @@ final class RangeCaches {
     private static final class Stripe {
         @GuardedBy("this")
         final Magazine[] loaded = new Magazine[CLASSES];
+
         @GuardedBy("this")
         final Magazine[] prev = new Magazine[CLASSES];
+
         long p0, p1, p2, p3, p4, p5, p6, p7, p8, p9, p10, p11, p12, p13, p14, p15;
 
         int count(Magazine m) {

@@ -95,9 +95,10 @@ public final class PageAllocator {
 
         @Override
         public String toString() {
-            return use == PageUse.PAGE_TABLE ? "a page-table block " + Hex.range(pa, size)
+            return use == PageUse.PAGE_TABLE
+                    ? "a page-table block " + Hex.range(pa, size)
                     : (holder == ANONYMOUS ? "an anonymous " : "holder #" + holder + "'s ") + use + " block "
-                    + Hex.range(pa, size);
+                            + Hex.range(pa, size);
         }
     }
 
@@ -167,8 +168,8 @@ public final class PageAllocator {
         long end = memory.end();
         while (pa < end) {
             int order = maxOrder;
-            while (order > 0 && ((pa & ((1L << (order + pageShift)) - 1)) != 0
-                    || (1L << (order + pageShift)) > end - pa)) {
+            while (order > 0
+                    && ((pa & ((1L << (order + pageShift)) - 1)) != 0 || (1L << (order + pageShift)) > end - pa)) {
                 order--;
             }
             free[order].add(pa);
@@ -258,14 +259,14 @@ public final class PageAllocator {
     public Block allocateLargest(long maxSize, long minSize, PageUse use, long holder) {
         Objects.requireNonNull(use, "use");
         if (holder < 0 || holder > holders.get()) {
-            throw new InvalidArgumentException("holder #" + holder + " was never handed out; accepted: "
-                    + ANONYMOUS + " or an id from newHolder() (1.." + holders.get() + ")");
+            throw new InvalidArgumentException("holder #" + holder + " was never handed out; accepted: " + ANONYMOUS
+                    + " or an id from newHolder() (1.." + holders.get() + ")");
         }
         int max = orderOf(maxSize);
         int min = orderOf(minSize);
         if (min > max) {
-            throw new InvalidArgumentException("minimum block " + Hex.size(minSize) + " exceeds maximum "
-                    + Hex.size(maxSize));
+            throw new InvalidArgumentException(
+                    "minimum block " + Hex.size(minSize) + " exceeds maximum " + Hex.size(maxSize));
         }
         checkInjectedFailure(use);
         if (caches != null && max < CACHED_ORDERS) {
@@ -350,8 +351,9 @@ public final class PageAllocator {
         Objects.requireNonNull(use, "use");
         int target = orderOf(size);
         if ((pa & (size - 1)) != 0 || !memory.contains(pa, size)) {
-            throw new InvalidArgumentException("block " + Hex.range(pa, size) + " must be naturally aligned to its size "
-                    + Hex.size(size) + " and inside memory " + Hex.range(memory.base(), memory.size()));
+            throw new InvalidArgumentException(
+                    "block " + Hex.range(pa, size) + " must be naturally aligned to its size " + Hex.size(size)
+                            + " and inside memory " + Hex.range(memory.base(), memory.size()));
         }
         checkInjectedFailure(use);
         synchronized (this) {
@@ -388,8 +390,11 @@ public final class PageAllocator {
 
     /** Lets the failure injector fail this allocation, at the point for its use. */
     private void checkInjectedFailure(PageUse use) {
-        memory.failures().check(use == PageUse.BUFFER
-                ? FailureInjector.Point.PAGE_ALLOCATION : FailureInjector.Point.TABLE_PAGE_ALLOCATION);
+        memory.failures()
+                .check(
+                        use == PageUse.BUFFER
+                                ? FailureInjector.Point.PAGE_ALLOCATION
+                                : FailureInjector.Point.TABLE_PAGE_ALLOCATION);
     }
 
     /**
@@ -412,8 +417,7 @@ public final class PageAllocator {
     }
 
     private LiveStripe liveStripe(long pa) {
-        return live.length == 1 ? live[0]
-                : live[(int) (((pa >>> pageShift) * 0xC2B2_AE3D_27D4_EB4FL) >>> liveShift)];
+        return live.length == 1 ? live[0] : live[(int) (((pa >>> pageShift) * 0xC2B2_AE3D_27D4_EB4FL) >>> liveShift)];
     }
 
     /** This thread's per-CPU list. */
@@ -436,7 +440,8 @@ public final class PageAllocator {
         synchronized (guard(first)) {
             block = first.ranges.get(pa, -1);
             if (block < 0 || (1L << (liveOrder(block) + pageShift)) != size) {
-                String found = block < 0 ? "no live block starts there"
+                String found = block < 0
+                        ? "no live block starts there"
                         : "the live block there is " + Hex.size(1L << (liveOrder(block) + pageShift));
                 throw new InvalidArgumentException("split of " + Hex.range(pa, size) + " refused: " + found);
             }
@@ -510,7 +515,8 @@ public final class PageAllocator {
     private int unlive(LiveStripe l, long pa, long size, long holder) {
         long block = l.ranges.get(pa, -1);
         if (block < 0 || (1L << (liveOrder(block) + pageShift)) != size) {
-            String found = block < 0 ? "no live block starts there"
+            String found = block < 0
+                    ? "no live block starts there"
                     : "the live block there is " + Hex.size(1L << (liveOrder(block) + pageShift));
             throw new InvalidArgumentException("free of " + Hex.range(pa, size) + " refused: " + found
                     + " (double free, foreign or misaligned range)");
@@ -626,8 +632,8 @@ public final class PageAllocator {
                     long last = holders.addAndGet(HOLDER_BATCH);
                     if (last > MAX_HOLDER) {
                         holders.addAndGet(-HOLDER_BATCH);
-                        throw new PhysicalMemoryExhaustedException("no holder id left: " + Hex.of(MAX_HOLDER)
-                                + " handed out");
+                        throw new PhysicalMemoryExhaustedException(
+                                "no holder id left: " + Hex.of(MAX_HOLDER) + " handed out");
                     }
                     mine.nextHolder = last - HOLDER_BATCH + 1;
                     mine.holderEnd = last + 1;
@@ -653,8 +659,8 @@ public final class PageAllocator {
      */
     public Holding holding(long pa) {
         if (!memory.contains(pa, 1)) {
-            throw new InvalidArgumentException("address " + Hex.of(pa) + " is outside memory "
-                    + Hex.range(memory.base(), memory.size()));
+            throw new InvalidArgumentException(
+                    "address " + Hex.of(pa) + " is outside memory " + Hex.range(memory.base(), memory.size()));
         }
         return liveBlockAround(pa);
     }
@@ -724,14 +730,15 @@ public final class PageAllocator {
     @Override
     public String toString() {
         Usage u = usage();
-        return "PageAllocator[free " + Hex.of(u.freeBytes()) + ", buffer " + Hex.of(u.bufferBytes())
-                + ", tables " + Hex.of(u.tableBytes()) + ", " + u.liveBlocks() + " blocks]";
+        return "PageAllocator[free " + Hex.of(u.freeBytes()) + ", buffer " + Hex.of(u.bufferBytes()) + ", tables "
+                + Hex.of(u.tableBytes()) + ", " + u.liveBlocks() + " blocks]";
     }
 
     /** The written fields of a {@link LiveStripe}, laid out before its padding. */
     private static class LiveStripeFields {
         /** Live blocks, address to {@link #liveValue}: two array slots a block (heap per buffer is a target). */
         final LongLongMap ranges = new LongLongMap();
+
         long bufferBytes;
         long tableBytes;
     }
@@ -773,6 +780,7 @@ public final class PageAllocator {
         final int[] count = new int[CACHED_ORDERS];
         /** The next holder id this list hands out; ids up to {@link #holderEnd} are reserved for it. */
         long nextHolder;
+
         long holderEnd;
         long p0, p1, p2, p3, p4, p5, p6, p7, p8, p9, p10, p11, p12, p13, p14, p15;
 

@@ -3,6 +3,7 @@ package org.dmashare.memory;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.nio.ByteOrder;
+import java.util.Arrays;
 import java.util.Objects;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReferenceArray;
@@ -31,10 +32,8 @@ public final class PhysicalMemory {
     private static final int FRAME_SIZE = 1 << FRAME_SHIFT;
     private static final int CHUNK_SHIFT = 14; // frames per directory chunk: 64 MiB of memory
     private static final int CHUNK_FRAMES = 1 << CHUNK_SHIFT;
-    private static final VarHandle LONGS =
-            MethodHandles.byteArrayViewVarHandle(long[].class, ByteOrder.LITTLE_ENDIAN);
-    private static final VarHandle INTS =
-            MethodHandles.byteArrayViewVarHandle(int[].class, ByteOrder.LITTLE_ENDIAN);
+    private static final VarHandle LONGS = MethodHandles.byteArrayViewVarHandle(long[].class, ByteOrder.LITTLE_ENDIAN);
+    private static final VarHandle INTS = MethodHandles.byteArrayViewVarHandle(int[].class, ByteOrder.LITTLE_ENDIAN);
 
     private final long base;
     private final long size;
@@ -88,8 +87,8 @@ public final class PhysicalMemory {
 
     private static PhysicalMemory create(long base, long size, int pageSize, boolean pageCaches) {
         if (pageSize != 4096 && pageSize != 16384) {
-            throw new InvalidArgumentException("page size must be 4 KiB (0x1000) or 16 KiB (0x4000), got "
-                    + Hex.size(pageSize));
+            throw new InvalidArgumentException(
+                    "page size must be 4 KiB (0x1000) or 16 KiB (0x4000), got " + Hex.size(pageSize));
         }
         if (size <= 0 || size > MAX_SIZE || size % pageSize != 0) {
             throw new InvalidArgumentException("memory size must be a positive multiple of the page size "
@@ -282,7 +281,7 @@ public final class PhysicalMemory {
             int n = Math.min(length, FRAME_SIZE - inFrame);
             byte[] frame = frame(pa, false);
             if (frame == null) {
-                java.util.Arrays.fill(dst, offset, offset + n, (byte) 0);
+                Arrays.fill(dst, offset, offset + n, (byte) 0);
             } else {
                 System.arraycopy(frame, inFrame, dst, offset, n);
             }
@@ -353,15 +352,15 @@ public final class PhysicalMemory {
      */
     public void fill(long pa, long length, byte value) {
         if (length < 0 || !contains(pa, length)) {
-            throw new InvalidArgumentException("fill of " + Hex.range(pa, length) + " is outside memory "
-                    + Hex.range(base, size));
+            throw new InvalidArgumentException(
+                    "fill of " + Hex.range(pa, length) + " is outside memory " + Hex.range(base, size));
         }
         while (length > 0) {
             int inFrame = (int) (pa & (FRAME_SIZE - 1));
             int n = (int) Math.min(length, FRAME_SIZE - inFrame);
             byte[] frame = frame(pa, value != 0);
             if (frame != null) {
-                java.util.Arrays.fill(frame, inFrame, inFrame + n, value);
+                Arrays.fill(frame, inFrame, inFrame + n, value);
             }
             pa += n;
             length -= n;
@@ -388,8 +387,8 @@ public final class PhysicalMemory {
                     + ") does not fit an array of " + arrayLength);
         }
         if (!contains(pa, length)) {
-            throw new InvalidArgumentException("access to " + Hex.range(pa, length)
-                    + " is outside memory " + Hex.range(base, size));
+            throw new InvalidArgumentException(
+                    "access to " + Hex.range(pa, length) + " is outside memory " + Hex.range(base, size));
         }
     }
 
@@ -417,7 +416,7 @@ public final class PhysicalMemory {
 
     @Override
     public String toString() {
-        return "PhysicalMemory[" + Hex.range(base, size) + ", page " + Hex.size(pageSize)
-                + ", touched " + Hex.of(touchedBytes()) + "]";
+        return "PhysicalMemory[" + Hex.range(base, size) + ", page " + Hex.size(pageSize) + ", touched "
+                + Hex.of(touchedBytes()) + "]";
     }
 }

@@ -73,10 +73,12 @@ public final class IoPageTable implements AutoCloseable {
      * default methods that recompute from several interface calls, and every walk step used them.
      */
     private final int[] shifts;
+
     private final int[] entries;
     private final long[] levelTableBytes;
     /** For each bit n of the page-size bitmap, the level whose leaves of 2^n bytes map uses. */
     private final int[] levelOfSize = new int[64];
+
     private final long pageSizes;
     private final boolean sameAddress;
     private final UnmapPolicy unmapPolicy;
@@ -244,7 +246,8 @@ public final class IoPageTable implements AutoCloseable {
         checkOpen();
         long granule = 1L << format.granuleShift();
         checkIovaRange("map", iova, size, granule);
-        if ((pa & (granule - 1)) != 0 || !memory.contains(pa, size)
+        if ((pa & (granule - 1)) != 0
+                || !memory.contains(pa, size)
                 || (format.outputBits() < 64 && ((pa + size - 1) >>> format.outputBits()) != 0)) {
             throw new InvalidArgumentException("map of IOVA " + Hex.range(iova, size) + " to physical "
                     + Hex.range(pa, size) + " refused: the physical range must be aligned to the granule "
@@ -292,8 +295,7 @@ public final class IoPageTable implements AutoCloseable {
     }
 
     /** An empty table a map replaced by a leaf: where its entry was, the entry, the table holding it. */
-    private record Displaced(long entryPa, long pte, Table holder, Table table) {
-    }
+    private record Displaced(long entryPa, long pte, Table holder, Table table) {}
 
     /**
      * Unmaps every leaf in {@code [iova, iova + size)}. With {@link UnmapPolicy#REFUSE_CUT} the
@@ -323,7 +325,8 @@ public final class IoPageTable implements AutoCloseable {
         if (cut != null) {
             throw new MappingConflictException("unmap of IOVA " + Hex.range(iova, size) + " refused: the "
                     + Hex.size(cut.span()) + " mapping at IOVA " + Hex.range(cut.start(), cut.span())
-                    + (unmapPolicy == UnmapPolicy.REFUSE_CUT ? " sticks out of it; unmap must cover whole mappings"
+                    + (unmapPolicy == UnmapPolicy.REFUSE_CUT
+                            ? " sticks out of it; unmap must cover whole mappings"
                             : " starts before it; unmap must start at a mapping's first byte"));
         }
         return clear(top, iova, end, true);
@@ -394,7 +397,10 @@ public final class IoPageTable implements AutoCloseable {
 
     private void checkIovaRange(String op, long iova, long size, long granule) {
         long limit = format.inputBits() >= 63 ? Long.MAX_VALUE : 1L << format.inputBits();
-        if (size <= 0 || (size & (granule - 1)) != 0 || (iova & (granule - 1)) != 0 || iova < 0
+        if (size <= 0
+                || (size & (granule - 1)) != 0
+                || (iova & (granule - 1)) != 0
+                || iova < 0
                 || iova > limit - size) {
             throw new InvalidArgumentException(op + " of IOVA " + Hex.of(iova) + " size " + Hex.of(size)
                     + " refused: IOVA and size must be positive multiples of the granule " + Hex.size(granule)
@@ -557,7 +563,8 @@ public final class IoPageTable implements AutoCloseable {
                 long start = pa + j * leaf;
                 long same = sameAddress ? format.encodeLeaf(start, leaf, prot, level) : 0;
                 for (int k = 0; k < items; k++) {
-                    scratch[j * items + k] = sameAddress ? same : format.encodeLeaf(start + k * item, leaf, prot, level);
+                    scratch[j * items + k] =
+                            sameAddress ? same : format.encodeLeaf(start + k * item, leaf, prot, level);
                 }
             }
         }
@@ -574,8 +581,7 @@ public final class IoPageTable implements AutoCloseable {
     }
 
     /** A leaf found by {@link #findLeaf} or {@link #leafAt}: its first IOVA and the bytes it maps. */
-    private record Leaf(long start, long span) {
-    }
+    private record Leaf(long start, long span) {}
 
     /** The first leaf under {@code t} overlapping {@code [from, to)} (a map conflict), or null. */
     private Leaf findLeaf(Table t, long from, long to) {
@@ -597,8 +603,8 @@ public final class IoPageTable implements AutoCloseable {
                 return new Leaf(start & -size, size);
             }
             if (kind == PteKind.TABLE && level + 1 < format.levels()) {
-                Leaf hit = findLeaf(tables.get(format.address(pte, level)), Math.max(start, from),
-                        Math.min(start + span, to));
+                Leaf hit = findLeaf(
+                        tables.get(format.address(pte, level)), Math.max(start, from), Math.min(start + span, to));
                 if (hit != null) {
                     return hit;
                 }

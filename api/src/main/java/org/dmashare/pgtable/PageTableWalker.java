@@ -14,8 +14,7 @@ import org.dmashare.memory.PhysicalMemory;
  * translations through it checks what a device would see.
  */
 public final class PageTableWalker {
-    private PageTableWalker() {
-    }
+    private PageTableWalker() {}
 
     /**
      * The outcome of one walk: a translation, or the level and reason at which it faulted.
@@ -87,8 +86,8 @@ public final class PageTableWalker {
         return walk(memory, format, rootPa, topLevel, 0, iova);
     }
 
-    private static Result walk(PhysicalMemory memory, PteFormat format, long rootPa, int topLevel, long base,
-            long iova) {
+    private static Result walk(
+            PhysicalMemory memory, PteFormat format, long rootPa, int topLevel, long base, long iova) {
         long offset = iova - base;
         int reach = format.shift(topLevel) + Integer.numberOfTrailingZeros(format.entries(topLevel));
         int bits = Math.min(format.inputBits(), reach);
@@ -114,8 +113,16 @@ public final class PageTableWalker {
                 }
                 long pa = format.outputAddress(pte, level, offset);
                 long leaf = iova & -size;
-                return new Result(new Translation(iova, pa, size, format.prot(pte, level),
-                        leaf + format.windowStart(pte, level), leaf + format.windowEnd(pte, level)), null, level);
+                return new Result(
+                        new Translation(
+                                iova,
+                                pa,
+                                size,
+                                format.prot(pte, level),
+                                leaf + format.windowStart(pte, level),
+                                leaf + format.windowEnd(pte, level)),
+                        null,
+                        level);
             }
             if (level == format.levels() - 1) {
                 return new Result(null, IommuFault.Reason.TRANSLATION, level);
@@ -160,8 +167,8 @@ public final class PageTableWalker {
         return out;
     }
 
-    private static void collect(PhysicalMemory memory, PteFormat format, long table, int level, long base,
-            List<Translation> out) {
+    private static void collect(
+            PhysicalMemory memory, PteFormat format, long table, int level, long base, List<Translation> out) {
         int shift = format.shift(level);
         int entryBytes = format.entryBytes();
         int i = 0;
@@ -176,8 +183,13 @@ public final class PageTableWalker {
             if (kind == PteKind.LEAF && format.leafAllowed(level)) {
                 long size = format.leafSize(pte, level);
                 long start = iova & -size;
-                out.add(new Translation(start, format.outputAddress(pte, level, start), size, format.prot(pte, level),
-                        start + format.windowStart(pte, level), start + format.windowEnd(pte, level)));
+                out.add(new Translation(
+                        start,
+                        format.outputAddress(pte, level, start),
+                        size,
+                        format.prot(pte, level),
+                        start + format.windowStart(pte, level),
+                        start + format.windowEnd(pte, level)));
                 i = (int) ((start + size - base) >>> shift);
                 continue;
             } else if (kind == PteKind.TABLE && level + 1 < format.levels()) {

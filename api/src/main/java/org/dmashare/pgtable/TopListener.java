@@ -10,7 +10,7 @@ package org.dmashare.pgtable;
 @FunctionalInterface
 public interface TopListener {
     /** A listener that does nothing, for tables whose top never changes. */
-    TopListener NONE = (rootPa, topLevel) -> { };
+    TopListener NONE = (rootPa, topLevel) -> {};
 
     /**
      * The table's top changed.

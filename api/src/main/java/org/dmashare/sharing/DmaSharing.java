@@ -48,6 +48,7 @@ public final class DmaSharing {
     private final PhysicalMemory memory;
     /** Live buffers: a sum of per-thread cells, so threads sharing at once do not write one cache line. */
     private final LongAdder live = new LongAdder();
+
     private final ShareTransaction transaction;
 
     /**
@@ -176,8 +177,7 @@ public final class DmaSharing {
         ShareTransaction.checkApertures(targets, length);
         Pages pages = transaction.allocatePages(length, alignment);
         try {
-            SharedBuffer buffer = new SharedBuffer(this, size, length, alignment, pages.blocks, pages, true,
-                    options);
+            SharedBuffer buffer = new SharedBuffer(this, size, length, alignment, pages.blocks, pages, true, options);
             synchronized (buffer) {
                 transaction.mapInitial(buffer, targets);
             }
@@ -239,8 +239,8 @@ public final class DmaSharing {
      * @throws IovaSpaceExhaustedException if a domain has no free IOVA range large enough
      * @throws MappingConflictException if a map fails (nothing is left mapped)
      */
-    public SharedBuffer importScatterList(PageLease lender, ScatterList list, List<? extends IommuDomain> domains,
-            ShareOptions options) {
+    public SharedBuffer importScatterList(
+            PageLease lender, ScatterList list, List<? extends IommuDomain> domains, ShareOptions options) {
         Objects.requireNonNull(lender, "lender");
         Objects.requireNonNull(list, "list");
         List<IommuDomain> targets = transaction.checkDomains(domains, options);
@@ -249,8 +249,8 @@ public final class DmaSharing {
         try {
             transaction.checkImport(pages, list, alignment);
             ShareTransaction.checkApertures(targets, list.totalLength());
-            SharedBuffer buffer = new SharedBuffer(this, list.totalLength(), list.totalLength(), alignment,
-                    list, pages, false, options);
+            SharedBuffer buffer = new SharedBuffer(
+                    this, list.totalLength(), list.totalLength(), alignment, list, pages, false, options);
             synchronized (buffer) {
                 transaction.mapInitial(buffer, targets);
             }
@@ -292,9 +292,10 @@ public final class DmaSharing {
     private long checkSize(long size, long alignment) {
         long largest = memory.size() & -alignment;
         if (size <= 0 || size > largest) {
-            throw new InvalidArgumentException("buffer size " + Hex.of(size) + " must be positive and, rounded up to the"
-                    + " alignment " + Hex.size(alignment) + ", fit the memory's " + Hex.size(memory.size())
-                    + ": at most " + Hex.size(largest));
+            throw new InvalidArgumentException(
+                    "buffer size " + Hex.of(size) + " must be positive and, rounded up to the"
+                            + " alignment " + Hex.size(alignment) + ", fit the memory's " + Hex.size(memory.size())
+                            + ": at most " + Hex.size(largest));
         }
         return roundUp(size, alignment);
     }

@@ -29,8 +29,9 @@ public final class ScatterList implements Iterable<ScatterList.Segment> {
          */
         public Segment {
             if (pa < 0 || length <= 0 || pa > Long.MAX_VALUE - length) {
-                throw new InvalidArgumentException("a segment needs pa >= 0 and a positive length without overflow, got pa "
-                        + Hex.of(pa) + " length " + Hex.of(length));
+                throw new InvalidArgumentException(
+                        "a segment needs pa >= 0 and a positive length without overflow, got pa " + Hex.of(pa)
+                                + " length " + Hex.of(length));
             }
         }
 
@@ -153,8 +154,8 @@ public final class ScatterList implements Iterable<ScatterList.Segment> {
      */
     public long physicalAddress(long offset) {
         if (offset < 0 || offset >= totalLength) {
-            throw new InvalidArgumentException("offset " + Hex.of(offset) + " is outside the list's "
-                    + Hex.size(totalLength));
+            throw new InvalidArgumentException(
+                    "offset " + Hex.of(offset) + " is outside the list's " + Hex.size(totalLength));
         }
         for (Segment s : segments) {
             if (offset < s.length()) {

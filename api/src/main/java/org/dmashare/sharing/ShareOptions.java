@@ -25,8 +25,8 @@ import org.dmashare.iommu.Prot;
  * @param futureGranule a granule (power of two, or 0) a later domain will need, when that domain
  *     does not exist yet
  */
-public record ShareOptions(Prot prot, long alignment, boolean identicalIova, List<IommuDomain> futureDomains,
-        long futureGranule) {
+public record ShareOptions(
+        Prot prot, long alignment, boolean identicalIova, List<IommuDomain> futureDomains, long futureGranule) {
 
     /** Read-write, no extra alignment, per-domain IOVAs, no future domains. */
     public static final ShareOptions DEFAULTS = new ShareOptions(Prot.READ_WRITE, 0, false, List.of(), 0);
@@ -53,7 +53,8 @@ public record ShareOptions(Prot prot, long alignment, boolean identicalIova, Lis
             throw new InvalidArgumentException("alignment must be 0 or a power of two, got " + Hex.of(alignment));
         }
         if (futureGranule < 0 || (futureGranule != 0 && Long.bitCount(futureGranule) != 1)) {
-            throw new InvalidArgumentException("future granule must be 0 or a power of two, got " + Hex.of(futureGranule));
+            throw new InvalidArgumentException(
+                    "future granule must be 0 or a power of two, got " + Hex.of(futureGranule));
         }
     }
 
@@ -87,8 +88,7 @@ public record ShareOptions(Prot prot, long alignment, boolean identicalIova, Lis
         private final List<IommuDomain> futureDomains = new ArrayList<>();
         private long futureGranule;
 
-        private Builder() {
-        }
+        private Builder() {}
 
         /**
          * Sets the rights of every mapping.

@@ -73,8 +73,8 @@ final class ShareTransaction {
      */
     private static long iovaAlignment(ScatterList blocks, IommuDomain d, long align) {
         ScatterList.Segment first = blocks.segments().get(0);
-        long natural = Math.min(Long.lowestOneBit(first.pa() == 0 ? Long.MIN_VALUE : first.pa()),
-                Long.highestOneBit(first.length()));
+        long natural = Math.min(
+                Long.lowestOneBit(first.pa() == 0 ? Long.MIN_VALUE : first.pa()), Long.highestOneBit(first.length()));
         long sizes = d.pageSizes() & ((natural << 1) - 1);
         return sizes != 0 ? Math.max(align, Long.highestOneBit(sizes)) : align;
     }
@@ -88,12 +88,12 @@ final class ShareTransaction {
             throw new ObjectClosedException("domain " + d + " is closed");
         }
         if (d.type() != DomainType.PAGING) {
-            throw new InvalidArgumentException("domain " + d + " is a " + d.type()
-                    + " domain; buffers can only be mapped into paging domains");
+            throw new InvalidArgumentException(
+                    "domain " + d + " is a " + d.type() + " domain; buffers can only be mapped into paging domains");
         }
         if (d.iommu().memory() != memory) {
-            throw new InvalidArgumentException("domain " + d + " translates to " + d.iommu().memory()
-                    + ", not to this helper's " + memory);
+            throw new InvalidArgumentException(
+                    "domain " + d + " translates to " + d.iommu().memory() + ", not to this helper's " + memory);
         }
         iovas(d); // refuses, before anything changes, a domain whose IOVA space the core cannot allocate in
     }
@@ -147,8 +147,8 @@ final class ShareTransaction {
         for (IommuDomain d : domains) {
             long space = d.iovaSpace().end() - d.iovaSpace().start();
             if (length > space) {
-                throw new InvalidArgumentException("buffer of " + Hex.size(length) + " cannot fit the IOVA space of " + d
-                        + ": " + Hex.range(d.iovaSpace().start(), space));
+                throw new InvalidArgumentException("buffer of " + Hex.size(length) + " cannot fit the IOVA space of "
+                        + d + ": " + Hex.range(d.iovaSpace().start(), space));
             }
         }
     }
@@ -196,10 +196,12 @@ final class ShareTransaction {
             if (e instanceof PhysicalMemoryExhaustedException) {
                 // Measured after giving back the blocks taken so far: what the caller can use now.
                 PageAllocator.Usage now = allocator.usage();
-                throw new PhysicalMemoryExhaustedException("cannot allocate " + Hex.size(length) + " in blocks aligned to "
-                        + Hex.size(alignment) + ": " + Hex.size(now.freeBytes()) + " free, largest free block "
-                        + Hex.size(allocator.largestFreeBlock()) + ", and the free blocks of at least "
-                        + Hex.size(alignment) + " do not add up to " + Hex.size(length), e);
+                throw new PhysicalMemoryExhaustedException(
+                        "cannot allocate " + Hex.size(length) + " in blocks aligned to "
+                                + Hex.size(alignment) + ": " + Hex.size(now.freeBytes()) + " free, largest free block "
+                                + Hex.size(allocator.largestFreeBlock()) + ", and the free blocks of at least "
+                                + Hex.size(alignment) + " do not add up to " + Hex.size(length),
+                        e);
             }
             throw e;
         }
@@ -230,10 +232,14 @@ final class ShareTransaction {
                 }
             }
             if (why != null) {
-                throw new UnsafeScatterListException(index, "cannot import scatter list: segment " + index + " " + s
-                        + " is unsafe: " + why + ". Accepted: non-overlapping segments whose address and length are"
-                        + " multiples of " + Hex.size(alignment) + ", inside the lender's pages " + pages.blocks.segments()
-                        + " (holder #" + pages.holder + ")");
+                throw new UnsafeScatterListException(
+                        index,
+                        "cannot import scatter list: segment " + index + " " + s
+                                + " is unsafe: " + why
+                                + ". Accepted: non-overlapping segments whose address and length are"
+                                + " multiples of " + Hex.size(alignment) + ", inside the lender's pages "
+                                + pages.blocks.segments()
+                                + " (holder #" + pages.holder + ")");
             }
             earlier.put(s.pa(), s.end());
             index++;
@@ -244,7 +250,8 @@ final class ShareTransaction {
     private static String overlap(TreeMap<Long, Long> earlier, ScatterList.Segment s, ScatterList list) {
         Map.Entry<Long, Long> below = earlier.floorEntry(s.pa());
         Map.Entry<Long, Long> above = earlier.ceilingEntry(s.pa());
-        Map.Entry<Long, Long> hit = below != null && below.getValue() > s.pa() ? below
+        Map.Entry<Long, Long> hit = below != null && below.getValue() > s.pa()
+                ? below
                 : above != null && above.getKey() < s.end() ? above : null;
         if (hit == null) {
             return null;
@@ -253,7 +260,8 @@ final class ShareTransaction {
         while (list.segments().get(other).pa() != hit.getKey()) {
             other++;
         }
-        return (hit.getKey() == s.pa() && hit.getValue() == s.end() ? "it repeats" : "it overlaps") + " segment " + other
+        return (hit.getKey() == s.pa() && hit.getValue() == s.end() ? "it repeats" : "it overlaps") + " segment "
+                + other
                 + " " + Hex.range(hit.getKey(), hit.getValue() - hit.getKey())
                 + "; a device would reach the same bytes at two offsets";
     }
@@ -348,9 +356,11 @@ final class ShareTransaction {
             try {
                 iovas.allocateAt(iova, length);
             } catch (MappingConflictException taken) {
-                throw new MappingConflictException("cannot share with " + d + " at the identical IOVA "
-                        + Hex.range(iova, length) + ": that range is taken there; identical-IOVA buffers"
-                        + " need the same range free in every domain", taken);
+                throw new MappingConflictException(
+                        "cannot share with " + d + " at the identical IOVA "
+                                + Hex.range(iova, length) + ": that range is taken there; identical-IOVA buffers"
+                                + " need the same range free in every domain",
+                        taken);
             }
         } else {
             iova = iovas.allocate(length, iovaAlignment(b.blocks(), d, b.alignment()));
@@ -456,8 +466,8 @@ final class ShareTransaction {
                 }
             }
         }
-        throw new IovaSpaceExhaustedException("could not reserve one IOVA range of " + Hex.size(length)
-                + " in all of " + domains + " after " + MAX_IDENTICAL_ATTEMPTS + " attempts under contention");
+        throw new IovaSpaceExhaustedException("could not reserve one IOVA range of " + Hex.size(length) + " in all of "
+                + domains + " after " + MAX_IDENTICAL_ATTEMPTS + " attempts under contention");
     }
 
     /**

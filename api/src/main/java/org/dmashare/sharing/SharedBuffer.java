@@ -53,12 +53,14 @@ public final class SharedBuffer implements AutoCloseable {
 
     /** The helper; its transaction does every mapping change (no field of its own: heap per buffer is a target). */
     private final DmaSharing sharing;
+
     private final long size;
     private final long length;
     private final long alignment;
     private final ScatterList blocks;
     /** The holder's pages this buffer keeps a reference on: its own, or its lender's. */
     private final Pages pages;
+
     private final boolean owned;
     private final Prot prot;
     private final boolean identical;
@@ -80,8 +82,15 @@ public final class SharedBuffer implements AutoCloseable {
     /** Guarded by this. */
     private boolean closed;
 
-    SharedBuffer(DmaSharing sharing, long size, long length, long alignment,
-            ScatterList blocks, Pages pages, boolean owned, ShareOptions options) {
+    SharedBuffer(
+            DmaSharing sharing,
+            long size,
+            long length,
+            long alignment,
+            ScatterList blocks,
+            Pages pages,
+            boolean owned,
+            ShareOptions options) {
         this.sharing = sharing;
         this.size = size;
         this.length = length;
@@ -173,8 +182,8 @@ public final class SharedBuffer implements AutoCloseable {
         checkOpen();
         Mapping m = find(domain);
         if (m == null) {
-            throw new InvalidArgumentException("buffer is not mapped into " + domain + "; it is mapped into "
-                    + mappingsLocked());
+            throw new InvalidArgumentException(
+                    "buffer is not mapped into " + domain + "; it is mapped into " + mappingsLocked());
         }
         return m.iova();
     }
@@ -360,7 +369,9 @@ public final class SharedBuffer implements AutoCloseable {
         @Override
         public Mapping get(int i) {
             Objects.checkIndex(i, mappingCount);
-            return i == 0 ? new Mapping(domain0, iova0) : i == 1 ? new Mapping(domain1, iova1) : moreMappings.get(i - 2);
+            return i == 0
+                    ? new Mapping(domain0, iova0)
+                    : i == 1 ? new Mapping(domain1, iova1) : moreMappings.get(i - 2);
         }
 
         @Override
@@ -474,8 +485,8 @@ public final class SharedBuffer implements AutoCloseable {
     private void checkSpan(long offset, long n) {
         checkOpen();
         if (offset < 0 || n < 0 || offset > length - n) {
-            throw new InvalidArgumentException("CPU access " + Hex.range(offset, n) + " is outside the buffer's "
-                    + Hex.size(length));
+            throw new InvalidArgumentException(
+                    "CPU access " + Hex.range(offset, n) + " is outside the buffer's " + Hex.size(length));
         }
     }
 
@@ -491,7 +502,7 @@ public final class SharedBuffer implements AutoCloseable {
 
     @Override
     public synchronized String toString() {
-        return "SharedBuffer[" + Hex.size(size) + " as " + Hex.size(length) + ", align " + Hex.size(alignment)
-                + ", " + blocks.size() + " blocks, " + (closed ? "closed" : "mapped " + mappingsLocked()) + "]";
+        return "SharedBuffer[" + Hex.size(size) + " as " + Hex.size(length) + ", align " + Hex.size(alignment) + ", "
+                + blocks.size() + " blocks, " + (closed ? "closed" : "mapped " + mappingsLocked()) + "]";
     }
 }

@@ -3,7 +3,9 @@ package org.dmashare.internal;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
@@ -60,7 +62,7 @@ class LongMapsTest {
             assertThat(map.get(key)).isEqualTo(reference.get(key));
         }
         assertThat(map.size()).isEqualTo(reference.size());
-        java.util.List<String> values = new java.util.ArrayList<>();
+        List<String> values = new ArrayList<>();
         map.forEachValue(values::add);
         assertThat(values).containsExactlyInAnyOrderElementsOf(reference.values());
         map.clear();

@@ -10,6 +10,7 @@ import org.dmashare.Hex;
 import org.dmashare.InvalidArgumentException;
 import org.dmashare.MappingConflictException;
 import org.dmashare.fixture.TwoLevelBackend;
+import org.dmashare.iova.IovaSpace;
 import org.dmashare.memory.PageUse;
 import org.dmashare.memory.PhysicalMemory;
 import org.junit.jupiter.api.Test;
@@ -30,8 +31,8 @@ class IommuApiTest {
     private final IommuDomain domain = attached(unit);
 
     private Iommu unit(String name) {
-        return IommuBackends.find(TwoLevelBackend.NAME).create(IommuConfig.builder("two-level-4k").name(name).build(),
-                memory);
+        return IommuBackends.find(TwoLevelBackend.NAME)
+                .create(IommuConfig.builder("two-level-4k").name(name).build(), memory);
     }
 
     private static IommuDomain attached(Iommu unit) {
@@ -54,7 +55,8 @@ class IommuApiTest {
     }
 
     private void assertFaults(long iova) {
-        assertThatThrownBy(() -> device.read(iova, 1)).as("device read of %s", Long.toHexString(iova))
+        assertThatThrownBy(() -> device.read(iova, 1))
+                .as("device read of %s", Long.toHexString(iova))
                 .isInstanceOf(DeviceFaultException.class);
     }
 
@@ -73,8 +75,9 @@ class IommuApiTest {
         r.failSync = true;
         long pa = pages(G);
         assertThatThrownBy(() -> IommuApi.map(r, IOVA, pa, G, Prot.READ_WRITE)).isSameAs(r.syncFailure);
-        assertThat(r.calls).containsExactly("map " + IOVA + " " + G, "syncMap " + IOVA + " " + G,
-                "unmap " + IOVA + " " + G, "flushIotlb");
+        assertThat(r.calls)
+                .containsExactly(
+                        "map " + IOVA + " " + G, "syncMap " + IOVA + " " + G, "unmap " + IOVA + " " + G, "flushIotlb");
         assertThat(domain.iovaToPhys(IOVA)).isEqualTo(IommuDomain.NO_TRANSLATION);
     }
 
@@ -132,7 +135,9 @@ class IommuApiTest {
         assertThat(gather.start()).as("adjacent ranges merged").isEqualTo(IOVA);
         assertThat(gather.end()).isEqualTo(IOVA + 4 * G);
         IommuApi.iotlbSync(domain, gather);
-        assertThat(invalidations() - before).as("one invalidation for the batch").isEqualTo(1);
+        assertThat(invalidations() - before)
+                .as("one invalidation for the batch")
+                .isEqualTo(1);
         assertThat(gather.isEmpty()).as("the sync empties the gather").isTrue();
         assertFaults(IOVA);
         assertFaults(IOVA + 3 * G);
@@ -160,14 +165,20 @@ class IommuApiTest {
         int cached = unit.iotlbSize();
         long before = invalidations();
         IotlbGather gather = new IotlbGather();
-        assertThat(IommuApi.unmapFast(domain, IOVA + 8 * G, G, gather)).as("nothing mapped there").isZero();
+        assertThat(IommuApi.unmapFast(domain, IOVA + 8 * G, G, gather))
+                .as("nothing mapped there")
+                .isZero();
         assertThat(gather.isEmpty()).isTrue();
         IommuApi.iotlbSync(domain, gather);
         assertThat(invalidations()).isEqualTo(before);
         assertThat(unit.iotlbSize()).as("the IOTLB is untouched").isEqualTo(cached);
         assertThat(IommuApi.unmap(domain, IOVA + 8 * G, G)).isZero();
-        assertThat(invalidations()).as("an unmap that removed nothing invalidates nothing").isEqualTo(before);
-        assertThatThrownBy(gather::start).isInstanceOf(IllegalStateException.class).hasMessageContaining("empty");
+        assertThat(invalidations())
+                .as("an unmap that removed nothing invalidates nothing")
+                .isEqualTo(before);
+        assertThatThrownBy(gather::start)
+                .isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("empty");
     }
 
     @Test
@@ -198,7 +209,9 @@ class IommuApiTest {
                 .isInstanceOf(InvalidArgumentException.class)
                 .hasMessageContaining("unmapFast of " + Hex.range(IOVA, G) + " on " + b)
                 .hasMessageContaining("holds " + Hex.range(IOVA, G) + " of " + domain);
-        assertThat(b.iovaToPhys(IOVA)).as("nothing unmapped in the other domain").isEqualTo(pa + G);
+        assertThat(b.iovaToPhys(IOVA))
+                .as("nothing unmapped in the other domain")
+                .isEqualTo(pa + G);
         assertThatThrownBy(() -> IommuApi.iotlbSync(b, gather)).isInstanceOf(InvalidArgumentException.class);
         assertThat(gather.isEmpty()).isFalse();
         IommuApi.iotlbSync(domain, gather);
@@ -261,7 +274,7 @@ class IommuApiTest {
         }
 
         @Override
-        public org.dmashare.iova.IovaSpace iovaSpace() {
+        public IovaSpace iovaSpace() {
             return real.iovaSpace();
         }
 

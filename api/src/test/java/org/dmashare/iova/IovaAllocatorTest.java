@@ -4,10 +4,16 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.TreeMap;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
 import org.dmashare.InvalidArgumentException;
 import org.dmashare.IovaSpaceExhaustedException;
 import org.dmashare.MappingConflictException;
@@ -47,13 +53,20 @@ class IovaAllocatorTest {
 
     @Test
     void constructorRejectsBadGranuleOrBounds() {
-        assertThatThrownBy(() -> new IovaAllocator(0, END, 0x1800, FailureInjector.none())).isInstanceOf(InvalidArgumentException.class);
-        assertThatThrownBy(() -> new IovaAllocator(0, END, 0, FailureInjector.none())).isInstanceOf(InvalidArgumentException.class);
-        assertThatThrownBy(() -> new IovaAllocator(G, G, G, FailureInjector.none())).isInstanceOf(InvalidArgumentException.class);
-        assertThatThrownBy(() -> new IovaAllocator(2 * G, G, G, FailureInjector.none())).isInstanceOf(InvalidArgumentException.class);
-        assertThatThrownBy(() -> new IovaAllocator(0x800, END, G, FailureInjector.none())).isInstanceOf(InvalidArgumentException.class);
-        assertThatThrownBy(() -> new IovaAllocator(0, END + 0x800, G, FailureInjector.none())).isInstanceOf(InvalidArgumentException.class);
-        assertThatThrownBy(() -> new IovaAllocator(-G, END, G, FailureInjector.none())).isInstanceOf(InvalidArgumentException.class);
+        assertThatThrownBy(() -> new IovaAllocator(0, END, 0x1800, FailureInjector.none()))
+                .isInstanceOf(InvalidArgumentException.class);
+        assertThatThrownBy(() -> new IovaAllocator(0, END, 0, FailureInjector.none()))
+                .isInstanceOf(InvalidArgumentException.class);
+        assertThatThrownBy(() -> new IovaAllocator(G, G, G, FailureInjector.none()))
+                .isInstanceOf(InvalidArgumentException.class);
+        assertThatThrownBy(() -> new IovaAllocator(2 * G, G, G, FailureInjector.none()))
+                .isInstanceOf(InvalidArgumentException.class);
+        assertThatThrownBy(() -> new IovaAllocator(0x800, END, G, FailureInjector.none()))
+                .isInstanceOf(InvalidArgumentException.class);
+        assertThatThrownBy(() -> new IovaAllocator(0, END + 0x800, G, FailureInjector.none()))
+                .isInstanceOf(InvalidArgumentException.class);
+        assertThatThrownBy(() -> new IovaAllocator(-G, END, G, FailureInjector.none()))
+                .isInstanceOf(InvalidArgumentException.class);
         assertThat(iovas.start()).isEqualTo(START);
         assertThat(iovas.end()).isEqualTo(END);
         assertThat(iovas.granule()).isEqualTo(G);
@@ -73,7 +86,9 @@ class IovaAllocatorTest {
         long limit = 0x10_0000;
         assertThat(iovas.allocate(2 * G, G, limit)).isEqualTo(limit - 2 * G);
         assertThat(iovas.allocate(2 * G, G, limit)).isEqualTo(limit - 4 * G);
-        assertThat(iovas.allocate(G, G, END + 0x1000_0000)).as("limit above the space").isEqualTo(END - G);
+        assertThat(iovas.allocate(G, G, END + 0x1000_0000))
+                .as("limit above the space")
+                .isEqualTo(END - G);
         assertThatThrownBy(() -> iovas.allocate(G, G, START)).isInstanceOf(IovaSpaceExhaustedException.class);
         assertThat(iovas.allocate(G, G, START + G)).isEqualTo(START);
     }
@@ -93,8 +108,8 @@ class IovaAllocatorTest {
     void topDownFirstFitTakesTheHighestGapThatFitsNotTheTightest() {
         // Gaps: a 2-granule hole high up, a 4-granule hole lower down.
         iovas.allocateAt(END - 2 * G, 2 * G);
-        iovas.allocateAt(END - 6 * G, 2 * G);        // hole [END-4G, END-2G) of 2 granules
-        iovas.allocateAt(END - 20 * G, 10 * G);      // hole [END-10G, END-6G) of 4 granules
+        iovas.allocateAt(END - 6 * G, 2 * G); // hole [END-4G, END-2G) of 2 granules
+        iovas.allocateAt(END - 20 * G, 10 * G); // hole [END-10G, END-6G) of 4 granules
         assertThat(iovas.allocate(2 * G, G)).isEqualTo(END - 4 * G);
         assertThat(iovas.allocate(G, G)).isEqualTo(END - 7 * G);
         assertThat(iovas.allocate(3 * G, G)).isEqualTo(END - 10 * G);
@@ -149,7 +164,9 @@ class IovaAllocatorTest {
         iovas.reserve(END - 0x10_0000, 0x10_0000);
         assertThat(iovas.allocate(G, G)).isEqualTo(END - 0x10_0000 - G);
         assertThat(iovas.snapshot().reserved()).containsExactly(new Range(END - 0x10_0000, 0x10_0000));
-        assertThat(iovas.liveRanges()).as("reservations are not live allocations").isEqualTo(1);
+        assertThat(iovas.liveRanges())
+                .as("reservations are not live allocations")
+                .isEqualTo(1);
         assertThat(iovas.allocatedBytes()).isEqualTo(G);
         assertThat(iovas.isFree(END - G, G)).isFalse();
         refusedWithoutChange(InvalidArgumentException.class, () -> iovas.free(END - 0x10_0000, 0x10_0000));
@@ -225,7 +242,8 @@ class IovaAllocatorTest {
         assertThat(small.snapshot()).isEqualTo(before);
         small.allocate(0x2000, G);
         small.allocate(G, G);
-        assertThatThrownBy(() -> small.allocate(G, G)).isInstanceOf(IovaSpaceExhaustedException.class)
+        assertThatThrownBy(() -> small.allocate(G, G))
+                .isInstanceOf(IovaSpaceExhaustedException.class)
                 .hasMessageContaining("largest free gap 0x0");
         small.free(0x10000, 0x4000);
         assertThat(small.allocate(0x4000, 0x4000)).isEqualTo(0x10000);
@@ -270,7 +288,9 @@ class IovaAllocatorTest {
                     long s = size;
                     long al = align;
                     long li = limit;
-                    assertThatThrownBy(() -> x.allocate(s, al, li)).as(at).isInstanceOf(IovaSpaceExhaustedException.class);
+                    assertThatThrownBy(() -> x.allocate(s, al, li))
+                            .as(at)
+                            .isInstanceOf(IovaSpaceExhaustedException.class);
                     assertThat(a.snapshot()).as(at).isEqualTo(before);
                 } else {
                     assertThat(a.allocate(size, align, limit)).as(at).isEqualTo(expected);
@@ -293,14 +313,17 @@ class IovaAllocatorTest {
                     }
                 } else {
                     Snapshot before = a.snapshot();
-                    Class<? extends Throwable> type = inside ? MappingConflictException.class : InvalidArgumentException.class;
+                    Class<? extends Throwable> type =
+                            inside ? MappingConflictException.class : InvalidArgumentException.class;
                     assertThatThrownBy(() -> {
-                        if (reserve) {
-                            x.reserve(iova, size);
-                        } else {
-                            x.allocateAt(iova, size);
-                        }
-                    }).as(at).isInstanceOf(type);
+                                if (reserve) {
+                                    x.reserve(iova, size);
+                                } else {
+                                    x.allocateAt(iova, size);
+                                }
+                            })
+                            .as(at)
+                            .isInstanceOf(type);
                     assertThat(a.snapshot()).as(at).isEqualTo(before);
                 }
             } else if (!allocated.isEmpty()) {
@@ -309,7 +332,9 @@ class IovaAllocatorTest {
                 long size = allocated.get(iova);
                 if (rnd.nextInt(10) == 0) {
                     Snapshot before = a.snapshot();
-                    assertThatThrownBy(() -> x.free(iova, size + G)).as(at).isInstanceOf(InvalidArgumentException.class);
+                    assertThatThrownBy(() -> x.free(iova, size + G))
+                            .as(at)
+                            .isInstanceOf(InvalidArgumentException.class);
                     assertThat(a.snapshot()).as(at).isEqualTo(before);
                 }
                 a.free(iova, size);
@@ -324,17 +349,21 @@ class IovaAllocatorTest {
             a.checkInvariants();
             assertThat(a.snapshot()).as(at).isEqualTo(new Snapshot(ranges(allocated), ranges(reserved)));
             assertThat(a.liveRanges()).as(at).isEqualTo(allocated.size());
-            assertThat(a.allocatedBytes()).as(at).isEqualTo(allocated.values().stream().mapToLong(Long::longValue).sum());
+            assertThat(a.allocatedBytes())
+                    .as(at)
+                    .isEqualTo(allocated.values().stream()
+                            .mapToLong(Long::longValue)
+                            .sum());
         }
     }
 
     @Test
     void concurrentAllocateAndFreeNeverHandOutOverlappingRanges() throws Exception {
         int threads = 4;
-        java.util.concurrent.CountDownLatch start = new java.util.concurrent.CountDownLatch(1);
-        java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(threads);
+        CountDownLatch start = new CountDownLatch(1);
+        ExecutorService pool = Executors.newFixedThreadPool(threads);
         try {
-            List<java.util.concurrent.Future<List<Range>>> results = new ArrayList<>();
+            List<Future<List<Range>>> results = new ArrayList<>();
             for (int t = 0; t < threads; t++) {
                 int id = t;
                 results.add(pool.submit(() -> {
@@ -355,13 +384,14 @@ class IovaAllocatorTest {
             }
             start.countDown();
             List<Range> live = new ArrayList<>();
-            for (java.util.concurrent.Future<List<Range>> f : results) {
-                live.addAll(f.get(60, java.util.concurrent.TimeUnit.SECONDS));
+            for (Future<List<Range>> f : results) {
+                live.addAll(f.get(60, TimeUnit.SECONDS));
             }
-            live.sort(java.util.Comparator.comparingLong(Range::start));
+            live.sort(Comparator.comparingLong(Range::start));
             assertThat(iovas.snapshot().allocated()).containsExactlyElementsOf(live);
             for (int i = 1; i < live.size(); i++) {
-                assertThat(live.get(i).start()).isGreaterThanOrEqualTo(live.get(i - 1).end());
+                assertThat(live.get(i).start())
+                        .isGreaterThanOrEqualTo(live.get(i - 1).end());
             }
         } finally {
             pool.shutdownNow();
@@ -385,8 +415,14 @@ class IovaAllocatorTest {
         return true;
     }
 
-    static long modelFit(TreeMap<Long, Long> allocated, TreeMap<Long, Long> reserved, long start, long end,
-            long size, long align, long limit) {
+    static long modelFit(
+            TreeMap<Long, Long> allocated,
+            TreeMap<Long, Long> reserved,
+            long start,
+            long end,
+            long size,
+            long align,
+            long limit) {
         long top = Math.min(limit, end);
         for (long at = Math.floorDiv(top - size, align) * align; at >= start; at -= align) {
             if (modelFree(allocated, reserved, at, size)) {
@@ -424,14 +460,18 @@ class IovaAllocatorTest {
         for (int i = 0; i < ops; i++) {
             int k = rnd.nextInt(n - 1);
             long hole = start + (2L * k + 1) * G;
-            assertThat(a.allocate(G, G, hole + G)).as("seed %d limit above hole %d", seed, k).isEqualTo(hole);
+            assertThat(a.allocate(G, G, hole + G))
+                    .as("seed %d limit above hole %d", seed, k)
+                    .isEqualTo(hole);
             a.free(hole, G);
         }
         // Free random live ranges and take them back by a limit just above them.
         for (int i = 0; i < ops; i++) {
             long iova = start + 2L * rnd.nextInt(n) * G;
             a.free(iova, G);
-            assertThat(a.allocate(G, G, iova + G)).as("seed %d refill %x", seed, iova).isEqualTo(iova);
+            assertThat(a.allocate(G, G, iova + G))
+                    .as("seed %d refill %x", seed, iova)
+                    .isEqualTo(iova);
         }
         assertThat(a.liveRanges()).isEqualTo(n + 1);
         assertThat(a.allocatedBytes()).isEqualTo((n + 2L) * G);

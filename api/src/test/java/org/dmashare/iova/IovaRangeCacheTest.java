@@ -66,7 +66,8 @@ class IovaRangeCacheTest {
             }
         }
         assertThat(new IovaAllocator(START, END, G, FailureInjector.none()).liveStripes())
-                .as("without caches one stripe under the allocator lock").isEqualTo(1);
+                .as("without caches one stripe under the allocator lock")
+                .isEqualTo(1);
     }
 
     @Test
@@ -128,7 +129,8 @@ class IovaRangeCacheTest {
         assertThat(small.cachedRanges()).isZero();
         small.checkInvariants();
         Snapshot before = small.snapshot();
-        assertThatThrownBy(() -> small.allocate(G, G)).isInstanceOf(IovaSpaceExhaustedException.class)
+        assertThatThrownBy(() -> small.allocate(G, G))
+                .isInstanceOf(IovaSpaceExhaustedException.class)
                 .hasMessageContaining("1 ranges live");
         assertThat(small.snapshot()).isEqualTo(before);
     }
@@ -148,14 +150,17 @@ class IovaRangeCacheTest {
         iovas.checkInvariants();
         iovas.drainCaches();
         assertThat(iovas.cachedRanges()).isZero();
-        assertThat(iovas.allocate(END - START, G)).as("everything came back and merged").isEqualTo(START);
+        assertThat(iovas.allocate(END - START, G))
+                .as("everything came back and merged")
+                .isEqualTo(START);
     }
 
     @Test
     void freeOfAnythingButALiveAllocationIsRefusedEvenWhenTheRangeIsCached() {
         long a = iovas.allocate(G, G);
         iovas.free(a, G);
-        assertThatThrownBy(() -> iovas.free(a, G)).isInstanceOf(InvalidArgumentException.class)
+        assertThatThrownBy(() -> iovas.free(a, G))
+                .isInstanceOf(InvalidArgumentException.class)
                 .hasMessageContaining("no allocation starts there");
         assertThat(iovas.cachedRanges()).isEqualTo(1);
         iovas.checkInvariants();
@@ -192,7 +197,8 @@ class IovaRangeCacheTest {
                 boolean fits = IovaAllocatorTest.modelFit(allocated, reserved, start, end, size, align, limit) >= 0;
                 if (!fits) {
                     Snapshot before = a.snapshot();
-                    assertThatThrownBy(() -> x.allocate(size, align, limit)).as(at)
+                    assertThatThrownBy(() -> x.allocate(size, align, limit))
+                            .as(at)
                             .isInstanceOf(IovaSpaceExhaustedException.class);
                     assertThat(a.snapshot()).as(at).isEqualTo(before);
                 } else {
@@ -200,7 +206,9 @@ class IovaRangeCacheTest {
                     assertThat(got % align).as(at).isZero();
                     assertThat(got).as(at).isGreaterThanOrEqualTo(start);
                     assertThat(got + size).as(at).isLessThanOrEqualTo(Math.min(limit, end));
-                    assertThat(IovaAllocatorTest.modelFree(allocated, reserved, got, size)).as(at).isTrue();
+                    assertThat(IovaAllocatorTest.modelFree(allocated, reserved, got, size))
+                            .as(at)
+                            .isTrue();
                     allocated.put(got, size);
                 }
             } else if (kind < 52) {
@@ -229,7 +237,11 @@ class IovaRangeCacheTest {
             }
             a.checkInvariants();
             assertThat(a.liveRanges()).as(at).isEqualTo(allocated.size());
-            assertThat(a.allocatedBytes()).as(at).isEqualTo(allocated.values().stream().mapToLong(Long::longValue).sum());
+            assertThat(a.allocatedBytes())
+                    .as(at)
+                    .isEqualTo(allocated.values().stream()
+                            .mapToLong(Long::longValue)
+                            .sum());
             if (rnd.nextInt(20) == 0) {
                 assertThat(a.snapshot()).as(at).isEqualTo(new Snapshot(ranges(allocated), ranges(reserved)));
             }

@@ -26,13 +26,22 @@ import org.dmashare.iommu.Translation;
  * them, as Linux's io-pgtable includes iommu.h); no package cycle; and the core needs nothing but the JDK — no backend, no
  * DMA-API model, no Guice.
  */
-@AnalyzeClasses(packages = "org.dmashare",
+@AnalyzeClasses(
+        packages = "org.dmashare",
         importOptions = {ImportOption.DoNotIncludeTests.class, ImportOption.DoNotIncludeJars.class})
 class CoreLayeringTest {
     /** Every package the core ({@code dmashare-api}) holds. */
     static final String[] CORE_PACKAGES = {
-        "org.dmashare", "org.dmashare.internal", "org.dmashare.memory", "org.dmashare.iova", "org.dmashare.iova.internal",
-        "org.dmashare.pgtable", "org.dmashare.iommu", "org.dmashare.iommu.support", "org.dmashare.sharing"};
+        "org.dmashare",
+        "org.dmashare.internal",
+        "org.dmashare.memory",
+        "org.dmashare.iova",
+        "org.dmashare.iova.internal",
+        "org.dmashare.pgtable",
+        "org.dmashare.iommu",
+        "org.dmashare.iommu.support",
+        "org.dmashare.sharing"
+    };
 
     /** One slice per package, the root package included (a {@code (**)} pattern would fold it away). */
     private static final SliceAssignment BY_PACKAGE = new SliceAssignment() {
@@ -48,8 +57,8 @@ class CoreLayeringTest {
     };
 
     @ArchTest
-    static final ArchRule packagesAreFreeOfCycles = slices().assignedFrom(BY_PACKAGE)
-            .should().beFreeOfCycles();
+    static final ArchRule packagesAreFreeOfCycles =
+            slices().assignedFrom(BY_PACKAGE).should().beFreeOfCycles();
 
     /**
      * The only SPI types the engine may name. DESIGN.md names {@link Prot} alone; the hardware walker
@@ -58,30 +67,45 @@ class CoreLayeringTest {
      * in {@code org.dmashare.iommu} (no domain, unit or support class).
      */
     private static final DescribedPredicate<JavaClass> SPI_VALUES_THE_ENGINE_NAMES = equivalentTo(Prot.class)
-            .or(equivalentTo(Translation.class)).or(equivalentTo(IommuFault.Reason.class))
+            .or(equivalentTo(Translation.class))
+            .or(equivalentTo(IommuFault.Reason.class))
             .as("Prot, Translation or IommuFault.Reason");
 
     @ArchTest
-    static final ArchRule layersDependOnlyDownwards = layeredArchitecture().consideringOnlyDependenciesInLayers()
-            .layer("Base").definedBy("org.dmashare", "org.dmashare.internal")
-            .layer("Memory").definedBy("org.dmashare.memory")
-            .layer("Iova").definedBy("org.dmashare.iova", "org.dmashare.iova.internal")
-            .layer("PageTable").definedBy("org.dmashare.pgtable")
-            .layer("Spi").definedBy("org.dmashare.iommu", "org.dmashare.iommu.support")
-            .layer("Sharing").definedBy("org.dmashare.sharing")
-            .whereLayer("Sharing").mayNotBeAccessedByAnyLayer()
-            .whereLayer("Spi").mayOnlyBeAccessedByLayers("Sharing")
-            .whereLayer("PageTable").mayOnlyBeAccessedByLayers("Spi", "Sharing")
-            .whereLayer("Iova").mayOnlyBeAccessedByLayers("Spi", "Sharing")
-            .whereLayer("Memory").mayOnlyBeAccessedByLayers("Iova", "PageTable", "Spi", "Sharing")
-            .whereLayer("Base").mayNotAccessAnyLayer()
+    static final ArchRule layersDependOnlyDownwards = layeredArchitecture()
+            .consideringOnlyDependenciesInLayers()
+            .layer("Base")
+            .definedBy("org.dmashare", "org.dmashare.internal")
+            .layer("Memory")
+            .definedBy("org.dmashare.memory")
+            .layer("Iova")
+            .definedBy("org.dmashare.iova", "org.dmashare.iova.internal")
+            .layer("PageTable")
+            .definedBy("org.dmashare.pgtable")
+            .layer("Spi")
+            .definedBy("org.dmashare.iommu", "org.dmashare.iommu.support")
+            .layer("Sharing")
+            .definedBy("org.dmashare.sharing")
+            .whereLayer("Sharing")
+            .mayNotBeAccessedByAnyLayer()
+            .whereLayer("Spi")
+            .mayOnlyBeAccessedByLayers("Sharing")
+            .whereLayer("PageTable")
+            .mayOnlyBeAccessedByLayers("Spi", "Sharing")
+            .whereLayer("Iova")
+            .mayOnlyBeAccessedByLayers("Spi", "Sharing")
+            .whereLayer("Memory")
+            .mayOnlyBeAccessedByLayers("Iova", "PageTable", "Spi", "Sharing")
+            .whereLayer("Base")
+            .mayNotAccessAnyLayer()
             .ignoreDependency(resideInAPackage("org.dmashare.pgtable"), SPI_VALUES_THE_ENGINE_NAMES)
             .because("DESIGN.md: memory <- page tables <- domains <- the helper; the engine names the SPI's value"
                     + " types Prot, Translation and IommuFault.Reason, and nothing else runs back up");
 
     @ArchTest
-    static final ArchRule coreNeedsOnlyTheJdk = classes().should().onlyDependOnClassesThat(
-            describe("are in the JDK or in the core's own packages", (JavaClass c) -> {
+    static final ArchRule coreNeedsOnlyTheJdk = classes()
+            .should()
+            .onlyDependOnClassesThat(describe("are in the JDK or in the core's own packages", (JavaClass c) -> {
                 String p = c.getPackageName();
                 if (p.startsWith("java.")) {
                     return true;

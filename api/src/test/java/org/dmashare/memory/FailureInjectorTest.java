@@ -38,9 +38,11 @@ class FailureInjectorTest {
     @Test
     void eachPointFailsWithItsDocumentedExceptionType() {
         failures.failNth(Point.PAGE_ALLOCATION, 1);
-        assertThatThrownBy(() -> failures.check(Point.PAGE_ALLOCATION)).isInstanceOf(PhysicalMemoryExhaustedException.class);
+        assertThatThrownBy(() -> failures.check(Point.PAGE_ALLOCATION))
+                .isInstanceOf(PhysicalMemoryExhaustedException.class);
         failures.failNth(Point.TABLE_PAGE_ALLOCATION, 1);
-        assertThatThrownBy(() -> failures.check(Point.TABLE_PAGE_ALLOCATION)).isInstanceOf(PhysicalMemoryExhaustedException.class);
+        assertThatThrownBy(() -> failures.check(Point.TABLE_PAGE_ALLOCATION))
+                .isInstanceOf(PhysicalMemoryExhaustedException.class);
         failures.failNth(Point.IOVA_ALLOCATION, 1);
         assertThatThrownBy(() -> failures.check(Point.IOVA_ALLOCATION)).isInstanceOf(IovaSpaceExhaustedException.class);
         failures.failNth(Point.MAP, 1);
@@ -82,7 +84,9 @@ class FailureInjectorTest {
             failures.check(Point.PAGE_ALLOCATION);
             failures.check(Point.MAP);
         }
-        assertThat(failures.events(Point.PAGE_ALLOCATION)).as("not counted while disarmed").isZero();
+        assertThat(failures.events(Point.PAGE_ALLOCATION))
+                .as("not counted while disarmed")
+                .isZero();
     }
 
     @Test
@@ -111,7 +115,8 @@ class FailureInjectorTest {
         PageAllocator a = memory.allocator();
         failures.failNth(Point.TABLE_PAGE_ALLOCATION, 1);
         a.allocate(4096, PageUse.BUFFER);
-        assertThatThrownBy(() -> a.allocate(4096, PageUse.PAGE_TABLE)).isInstanceOf(PhysicalMemoryExhaustedException.class);
+        assertThatThrownBy(() -> a.allocate(4096, PageUse.PAGE_TABLE))
+                .isInstanceOf(PhysicalMemoryExhaustedException.class);
         assertThat(a.usage().tableBytes()).isZero();
     }
 
@@ -137,7 +142,9 @@ class FailureInjectorTest {
         assertThat(one.pending(Point.IOVA_ALLOCATION)).isFalse();
         one.failNth(Point.IOVA_ALLOCATION, 1);
         other.check(Point.IOVA_ALLOCATION);
-        assertThat(other.pending(Point.IOVA_ALLOCATION)).as("arming one leaves the other unarmed").isFalse();
+        assertThat(other.pending(Point.IOVA_ALLOCATION))
+                .as("arming one leaves the other unarmed")
+                .isFalse();
         assertThatThrownBy(() -> one.check(Point.IOVA_ALLOCATION)).isInstanceOf(IovaSpaceExhaustedException.class);
     }
 }

@@ -21,8 +21,11 @@ class PageAllocatorHoldingTest {
                 .isEqualTo(new PageAllocator.Holding(b.pa(), 0x4000, PageUse.BUFFER, holder));
         assertThat(allocator.holding(table))
                 .isEqualTo(new PageAllocator.Holding(table, 0x1000, PageUse.PAGE_TABLE, PageAllocator.ANONYMOUS));
-        assertThat(allocator.holding(memory.end() - 1)).as("a free page has no holding").isNull();
-        assertThatThrownBy(() -> allocator.holding(memory.end())).isExactlyInstanceOf(InvalidArgumentException.class)
+        assertThat(allocator.holding(memory.end() - 1))
+                .as("a free page has no holding")
+                .isNull();
+        assertThatThrownBy(() -> allocator.holding(memory.end()))
+                .isExactlyInstanceOf(InvalidArgumentException.class)
                 .hasMessageContaining("outside memory");
     }
 
@@ -33,20 +36,25 @@ class PageAllocatorHoldingTest {
         assertThat(second).isGreaterThan(first).isPositive();
         PageAllocator.Usage before = allocator.usage();
         assertThatThrownBy(() -> allocator.allocateLargest(0x1000, 0x1000, PageUse.BUFFER, second + 1))
-                .isExactlyInstanceOf(InvalidArgumentException.class).hasMessageContaining("never handed out");
+                .isExactlyInstanceOf(InvalidArgumentException.class)
+                .hasMessageContaining("never handed out");
         assertThat(allocator.usage()).isEqualTo(before);
     }
 
     @Test
     void onlyTheHolderFreesItsBlock() {
         long holder = allocator.newHolder();
-        long pa = allocator.allocateLargest(0x4000, 0x4000, PageUse.BUFFER, holder).pa();
+        long pa = allocator
+                .allocateLargest(0x4000, 0x4000, PageUse.BUFFER, holder)
+                .pa();
         PageAllocator.Usage held = allocator.usage();
 
-        assertThatThrownBy(() -> allocator.free(pa, 0x4000)).isExactlyInstanceOf(InvalidArgumentException.class)
+        assertThatThrownBy(() -> allocator.free(pa, 0x4000))
+                .isExactlyInstanceOf(InvalidArgumentException.class)
                 .hasMessageContaining("holder #" + holder);
         assertThatThrownBy(() -> allocator.free(pa, 0x4000, allocator.newHolder()))
-                .isExactlyInstanceOf(InvalidArgumentException.class).hasMessageContaining("only its holder");
+                .isExactlyInstanceOf(InvalidArgumentException.class)
+                .hasMessageContaining("only its holder");
         assertThat(allocator.usage()).isEqualTo(held);
 
         allocator.free(pa, 0x4000, holder);
@@ -56,7 +64,9 @@ class PageAllocatorHoldingTest {
     @Test
     void splitKeepsTheHolderOfEveryPage() {
         long holder = allocator.newHolder();
-        long pa = allocator.allocateLargest(0x4000, 0x4000, PageUse.BUFFER, holder).pa();
+        long pa = allocator
+                .allocateLargest(0x4000, 0x4000, PageUse.BUFFER, holder)
+                .pa();
         allocator.split(pa, 0x4000);
         for (long p = pa; p < pa + 0x4000; p += 0x1000) {
             assertThat(allocator.holding(p)).isEqualTo(new PageAllocator.Holding(p, 0x1000, PageUse.BUFFER, holder));

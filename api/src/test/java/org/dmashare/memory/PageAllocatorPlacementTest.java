@@ -29,7 +29,8 @@ class PageAllocatorPlacementTest {
         PageAllocator.Usage before = allocator.usage();
 
         assertThatThrownBy(() -> allocator.allocateAt(0x8_0000_8000L, 0x4000, PageUse.BUFFER))
-                .isInstanceOf(PhysicalMemoryExhaustedException.class).hasMessageContaining("0x8_0000_8000");
+                .isInstanceOf(PhysicalMemoryExhaustedException.class)
+                .hasMessageContaining("0x8_0000_8000");
         assertThatThrownBy(() -> allocator.allocateAt(0x8_0000_2000L, 0x4000, PageUse.BUFFER))
                 .isInstanceOf(InvalidArgumentException.class);
         assertThat(allocator.usage()).isEqualTo(before);

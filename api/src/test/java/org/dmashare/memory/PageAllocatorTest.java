@@ -5,9 +5,15 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.Comparator;
 import java.util.List;
 import java.util.Random;
 import java.util.TreeMap;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
 import org.dmashare.InvalidArgumentException;
 import org.dmashare.PhysicalMemoryExhaustedException;
 import org.dmashare.memory.PageAllocator.Block;
@@ -136,10 +142,11 @@ class PageAllocatorTest {
         long t2 = a.allocate(K4, PageUse.PAGE_TABLE);
         assertThat(a.usage()).isEqualTo(new Usage(MIB - 10 * K4, 8 * K4, 2 * K4, 3));
         assertThat(a.usage().usedBytes()).isEqualTo(10 * K4);
-        assertThat(a.allocatedBlocks()).containsExactly(
-                new Block(buf, 8 * K4, PageUse.BUFFER),
-                new Block(t1, K4, PageUse.PAGE_TABLE),
-                new Block(t2, K4, PageUse.PAGE_TABLE));
+        assertThat(a.allocatedBlocks())
+                .containsExactly(
+                        new Block(buf, 8 * K4, PageUse.BUFFER),
+                        new Block(t1, K4, PageUse.PAGE_TABLE),
+                        new Block(t2, K4, PageUse.PAGE_TABLE));
         a.free(t1, K4);
         assertThat(a.usage()).isEqualTo(new Usage(MIB - 9 * K4, 8 * K4, K4, 2));
         a.free(buf, 8 * K4);
@@ -181,8 +188,8 @@ class PageAllocatorTest {
         assertThat(b).isEqualTo(new Block(BASE + 12 * K4, 2 * K4, PageUse.BUFFER));
         Block c = a.allocateLargest(16 * K4, K4, PageUse.PAGE_TABLE);
         assertThat(c).isEqualTo(new Block(BASE, K4, PageUse.PAGE_TABLE));
-        refusedWithoutChange(a, PhysicalMemoryExhaustedException.class,
-                () -> a.allocateLargest(16 * K4, 2 * K4, PageUse.BUFFER));
+        refusedWithoutChange(
+                a, PhysicalMemoryExhaustedException.class, () -> a.allocateLargest(16 * K4, 2 * K4, PageUse.BUFFER));
         assertThatThrownBy(() -> a.allocateLargest(16 * K4, 2 * K4, PageUse.BUFFER))
                 .hasMessageContaining("largest free block 4 KiB");
     }
@@ -227,7 +234,8 @@ class PageAllocatorTest {
         a.allocate(K4, PageUse.BUFFER);
         refusedWithoutChange(a, InvalidArgumentException.class, () -> a.free(BASE + MIB, K4));
         refusedWithoutChange(a, InvalidArgumentException.class, () -> a.free(0, K4));
-        refusedWithoutChange(a, InvalidArgumentException.class, () -> a.free(BASE + 64 * K4, K4)); // free, never allocated
+        refusedWithoutChange(
+                a, InvalidArgumentException.class, () -> a.free(BASE + 64 * K4, K4)); // free, never allocated
     }
 
     @Test
@@ -282,16 +290,21 @@ class PageAllocatorTest {
                 boolean fits = alignedFreeRun(used, 1 << order);
                 if (fits) {
                     long pa = a.allocate(size, use);
-                    assertThat(pa % size).as("seed %d op %d alignment", seed, op).isZero();
+                    assertThat(pa % size)
+                            .as("seed %d op %d alignment", seed, op)
+                            .isZero();
                     int first = (int) ((pa - BASE) / K4);
                     for (int i = first; i < first + (1 << order); i++) {
-                        assertThat(used[i]).as("seed %d op %d overlap at page %d", seed, op, i).isFalse();
+                        assertThat(used[i])
+                                .as("seed %d op %d overlap at page %d", seed, op, i)
+                                .isFalse();
                         used[i] = true;
                     }
                     live.put(pa, new Block(pa, size, use));
                 } else {
                     State before = State.of(a);
-                    assertThatThrownBy(() -> a.allocate(size, use)).as("seed %d op %d", seed, op)
+                    assertThatThrownBy(() -> a.allocate(size, use))
+                            .as("seed %d op %d", seed, op)
                             .isInstanceOf(PhysicalMemoryExhaustedException.class);
                     assertThat(State.of(a)).isEqualTo(before);
                 }
@@ -313,7 +326,8 @@ class PageAllocatorTest {
                     table += b.size();
                 }
             }
-            assertThat(a.usage()).as("seed %d op %d", seed, op)
+            assertThat(a.usage())
+                    .as("seed %d op %d", seed, op)
                     .isEqualTo(new Usage(pages * K4 - buffer - table, buffer, table, live.size()));
             if (op % 97 == 0) {
                 assertThat(a.allocatedBlocks()).as("seed %d op %d", seed, op).containsExactlyElementsOf(live.values());
@@ -337,10 +351,10 @@ class PageAllocatorTest {
     void concurrentAllocateAndFreeKeepBlocksDisjointAndAccountingExact() throws Exception {
         PageAllocator a = allocator(4 * MIB);
         int threads = 4;
-        java.util.concurrent.CountDownLatch start = new java.util.concurrent.CountDownLatch(1);
-        java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(threads);
+        CountDownLatch start = new CountDownLatch(1);
+        ExecutorService pool = Executors.newFixedThreadPool(threads);
         try {
-            List<java.util.concurrent.Future<List<Block>>> results = new ArrayList<>();
+            List<Future<List<Block>>> results = new ArrayList<>();
             for (int t = 0; t < threads; t++) {
                 int id = t;
                 results.add(pool.submit(() -> {
@@ -360,12 +374,14 @@ class PageAllocatorTest {
             }
             start.countDown();
             List<Block> live = new ArrayList<>();
-            for (java.util.concurrent.Future<List<Block>> f : results) {
-                live.addAll(f.get(60, java.util.concurrent.TimeUnit.SECONDS));
+            for (Future<List<Block>> f : results) {
+                live.addAll(f.get(60, TimeUnit.SECONDS));
             }
-            live.sort(java.util.Comparator.comparingLong(Block::pa));
+            live.sort(Comparator.comparingLong(Block::pa));
             for (int i = 1; i < live.size(); i++) {
-                assertThat(live.get(i).pa()).isGreaterThanOrEqualTo(live.get(i - 1).pa() + live.get(i - 1).size());
+                assertThat(live.get(i).pa())
+                        .isGreaterThanOrEqualTo(
+                                live.get(i - 1).pa() + live.get(i - 1).size());
             }
             assertThat(a.allocatedBlocks()).containsExactlyElementsOf(live);
             long used = live.stream().mapToLong(Block::size).sum();

@@ -6,6 +6,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -68,7 +70,9 @@ class PageCachesTest {
 
         long next = a.newHolder();
         Block again = a.allocateLargest(K16, K16, PageUse.BUFFER, next);
-        assertThat(again.pa()).as("the most recently freed block of the size is reused").isEqualTo(b.pa());
+        assertThat(again.pa())
+                .as("the most recently freed block of the size is reused")
+                .isEqualTo(b.pa());
         assertThat(a.cachedBlocks()).isZero();
         assertThat(a.holding(again.pa() + K4)).isEqualTo(new Holding(b.pa(), K16, PageUse.BUFFER, next));
         assertThat(a.usage()).isEqualTo(new Usage(MIB - K16, K16, 0, 1));
@@ -85,12 +89,15 @@ class PageCachesTest {
             a.free(p, K4);
         }
         a.free(big, 16 * K4);
-        assertThat(a.cachedBlocks()).as("one list of one-page blocks, full; 64 KiB is never cached")
+        assertThat(a.cachedBlocks())
+                .as("one list of one-page blocks, full; 64 KiB is never cached")
                 .isEqualTo(PageAllocator.CACHE_HIGH);
         assertThat(a.usage()).isEqualTo(new Usage(MIB, 0, 0, 0));
         a.drainCaches();
         assertThat(a.cachedBlocks()).isZero();
-        assertThat(a.largestFreeBlock()).as("drained blocks coalesce with their buddies").isEqualTo(MIB);
+        assertThat(a.largestFreeBlock())
+                .as("drained blocks coalesce with their buddies")
+                .isEqualTo(MIB);
     }
 
     @Test
@@ -142,7 +149,7 @@ class PageCachesTest {
 
     @Test
     void holderIdsReservedPerThreadAreUniqueAndUnreservedOnesAreRefused() throws Exception {
-        java.util.Set<Long> ids = java.util.concurrent.ConcurrentHashMap.newKeySet();
+        Set<Long> ids = ConcurrentHashMap.newKeySet();
         int per = 3 * PageAllocator.HOLDER_BATCH + 5;
         ExecutorService pool = Executors.newFixedThreadPool(2);
         try {
@@ -150,7 +157,9 @@ class PageCachesTest {
             for (int t = 0; t < 2; t++) {
                 done.add(pool.submit(() -> {
                     for (int i = 0; i < per; i++) {
-                        assertThat(ids.add(a.newHolder())).as("an id handed out twice").isTrue();
+                        assertThat(ids.add(a.newHolder()))
+                                .as("an id handed out twice")
+                                .isTrue();
                     }
                 }));
             }
@@ -217,7 +226,8 @@ class PageCachesTest {
                             for (long p = b.pa(); p < b.pa() + b.size(); p += K4) {
                                 int page = (int) ((p - BASE) / K4);
                                 assertThat(owner.compareAndSet(page, 0, holder))
-                                        .as("seed %d: page %x handed to holder %d while holder %d has it",
+                                        .as(
+                                                "seed %d: page %x handed to holder %d while holder %d has it",
                                                 seed, p, holder, owner.get(page))
                                         .isTrue();
                             }
@@ -268,7 +278,9 @@ class PageCachesTest {
         }
         assertThat(s.allocatedBlocks()).isEmpty();
         assertThat(s.usage()).isEqualTo(new Usage(size, 0, 0, 0));
-        assertThat(s.largestFreeBlock()).as("every cached block came back and coalesced").isEqualTo(size);
+        assertThat(s.largestFreeBlock())
+                .as("every cached block came back and coalesced")
+                .isEqualTo(size);
         assertThat(s.cachedBlocks()).isZero();
     }
 }

@@ -18,7 +18,8 @@ class PhysicalMemoryIntAccessTest {
         assertThat(m.readInt(BASE + 4)).isEqualTo(0x0102_0304);
         m.writeInt(BASE + 8, 0xFE00_1C36);
         assertThat(m.readInt(BASE + 8)).isEqualTo(0xFE00_1C36);
-        assertThat(m.readLong(BASE)).as("two ints read as one little-endian long")
+        assertThat(m.readLong(BASE))
+                .as("two ints read as one little-endian long")
                 .isEqualTo(0x0102_0304_0000_0000L);
     }
 
@@ -33,9 +34,12 @@ class PhysicalMemoryIntAccessTest {
     void intAccessRequiresFourByteAlignmentInsideMemory() {
         PhysicalMemory m = PhysicalMemory.create(BASE, 1L << 20, 4096);
         for (long bad : new long[] {BASE + 2, BASE + 1, BASE - 4, m.end(), m.end() - 2, 0}) {
-            assertThatThrownBy(() -> m.readInt(bad)).as("read %x", bad)
-                    .isInstanceOf(InvalidArgumentException.class).hasMessageContaining("4-byte aligned");
-            assertThatThrownBy(() -> m.writeInt(bad, 1)).as("write %x", bad)
+            assertThatThrownBy(() -> m.readInt(bad))
+                    .as("read %x", bad)
+                    .isInstanceOf(InvalidArgumentException.class)
+                    .hasMessageContaining("4-byte aligned");
+            assertThatThrownBy(() -> m.writeInt(bad, 1))
+                    .as("write %x", bad)
                     .isInstanceOf(InvalidArgumentException.class);
         }
         m.writeInt(m.end() - 4, 7);

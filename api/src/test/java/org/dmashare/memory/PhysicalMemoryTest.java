@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
@@ -26,27 +27,30 @@ class PhysicalMemoryTest {
     void createRejectsPageSizesOtherThan4KiBAnd16KiB() {
         for (int bad : new int[] {0, 1024, 8192, 65536, -4096}) {
             assertThatThrownBy(() -> PhysicalMemory.create(BASE, MIB, bad))
-                    .isInstanceOf(InvalidArgumentException.class).hasMessageContaining("page size");
+                    .isInstanceOf(InvalidArgumentException.class)
+                    .hasMessageContaining("page size");
         }
         assertThat(PhysicalMemory.create(BASE, MIB, 16384).pageSize()).isEqualTo(16384);
     }
 
     @Test
     void createRejectsEmptyMisalignedOrOversizedMemory() {
-        for (long bad : new long[] {0, -4096, 4095, 4096 + 1, PhysicalMemory.MAX_SIZE + 4096, 2 * PhysicalMemory.MAX_SIZE}) {
+        for (long bad :
+                new long[] {0, -4096, 4095, 4096 + 1, PhysicalMemory.MAX_SIZE + 4096, 2 * PhysicalMemory.MAX_SIZE}) {
             assertThatThrownBy(() -> PhysicalMemory.create(BASE, bad, 4096))
-                    .as("size %x", bad).isInstanceOf(InvalidArgumentException.class)
+                    .as("size %x", bad)
+                    .isInstanceOf(InvalidArgumentException.class)
                     .hasMessageContaining("memory size");
         }
-        assertThatThrownBy(() -> PhysicalMemory.create(BASE, 8192, 16384))
-                .isInstanceOf(InvalidArgumentException.class);
+        assertThatThrownBy(() -> PhysicalMemory.create(BASE, 8192, 16384)).isInstanceOf(InvalidArgumentException.class);
     }
 
     @Test
     void createRejectsMisalignedNegativeOrTooHighBase() {
         for (long bad : new long[] {-4096, 0x800, BASE + 8, (1L << 52) - 4096}) {
             assertThatThrownBy(() -> PhysicalMemory.create(bad, 8192, 4096))
-                    .as("base %x", bad).isInstanceOf(InvalidArgumentException.class)
+                    .as("base %x", bad)
+                    .isInstanceOf(InvalidArgumentException.class)
                     .hasMessageContaining("memory base");
         }
         PhysicalMemory top = PhysicalMemory.create((1L << 52) - 8192, 8192, 4096);
@@ -71,9 +75,12 @@ class PhysicalMemoryTest {
     void longAccessRequiresEightByteAlignmentInsideMemory() {
         PhysicalMemory m = memory();
         for (long bad : new long[] {BASE + 4, BASE + 1, BASE - 8, m.end(), m.end() - 4, 0, Long.MIN_VALUE}) {
-            assertThatThrownBy(() -> m.readLong(bad)).as("read %x", bad)
-                    .isInstanceOf(InvalidArgumentException.class).hasMessageContaining("8-byte aligned");
-            assertThatThrownBy(() -> m.writeLong(bad, 1)).as("write %x", bad)
+            assertThatThrownBy(() -> m.readLong(bad))
+                    .as("read %x", bad)
+                    .isInstanceOf(InvalidArgumentException.class)
+                    .hasMessageContaining("8-byte aligned");
+            assertThatThrownBy(() -> m.writeLong(bad, 1))
+                    .as("write %x", bad)
                     .isInstanceOf(InvalidArgumentException.class);
         }
         m.writeLong(m.end() - 8, 7);
@@ -85,11 +92,13 @@ class PhysicalMemoryTest {
     void byteAccessRejectsRangesOutsideMemoryOrTheArray() {
         PhysicalMemory m = memory();
         byte[] buf = new byte[16];
-        assertThatThrownBy(() -> m.read(BASE - 1, buf, 0, 2)).isInstanceOf(InvalidArgumentException.class)
+        assertThatThrownBy(() -> m.read(BASE - 1, buf, 0, 2))
+                .isInstanceOf(InvalidArgumentException.class)
                 .hasMessageContaining("outside memory");
         assertThatThrownBy(() -> m.read(m.end() - 1, buf, 0, 2)).isInstanceOf(InvalidArgumentException.class);
         assertThatThrownBy(() -> m.write(m.end() - 15, buf)).isInstanceOf(InvalidArgumentException.class);
-        assertThatThrownBy(() -> m.read(BASE, buf, 10, 7)).isInstanceOf(InvalidArgumentException.class)
+        assertThatThrownBy(() -> m.read(BASE, buf, 10, 7))
+                .isInstanceOf(InvalidArgumentException.class)
                 .hasMessageContaining("array slice");
         assertThatThrownBy(() -> m.write(BASE, buf, -1, 2)).isInstanceOf(InvalidArgumentException.class);
         assertThatThrownBy(() -> m.write(BASE, buf, 0, -1)).isInstanceOf(InvalidArgumentException.class);
@@ -177,7 +186,9 @@ class PhysicalMemoryTest {
         assertThat(m.touchedBytes()).isEqualTo(2 * 4096);
         assertThat(m.read(BASE + 99, 5002)).startsWith((byte) 0, (byte) 0x5A).endsWith((byte) 0x5A, (byte) 0);
         m.fill(BASE, 3 * 4096, (byte) 0);
-        assertThat(m.touchedBytes()).as("zero fill over backed and unbacked frames adds none").isEqualTo(2 * 4096);
+        assertThat(m.touchedBytes())
+                .as("zero fill over backed and unbacked frames adds none")
+                .isEqualTo(2 * 4096);
         assertThat(m.read(BASE, 3 * 4096)).containsOnly((byte) 0);
     }
 
@@ -198,7 +209,7 @@ class PhysicalMemoryTest {
                     for (int r = 0; r < rounds; r++) {
                         long pa = BASE + ((long) r * threads + id) * slice;
                         byte[] b = new byte[slice];
-                        java.util.Arrays.fill(b, (byte) (id + 1));
+                        Arrays.fill(b, (byte) (id + 1));
                         m.write(pa, b);
                         m.writeLong(BASE + 8 * MIB + 8L * (r * threads + id), ((long) id << 32) | r);
                     }

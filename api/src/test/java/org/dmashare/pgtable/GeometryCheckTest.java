@@ -113,7 +113,8 @@ class GeometryCheckTest {
     void aRootWhoseEntriesDoNotFitItsTableIsRefusedBeforeAnythingIsAllocated() {
         Toy toy = new Toy();
         toy.rootEntries = 4096; // 32 KiB of 8-byte entries in a 4 KiB table
-        assertThatThrownBy(() -> PteFormat.checkGeometry(toy)).isInstanceOf(InvalidArgumentException.class)
+        assertThatThrownBy(() -> PteFormat.checkGeometry(toy))
+                .isInstanceOf(InvalidArgumentException.class)
                 .hasMessageContaining("a level-0 table of 4096 entries of 8 bytes needs 32 KiB (0x8000)")
                 .hasMessageContaining("tableBytes(0) is 0x1000");
         PhysicalMemory memory = PhysicalMemory.create(0x8000_0000L, 1L << 24, 4096);
@@ -125,7 +126,8 @@ class GeometryCheckTest {
     void anAdvertisedPageSizeNoLevelCanProduceIsRefused() {
         Toy toy = new Toy();
         toy.pageSizes = (1L << 12) | (1L << 16) | (1L << 21) | (1L << 24);
-        assertThatThrownBy(() -> PteFormat.checkGeometry(toy)).isInstanceOf(InvalidArgumentException.class)
+        assertThatThrownBy(() -> PteFormat.checkGeometry(toy))
+                .isInstanceOf(InvalidArgumentException.class)
                 .hasMessageContaining("advertises 0x101_0000 that no level can produce");
     }
 
@@ -133,7 +135,8 @@ class GeometryCheckTest {
     void anOutputWidthTheEncodingCannotHoldIsRefused() {
         Toy toy = new Toy();
         toy.addressMask = 0xFFFF_F000L; // 32 address bits for a 40-bit output width
-        assertThatThrownBy(() -> PteFormat.checkGeometry(toy)).isInstanceOf(InvalidArgumentException.class)
+        assertThatThrownBy(() -> PteFormat.checkGeometry(toy))
+                .isInstanceOf(InvalidArgumentException.class)
                 .hasMessageContaining("the highest below the 40-bit output width");
     }
 
@@ -141,7 +144,8 @@ class GeometryCheckTest {
     void entriesOtherThanFourOrEightBytesAreRefused() {
         Toy toy = new Toy();
         toy.entryBytes = 2;
-        assertThatThrownBy(() -> PteFormat.checkGeometry(toy)).isInstanceOf(InvalidArgumentException.class)
+        assertThatThrownBy(() -> PteFormat.checkGeometry(toy))
+                .isInstanceOf(InvalidArgumentException.class)
                 .hasMessageContaining("entries must be 4 or 8 bytes, got 2");
     }
 
@@ -157,7 +161,8 @@ class GeometryCheckTest {
             t.map(0, 0x8000_0000L, 1L << 21, Prot.READ_WRITE);
             long last = (4096L << 21) - (1L << 21);
             t.map(last, 0x8020_0000L, 1L << 21, Prot.READ_WRITE);
-            assertThat(memory.readLong(t.rootPa() + 8L * 4095)).as("the last root entry, in the root's last page")
+            assertThat(memory.readLong(t.rootPa() + 8L * 4095))
+                    .as("the last root entry, in the root's last page")
                     .isEqualTo(0x8020_0001L);
         }
         assertThat(memory.allocator().usage().tableBytes()).isZero();

@@ -50,7 +50,8 @@ class IoPageTableEngineTest {
         assertThat(table.tablePages()).containsExactly(table.rootPa(), leafTable);
         for (int i = 0; i < 3; i++) {
             assertThat(memory.readLong(leafTable + 8L * (3 + i)))
-                    .as("entry %d of the leaf table", 3 + i).isEqualTo(format.encodeLeaf(pa + i * PAGE, Prot.READ, 1));
+                    .as("entry %d of the leaf table", 3 + i)
+                    .isEqualTo(format.encodeLeaf(pa + i * PAGE, Prot.READ, 1));
             PageTableWalker.Result r = walk(iova + i * PAGE + 0x123);
             assertThat(r.ok()).isTrue();
             assertThat(r.level()).isEqualTo(1);
@@ -82,10 +83,13 @@ class IoPageTableEngineTest {
         table.map(4 * PAGE, pa, PAGE, Prot.READ_WRITE);
         TableState before = TableState.of(memory, table);
         assertThatThrownBy(() -> table.map(2 * PAGE, pa + PAGE, 3 * PAGE, Prot.READ_WRITE))
-                .isInstanceOf(MappingConflictException.class).hasMessageContaining("0x4000")
+                .isInstanceOf(MappingConflictException.class)
+                .hasMessageContaining("0x4000")
                 .hasMessageContaining("already mapped");
         assertThat(TableState.of(memory, table)).isEqualTo(before);
-        assertThat(walk(2 * PAGE).ok()).as("the free part before the clash stays unmapped").isFalse();
+        assertThat(walk(2 * PAGE).ok())
+                .as("the free part before the clash stays unmapped")
+                .isFalse();
     }
 
     @Test
@@ -96,16 +100,22 @@ class IoPageTableEngineTest {
         table.map(2 * BLOCK, pages, 2 * PAGE, Prot.READ_WRITE);
         TableState before = TableState.of(memory, table);
 
-        assertThatThrownBy(() -> table.unmap(BLOCK + PAGE, PAGE)).as("inside the block")
-                .isInstanceOf(MappingConflictException.class).hasMessageContaining("whole mappings");
-        assertThatThrownBy(() -> table.unmap(BLOCK, PAGE)).as("the block's first page only")
+        assertThatThrownBy(() -> table.unmap(BLOCK + PAGE, PAGE))
+                .as("inside the block")
+                .isInstanceOf(MappingConflictException.class)
+                .hasMessageContaining("whole mappings");
+        assertThatThrownBy(() -> table.unmap(BLOCK, PAGE))
+                .as("the block's first page only")
                 .isInstanceOf(MappingConflictException.class);
-        assertThatThrownBy(() -> table.unmap(BLOCK + BLOCK / 2, BLOCK)).as("from inside the block across its end")
+        assertThatThrownBy(() -> table.unmap(BLOCK + BLOCK / 2, BLOCK))
+                .as("from inside the block across its end")
                 .isInstanceOf(MappingConflictException.class);
         assertThat(TableState.of(memory, table)).isEqualTo(before);
 
         assertThat(table.unmap(2 * BLOCK + PAGE, PAGE)).as("one of two pages").isEqualTo(PAGE);
-        assertThat(table.unmap(0, 4 * BLOCK)).as("everything left, holes included").isEqualTo(BLOCK + PAGE);
+        assertThat(table.unmap(0, 4 * BLOCK))
+                .as("everything left, holes included")
+                .isEqualTo(BLOCK + PAGE);
         assertThat(table.unmap(0, 4 * BLOCK)).as("nothing left").isZero();
         assertThat(PageTableWalker.leaves(memory, format, table.rootPa())).isEmpty();
     }
@@ -119,8 +129,8 @@ class IoPageTableEngineTest {
         long paOfIova = pa + BLOCK - 3 * PAGE;
         table.map(4 * BLOCK, pa, PAGE, Prot.READ_WRITE); // something already there, in a table of its own
         int failedRuns = 0;
-        for (FailureInjector.Point point : new FailureInjector.Point[] {
-            FailureInjector.Point.TABLE_PAGE_ALLOCATION, FailureInjector.Point.MAP}) {
+        for (FailureInjector.Point point :
+                new FailureInjector.Point[] {FailureInjector.Point.TABLE_PAGE_ALLOCATION, FailureInjector.Point.MAP}) {
             for (int n = 1; ; n++) {
                 TableState before = TableState.of(memory, table);
                 memory.failures().failNth(point, n);
@@ -128,14 +138,17 @@ class IoPageTableEngineTest {
                     table.map(iova, paOfIova, size, Prot.READ_WRITE);
                 } catch (PhysicalMemoryExhaustedException | MappingConflictException e) {
                     failedRuns++;
-                    assertThat(TableState.of(memory, table)).as("after %s failed at event %d", point, n)
+                    assertThat(TableState.of(memory, table))
+                            .as("after %s failed at event %d", point, n)
                             .isEqualTo(before);
                     continue;
                 } finally {
                     memory.failures().clear();
                 }
                 assertThat(walk(iova + 3 * PAGE).translation().pageSize()).isEqualTo(BLOCK);
-                assertThat(table.tablePages()).as("root, the resident page's table and the two new ones").hasSize(4);
+                assertThat(table.tablePages())
+                        .as("root, the resident page's table and the two new ones")
+                        .hasSize(4);
                 assertThat(table.unmap(iova, size)).isEqualTo(size);
                 break;
             }

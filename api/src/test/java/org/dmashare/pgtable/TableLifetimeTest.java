@@ -4,6 +4,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.TreeSet;
+import org.dmashare.MappingConflictException;
 import org.dmashare.PhysicalMemoryExhaustedException;
 import org.dmashare.fixture.TableState;
 import org.dmashare.fixture.TwoLevelFormat;
@@ -113,7 +119,8 @@ class TableLifetimeTest {
         table.map(BLOCK - 4 * PAGE, pa, 8 * PAGE, Prot.READ_WRITE);
         table.map(3 * BLOCK, pa, PAGE, Prot.READ);
         table.unmap(BLOCK - 4 * PAGE, 4 * PAGE);
-        assertThat(tableBytes()).as("root and three leaf tables, one emptied (kept: no unmap covered a block)")
+        assertThat(tableBytes())
+                .as("root and three leaf tables, one emptied (kept: no unmap covered a block)")
                 .isEqualTo(4 * PAGE);
         table.close();
         assertThat(tableBytes()).isZero();
@@ -128,20 +135,31 @@ class TableLifetimeTest {
         long pa = buffer(8 * PAGE);
         table.map(BLOCK - 4 * PAGE, pa, 8 * PAGE, Prot.READ_WRITE);
         List<Long> pages = table.tablePages();
-        assertThat(pages).as("the root and one leaf table on each side of the 2 MiB boundary").hasSize(3);
+        assertThat(pages)
+                .as("the root and one leaf table on each side of the 2 MiB boundary")
+                .hasSize(3);
 
-        assertThat(table.unmap(0, 4 * BLOCK)).as("an unmap covering both blocks whole").isEqualTo(8 * PAGE);
-        assertThat(table.tablePages()).as("tables live until the page table is freed").isEqualTo(pages);
+        assertThat(table.unmap(0, 4 * BLOCK))
+                .as("an unmap covering both blocks whole")
+                .isEqualTo(8 * PAGE);
+        assertThat(table.tablePages())
+                .as("tables live until the page table is freed")
+                .isEqualTo(pages);
         assertThat(tableBytes()).isEqualTo(3 * PAGE);
-        assertThat(PageTableWalker.leaves(memory, table.format(), table.rootPa())).isEmpty();
+        assertThat(PageTableWalker.leaves(memory, table.format(), table.rootPa()))
+                .isEmpty();
         for (long leafTable : pages.subList(1, 3)) {
             for (int i = 0; i < 512; i++) {
-                assertThat(memory.readLong(leafTable + 8L * i)).as("entry %d of %s", i, leafTable).isZero();
+                assertThat(memory.readLong(leafTable + 8L * i))
+                        .as("entry %d of %s", i, leafTable)
+                        .isZero();
             }
         }
 
         table.map(BLOCK - 4 * PAGE, pa, 8 * PAGE, Prot.READ_WRITE);
-        assertThat(table.tablePages()).as("the same range mapped again reuses the kept tables").isEqualTo(pages);
+        assertThat(table.tablePages())
+                .as("the same range mapped again reuses the kept tables")
+                .isEqualTo(pages);
         assertThat(tableBytes()).isEqualTo(3 * PAGE);
         assertThat(table.iovaToPhys(BLOCK + PAGE)).isEqualTo(pa + 5 * PAGE);
         table.close();
@@ -155,15 +173,20 @@ class TableLifetimeTest {
         List<Long> pages = table.tablePages();
 
         assertThat(table.unmap(BLOCK - 4 * PAGE, 8 * PAGE)).isEqualTo(8 * PAGE);
-        assertThat(table.tablePages()).as("both tables emptied, neither block covered whole: kept").isEqualTo(pages);
+        assertThat(table.tablePages())
+                .as("both tables emptied, neither block covered whole: kept")
+                .isEqualTo(pages);
 
         table.map(BLOCK, pa, 4 * PAGE, Prot.READ_WRITE);
         assertThat(table.unmap(BLOCK, BLOCK)).as("the second block, whole").isEqualTo(4 * PAGE);
-        assertThat(table.tablePages()).as("its table is freed; the first block's stays")
+        assertThat(table.tablePages())
+                .as("its table is freed; the first block's stays")
                 .containsExactly(pages.get(0), pages.get(1));
         assertThat(tableBytes()).isEqualTo(2 * PAGE);
 
-        assertThat(table.unmap(0, BLOCK)).as("the first block, whole and already empty").isZero();
+        assertThat(table.unmap(0, BLOCK))
+                .as("the first block, whole and already empty")
+                .isZero();
         assertThat(table.tablePages()).containsExactly(table.rootPa());
         assertThat(tableBytes()).isEqualTo(PAGE);
         table.close();
@@ -171,21 +194,21 @@ class TableLifetimeTest {
 
     @Test
     void wholeBlockNeverFreesATableWhoseEntryCannotHoldABlock() {
-        IoPageTable table = new IoPageTable(memory,
-                new PagesOnly(new TwoLevelFormat(12, TableLifetime.WHOLE_BLOCK)));
+        IoPageTable table = new IoPageTable(memory, new PagesOnly(new TwoLevelFormat(12, TableLifetime.WHOLE_BLOCK)));
         long pa = buffer(4 * PAGE);
         table.map(BLOCK, pa, 4 * PAGE, Prot.READ_WRITE);
         assertThat(table.unmap(0, 4 * BLOCK)).isEqualTo(4 * PAGE);
-        assertThat(table.tablePages()).as("no unmap is ever handed a 2 MiB block here, as in io-pgtable-arm's"
-                + " tables below a level without blocks").hasSize(2);
+        assertThat(table.tablePages())
+                .as("no unmap is ever handed a 2 MiB block here, as in io-pgtable-arm's"
+                        + " tables below a level without blocks")
+                .hasSize(2);
         table.close();
         assertThat(tableBytes()).isZero();
     }
 
     @Test
     void wholeRangeFreesATableWhoseWholeRangeOneUnmapCovers() {
-        IoPageTable table = new IoPageTable(memory,
-                new PagesOnly(new TwoLevelFormat(12, TableLifetime.WHOLE_RANGE)));
+        IoPageTable table = new IoPageTable(memory, new PagesOnly(new TwoLevelFormat(12, TableLifetime.WHOLE_RANGE)));
         long pa = buffer(4 * PAGE);
         table.map(BLOCK, pa, 4 * PAGE, Prot.READ_WRITE);
         table.map(2 * BLOCK, pa, 4 * PAGE, Prot.READ);
@@ -196,9 +219,11 @@ class TableLifetimeTest {
         assertThat(table.unmap(BLOCK, 4 * PAGE)).isEqualTo(4 * PAGE);
         assertThat(table.tablePages()).as("emptied but not covered whole: kept").isEqualTo(pages);
 
-        assertThat(table.unmap(BLOCK, BLOCK + 2 * PAGE)).as("the first table's range whole, half the second's")
+        assertThat(table.unmap(BLOCK, BLOCK + 2 * PAGE))
+                .as("the first table's range whole, half the second's")
                 .isEqualTo(2 * PAGE);
-        assertThat(table.tablePages()).as("the covered table is freed, the other kept")
+        assertThat(table.tablePages())
+                .as("the covered table is freed, the other kept")
                 .containsExactly(table.rootPa(), second);
         assertThat(table.iovaToPhys(2 * BLOCK + 2 * PAGE)).isEqualTo(pa + 2 * PAGE);
         assertThat(table.unmap(2 * BLOCK, BLOCK)).isEqualTo(2 * PAGE);
@@ -243,11 +268,14 @@ class TableLifetimeTest {
         } finally {
             memory.failures().clear();
         }
-        assertThat(TableState.of(memory, table)).as("the kept table is back, pointed at, and nothing leaked")
+        assertThat(TableState.of(memory, table))
+                .as("the kept table is back, pointed at, and nothing leaked")
                 .isEqualTo(before);
 
         table.map(BLOCK, blocks, BLOCK + 4 * PAGE, Prot.READ_WRITE);
-        assertThat(tableBytes()).as("root and the new table; the replaced one freed").isEqualTo(2 * PAGE);
+        assertThat(tableBytes())
+                .as("root and the new table; the replaced one freed")
+                .isEqualTo(2 * PAGE);
         assertThat(table.iovaToPhys(2 * BLOCK + 3 * PAGE)).isEqualTo(blocks + BLOCK + 3 * PAGE);
         table.close();
         assertThat(tableBytes()).isZero();
@@ -266,19 +294,22 @@ class TableLifetimeTest {
             long seed = Long.getLong("dmashare.test.seed", System.nanoTime());
             System.out.println("TableLifetimeTest random " + lifetime + (blocks ? "" : " pages only") + ": seed " + seed
                     + " (rerun with -Ddmashare.test.seed=" + seed + ")");
-            randomRun(lifetime, blocks, new java.util.Random(seed), "seed " + seed + ", " + lifetime
-                    + (blocks ? "" : " pages only"));
+            randomRun(
+                    lifetime,
+                    blocks,
+                    new Random(seed),
+                    "seed " + seed + ", " + lifetime + (blocks ? "" : " pages only"));
         }
     }
 
-    private void randomRun(TableLifetime lifetime, boolean blocks, java.util.Random rnd, String run) {
+    private void randomRun(TableLifetime lifetime, boolean blocks, Random rnd, String run) {
         TwoLevelFormat two = new TwoLevelFormat(12, lifetime);
         PteFormat format = blocks ? two : new PagesOnly(two);
         IoPageTable table = new IoPageTable(memory, format);
         int window = 8; // blocks
         long pa0 = buffer(window * BLOCK); // a buddy block: aligned to its size
-        java.util.TreeMap<Long, Long> leaves = new java.util.TreeMap<>(); // first IOVA -> size
-        java.util.Set<Long> tables = new java.util.TreeSet<>(); // blocks with a last-level table
+        TreeMap<Long, Long> leaves = new TreeMap<>(); // first IOVA -> size
+        Set<Long> tables = new TreeSet<>(); // blocks with a last-level table
         int ops = 400 * Integer.getInteger("dmashare.test.scale", 1);
         for (int op = 0; op < ops; op++) {
             long size = rnd.nextInt(4) == 0 ? BLOCK * (1 + rnd.nextInt(2)) : PAGE * (1 + rnd.nextInt(16));
@@ -286,7 +317,9 @@ class TableLifetimeTest {
             String at = run + " op " + op;
             TableState before = TableState.of(memory, table);
             boolean overlap = !leaves.subMap(iova - 2 * BLOCK, iova + size).entrySet().stream()
-                    .filter(e -> e.getKey() + e.getValue() > iova).toList().isEmpty();
+                    .filter(e -> e.getKey() + e.getValue() > iova)
+                    .toList()
+                    .isEmpty();
             if (rnd.nextBoolean()) {
                 boolean inject = rnd.nextInt(6) == 0;
                 if (inject) {
@@ -294,7 +327,9 @@ class TableLifetimeTest {
                 }
                 try {
                     table.map(iova, pa0 + iova, size, Prot.READ_WRITE);
-                    assertThat(overlap).as("%s: map(%x, %x) succeeded over a mapping", at, iova, size).isFalse();
+                    assertThat(overlap)
+                            .as("%s: map(%x, %x) succeeded over a mapping", at, iova, size)
+                            .isFalse();
                     for (long done = 0; done < size; ) {
                         long leaf = blocks && ((iova + done) & (BLOCK - 1)) == 0 && size - done >= BLOCK ? BLOCK : PAGE;
                         long idx = (iova + done) / BLOCK;
@@ -306,9 +341,13 @@ class TableLifetimeTest {
                         }
                         done += leaf;
                     }
-                } catch (org.dmashare.MappingConflictException | PhysicalMemoryExhaustedException e) {
-                    assertThat(overlap || inject).as("%s: map(%x, %x) refused: %s", at, iova, size, e).isTrue();
-                    assertThat(TableState.of(memory, table)).as("%s: a refused map changes nothing", at).isEqualTo(before);
+                } catch (MappingConflictException | PhysicalMemoryExhaustedException e) {
+                    assertThat(overlap || inject)
+                            .as("%s: map(%x, %x) refused: %s", at, iova, size, e)
+                            .isTrue();
+                    assertThat(TableState.of(memory, table))
+                            .as("%s: a refused map changes nothing", at)
+                            .isEqualTo(before);
                 } finally {
                     memory.failures().clear();
                 }
@@ -317,21 +356,31 @@ class TableLifetimeTest {
                         .anyMatch(e -> e.getKey() + e.getValue() > iova
                                 && (e.getKey() < iova || e.getKey() + e.getValue() > iova + size));
                 try {
-                    long expected = leaves.subMap(iova, iova + size).values().stream().mapToLong(Long::longValue).sum();
-                    assertThat(table.unmap(iova, size)).as("%s: unmap(%x, %x)", at, iova, size).isEqualTo(expected);
-                    assertThat(cuts).as("%s: unmap(%x, %x) cut a leaf", at, iova, size).isFalse();
+                    long expected = leaves.subMap(iova, iova + size).values().stream()
+                            .mapToLong(Long::longValue)
+                            .sum();
+                    assertThat(table.unmap(iova, size))
+                            .as("%s: unmap(%x, %x)", at, iova, size)
+                            .isEqualTo(expected);
+                    assertThat(cuts)
+                            .as("%s: unmap(%x, %x) cut a leaf", at, iova, size)
+                            .isFalse();
                     leaves.subMap(iova, iova + size).clear();
-                    boolean frees = lifetime == TableLifetime.WHOLE_RANGE
-                            || lifetime == TableLifetime.WHOLE_BLOCK && blocks;
+                    boolean frees =
+                            lifetime == TableLifetime.WHOLE_RANGE || lifetime == TableLifetime.WHOLE_BLOCK && blocks;
                     if (frees) {
                         tables.removeIf(idx -> idx * BLOCK >= iova && (idx + 1) * BLOCK <= iova + size);
                     }
-                } catch (org.dmashare.MappingConflictException e) {
-                    assertThat(cuts).as("%s: unmap(%x, %x) refused: %s", at, iova, size, e).isTrue();
-                    assertThat(TableState.of(memory, table)).as("%s: a refused unmap changes nothing", at).isEqualTo(before);
+                } catch (MappingConflictException e) {
+                    assertThat(cuts)
+                            .as("%s: unmap(%x, %x) refused: %s", at, iova, size, e)
+                            .isTrue();
+                    assertThat(TableState.of(memory, table))
+                            .as("%s: a refused unmap changes nothing", at)
+                            .isEqualTo(before);
                 }
             }
-            java.util.Set<Long> inMemory = new java.util.TreeSet<>();
+            Set<Long> inMemory = new TreeSet<>();
             for (long idx = 0; idx < window; idx++) {
                 if (format.kind(memory.readLong(table.rootPa() + 8 * idx), 0) == PteKind.TABLE) {
                     inMemory.add(idx);
@@ -340,7 +389,7 @@ class TableLifetimeTest {
             assertThat(inMemory).as("%s: blocks with a last-level table", at).isEqualTo(tables);
             assertThat(table.tablePages()).as(at).hasSize(1 + tables.size());
             long probe = PAGE * rnd.nextInt(512 * window);
-            java.util.Map.Entry<Long, Long> e = leaves.floorEntry(probe);
+            Map.Entry<Long, Long> e = leaves.floorEntry(probe);
             long expected = e != null && e.getKey() + e.getValue() > probe ? pa0 + probe : -1;
             assertThat(table.iovaToPhys(probe)).as("%s: probe %x", at, probe).isEqualTo(expected);
         }

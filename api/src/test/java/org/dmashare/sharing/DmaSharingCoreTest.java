@@ -39,12 +39,13 @@ class DmaSharingCoreTest {
     private final DmaSharing sharing = new DmaSharing(memory);
     /** Two 4 KiB-granule domains and one 16 KiB-granule domain, each on its own unit's stream 0. */
     private final IommuDomain a = domain("two-level-4k", "a");
+
     private final IommuDomain b = domain("two-level-4k", "b");
     private final IommuDomain c = domain("two-level-16k", "c");
 
     private IommuDomain domain(String variant, String name) {
-        Iommu unit = IommuBackends.find(TwoLevelBackend.NAME).create(IommuConfig.builder(variant).name(name).build(),
-                memory);
+        Iommu unit = IommuBackends.find(TwoLevelBackend.NAME)
+                .create(IommuConfig.builder(variant).name(name).build(), memory);
         IommuDomain d = unit.createDomain();
         unit.device(0).attach(d);
         return d;
@@ -63,11 +64,16 @@ class DmaSharingCoreTest {
         long iova = buffer.iova(d);
         for (long o = 0; o < buffer.length(); o += PAGE) {
             Translation t = d.iommu().walk(0, iova + o).orElse(null);
-            assertThat(t).as("walk of IOVA %s (offset %s) in %s", Hex.of(iova + o), Hex.of(o), d).isNotNull();
-            assertThat(t.pa()).as("IOVA %s (offset %s) in %s", Hex.of(iova + o), Hex.of(o), d)
+            assertThat(t)
+                    .as("walk of IOVA %s (offset %s) in %s", Hex.of(iova + o), Hex.of(o), d)
+                    .isNotNull();
+            assertThat(t.pa())
+                    .as("IOVA %s (offset %s) in %s", Hex.of(iova + o), Hex.of(o), d)
                     .isEqualTo(buffer.physicalAddress(o));
         }
-        assertThat(d.iommu().walk(0, iova + buffer.length())).as("the byte after the range").isEmpty();
+        assertThat(d.iommu().walk(0, iova + buffer.length()))
+                .as("the byte after the range")
+                .isEmpty();
     }
 
     /** The allocator, the IOVA allocators and every table, to compare before and after. */
@@ -92,14 +98,17 @@ class DmaSharingCoreTest {
             assertThat(b.iommu().device(0).read(buf.iova(b), data.length)).isEqualTo(data);
             byte[] fromB = pattern(3 * 1024, 9);
             b.iommu().device(0).write(buf.iova(b) + 0x1_0000, fromB);
-            assertThat(a.iommu().device(0).read(buf.iova(a) + 0x1_0000, fromB.length)).isEqualTo(fromB);
+            assertThat(a.iommu().device(0).read(buf.iova(a) + 0x1_0000, fromB.length))
+                    .isEqualTo(fromB);
         }
     }
 
     @Test
     void addressesAndLengthsAreMultiplesOfTheLargestGranuleAndTheRequestedAlignment() {
         try (SharedBuffer buf = sharing.allocate(20 * 1024, List.of(a, c));
-                SharedBuffer over = sharing.allocate(20 * 1024, List.of(a, c),
+                SharedBuffer over = sharing.allocate(
+                        20 * 1024,
+                        List.of(a, c),
                         ShareOptions.builder().alignment(0x1_0000).build())) {
             assertThat(buf.alignment()).as("c's 16 KiB granule").isEqualTo(0x4000);
             assertThat(over.alignment()).as("the requested 64 KiB").isEqualTo(0x1_0000);
@@ -134,11 +143,14 @@ class DmaSharingCoreTest {
         assertThat(iovas()).isEqualTo(iovasBefore);
         for (IommuDomain d : List.of(a, b, c)) {
             IoPageTable t = ((PagingDomain) d).table();
-            assertThat(PageTableWalker.leaves(memory, t.format(), t.rootPa())).as("leaves left in %s", d).isEmpty();
+            assertThat(PageTableWalker.leaves(memory, t.format(), t.rootPa()))
+                    .as("leaves left in %s", d)
+                    .isEmpty();
         }
         assertThat(sharing.liveBuffers()).isZero();
         assertThat(a.iommu().walk(0, iovaA)).isEmpty();
-        assertThatThrownBy(() -> a.iommu().device(0).read(iovaA, 16)).as("not even through the warmed IOTLB")
+        assertThatThrownBy(() -> a.iommu().device(0).read(iovaA, 16))
+                .as("not even through the warmed IOTLB")
                 .isInstanceOf(DeviceFaultException.class);
 
         // The tables the format's lifetime kept (the unmap covered no whole 2 MiB block) serve the
@@ -150,24 +162,31 @@ class DmaSharingCoreTest {
 
     /** The allocator's blocks other than table pages. */
     private List<PageAllocator.Block> nonTableBlocks() {
-        return memory.allocator().allocatedBlocks().stream().filter(blk -> blk.use() != PageUse.PAGE_TABLE).toList();
+        return memory.allocator().allocatedBlocks().stream()
+                .filter(blk -> blk.use() != PageUse.PAGE_TABLE)
+                .toList();
     }
 
     private List<IovaAllocator.Snapshot> iovas() {
-        return List.of(a.iovaSpace().snapshot(), b.iovaSpace().snapshot(), c.iovaSpace().snapshot());
+        return List.of(
+                a.iovaSpace().snapshot(),
+                b.iovaSpace().snapshot(),
+                c.iovaSpace().snapshot());
     }
 
     @Test
     void lateSharingChecksTheGranuleAndWorksForADeclaredFutureDomain() {
         try (SharedBuffer small = sharing.allocate(8 * 1024, List.of(a))) {
             List<Object> before = state();
-            assertThatThrownBy(() -> small.shareWith(c)).isInstanceOf(GranuleMismatchException.class)
-                    .hasMessageContaining(Hex.size(0x1000)).hasMessageContaining(Hex.size(0x4000));
+            assertThatThrownBy(() -> small.shareWith(c))
+                    .isInstanceOf(GranuleMismatchException.class)
+                    .hasMessageContaining(Hex.size(0x1000))
+                    .hasMessageContaining(Hex.size(0x4000));
             assertThat(state()).as("a refused share changes nothing").isEqualTo(before);
             assertThat(small.isMappedIn(c)).isFalse();
         }
-        try (SharedBuffer planned = sharing.allocate(8 * 1024, List.of(a),
-                ShareOptions.builder().futureDomains(c).build())) {
+        try (SharedBuffer planned = sharing.allocate(
+                8 * 1024, List.of(a), ShareOptions.builder().futureDomains(c).build())) {
             assertThat(planned.alignment()).isEqualTo(0x4000);
             long iova = planned.shareWith(c);
             assertThat(iova % 0x4000).isZero();
@@ -180,9 +199,13 @@ class DmaSharingCoreTest {
     void importMapsALentListPinsItsPagesAndRefusesAnUnalignedOne() {
         PageLease lease = sharing.allocatePages(0x8000, 0x4000);
         long base = lease.pages().segments().get(0).pa();
-        assertThat(lease.pages().segments()).as("one 32 KiB block on fresh memory").hasSize(1);
-        ScatterList list = ScatterList.of(new ScatterList.Segment(base, 0x4000),
-                new ScatterList.Segment(base + 0x4000, 0x2000), new ScatterList.Segment(base + 0x6000, 0x1000));
+        assertThat(lease.pages().segments())
+                .as("one 32 KiB block on fresh memory")
+                .hasSize(1);
+        ScatterList list = ScatterList.of(
+                new ScatterList.Segment(base, 0x4000),
+                new ScatterList.Segment(base + 0x4000, 0x2000),
+                new ScatterList.Segment(base + 0x6000, 0x1000));
         SharedBuffer imported = sharing.importScatterList(lease, list, List.of(a, b), ShareOptions.DEFAULTS);
         assertThat(imported.ownsPages()).isFalse();
         assertThat(imported.length()).isEqualTo(0x7000);
@@ -192,18 +215,24 @@ class DmaSharingCoreTest {
         assertThat(imported.physicalAddress(0x6000)).isEqualTo(base + 0x6000);
 
         lease.close();
-        assertThat(memory.allocator().isAllocated(base, 0x8000)).as("the import pins the lent pages").isTrue();
+        assertThat(memory.allocator().isAllocated(base, 0x8000))
+                .as("the import pins the lent pages")
+                .isTrue();
         imported.close();
-        assertThat(memory.allocator().isAllocated(base, 0x1000)).as("the last holder frees them").isFalse();
+        assertThat(memory.allocator().isAllocated(base, 0x1000))
+                .as("the last holder frees them")
+                .isFalse();
 
         try (PageLease second = sharing.allocatePages(0x8000, 0x4000)) {
             long p = second.pages().segments().get(0).pa();
-            ScatterList unaligned = ScatterList.of(new ScatterList.Segment(p, 0x4000),
-                    new ScatterList.Segment(p + 0x4000, 0x2000));
+            ScatterList unaligned =
+                    ScatterList.of(new ScatterList.Segment(p, 0x4000), new ScatterList.Segment(p + 0x4000, 0x2000));
             List<Object> before = state();
             assertThatThrownBy(() -> sharing.importScatterList(second, unaligned, List.of(c), ShareOptions.DEFAULTS))
-                    .isInstanceOf(UnsafeScatterListException.class).hasMessageContaining("segment 1")
-                    .extracting(e -> ((UnsafeScatterListException) e).segmentIndex()).isEqualTo(1);
+                    .isInstanceOf(UnsafeScatterListException.class)
+                    .hasMessageContaining("segment 1")
+                    .extracting(e -> ((UnsafeScatterListException) e).segmentIndex())
+                    .isEqualTo(1);
             assertThat(state()).isEqualTo(before);
         }
     }

@@ -35,8 +35,8 @@ class PerCpuCachesSharingTest {
     private final DmaSharing sharing = new DmaSharing(memory);
 
     private IommuDomain domain(String name) {
-        Iommu unit = IommuBackends.find(TwoLevelBackend.NAME).create(
-                IommuConfig.builder("two-level-4k").name(name).build(), memory);
+        Iommu unit = IommuBackends.find(TwoLevelBackend.NAME)
+                .create(IommuConfig.builder("two-level-4k").name(name).build(), memory);
         IommuDomain d = unit.createDomain();
         unit.device(0).attach(d);
         return d;
@@ -51,12 +51,18 @@ class PerCpuCachesSharingTest {
         }
         for (int r = 0; r < rounds; r++) {
             try (SharedBuffer b = sharing.allocate(SIZE, domains)) {
-                assertThat(b.read(0, SIZE)).as("round %d: a new buffer reads zero, though its pages were"
-                        + " another buffer's a moment ago", r).isEqualTo(new byte[SIZE]);
+                assertThat(b.read(0, SIZE))
+                        .as(
+                                "round %d: a new buffer reads zero, though its pages were"
+                                        + " another buffer's a moment ago",
+                                r)
+                        .isEqualTo(new byte[SIZE]);
                 for (IommuDomain d : domains) {
                     for (long o = 0; o < b.length(); o += PAGE) {
                         Translation t = d.iommu().walk(0, b.iova(d) + o).orElse(null);
-                        assertThat(t).as("round %d: walk of %s in %s", r, Hex.of(b.iova(d) + o), d).isNotNull();
+                        assertThat(t)
+                                .as("round %d: walk of %s in %s", r, Hex.of(b.iova(d) + o), d)
+                                .isNotNull();
                         assertThat(t.pa()).isEqualTo(b.physicalAddress(o));
                     }
                 }
@@ -71,7 +77,9 @@ class PerCpuCachesSharingTest {
     void aClosedBuffersPagesComeBackZeroedToTheSameThreadsNextBuffer() {
         List<IommuDomain> domains = List.of(domain("a"), domain("b"));
         List<Long> pas = shareRounds(sharing, domains, 3, 0);
-        assertThat(pas).as("the per-CPU list hands the freed block straight back").containsOnly(pas.get(0));
+        assertThat(pas)
+                .as("the per-CPU list hands the freed block straight back")
+                .containsOnly(pas.get(0));
         assertThat(memory.allocator().usage().bufferBytes()).isZero();
         for (IommuDomain d : domains) {
             assertThat(d.iovaSpace().allocatedBytes()).isZero();
@@ -107,13 +115,16 @@ class PerCpuCachesSharingTest {
             pool.shutdownNow();
         }
         PageAllocator allocator = memory.allocator();
-        assertThat(allocator.usage().bufferBytes()).as("every buffer page came back").isZero();
+        assertThat(allocator.usage().bufferBytes())
+                .as("every buffer page came back")
+                .isZero();
         assertThat(allocator.allocatedBlocks()).allMatch(b -> b.use() == PageUse.PAGE_TABLE);
         assertThat(common.iovaSpace().allocatedBytes()).isZero();
         for (List<IommuDomain> domains : own) {
             assertThat(domains.get(0).iovaSpace().allocatedBytes()).isZero();
         }
         allocator.drainCaches();
-        assertThat(allocator.usage().freeBytes() + allocator.usage().tableBytes()).isEqualTo(memory.size());
+        assertThat(allocator.usage().freeBytes() + allocator.usage().tableBytes())
+                .isEqualTo(memory.size());
     }
 }

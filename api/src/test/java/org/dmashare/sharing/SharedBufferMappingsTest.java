@@ -22,8 +22,8 @@ class SharedBufferMappingsTest {
     private final DmaSharing sharing = new DmaSharing(memory);
 
     private IommuDomain domain(String name) {
-        Iommu unit = IommuBackends.find(TwoLevelBackend.NAME).create(
-                IommuConfig.builder("two-level-4k").name(name).build(), memory);
+        Iommu unit = IommuBackends.find(TwoLevelBackend.NAME)
+                .create(IommuConfig.builder("two-level-4k").name(name).build(), memory);
         IommuDomain d = unit.createDomain();
         unit.device(0).attach(d);
         return d;

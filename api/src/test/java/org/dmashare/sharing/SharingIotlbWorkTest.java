@@ -27,8 +27,8 @@ class SharingIotlbWorkTest {
     private final IommuDomain b = attached(ub);
 
     private Iommu unit(String name) {
-        return IommuBackends.find(TwoLevelBackend.NAME).create(IommuConfig.builder("two-level-4k").name(name).build(),
-                memory);
+        return IommuBackends.find(TwoLevelBackend.NAME)
+                .create(IommuConfig.builder("two-level-4k").name(name).build(), memory);
     }
 
     private static IommuDomain attached(Iommu unit) {
@@ -49,7 +49,9 @@ class SharingIotlbWorkTest {
         long iova = buffer.iova(a);
         ua.device(0).read(iova, 0x8000); // warm the IOTLB
         buffer.close();
-        assertThat(invalidations() - before).as("invalidations to close: one per domain").isEqualTo(2);
+        assertThat(invalidations() - before)
+                .as("invalidations to close: one per domain")
+                .isEqualTo(2);
         assertThatThrownBy(() -> ua.device(0).read(iova, 1)).isInstanceOf(DeviceFaultException.class);
     }
 
@@ -62,8 +64,12 @@ class SharingIotlbWorkTest {
             ub.device(0).read(iova, 1);
             long beforeA = TwoLevelBackend.invalidations(ua);
             buffer.unshare(b);
-            assertThat(TwoLevelBackend.invalidations(ub) - before).as("invalidations of the left domain").isEqualTo(1);
-            assertThat(TwoLevelBackend.invalidations(ua)).as("invalidations of the other domain").isEqualTo(beforeA);
+            assertThat(TwoLevelBackend.invalidations(ub) - before)
+                    .as("invalidations of the left domain")
+                    .isEqualTo(1);
+            assertThat(TwoLevelBackend.invalidations(ua))
+                    .as("invalidations of the other domain")
+                    .isEqualTo(beforeA);
             assertThatThrownBy(() -> ub.device(0).read(iova, 1)).isInstanceOf(DeviceFaultException.class);
         }
     }

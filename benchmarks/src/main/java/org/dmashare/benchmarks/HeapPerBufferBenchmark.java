@@ -84,8 +84,13 @@ public class HeapPerBufferBenchmark {
         sharing = new DmaSharing(memory);
         domains = new ArrayList<>();
         for (int i = 0; i < 2; i++) {
-            Iommu iommu = IommuBackends.find("generic").create(
-                    IommuConfig.builder("lpae-16k").name("d" + i).inputBits(36).build(), memory);
+            Iommu iommu = IommuBackends.find("generic")
+                    .create(
+                            IommuConfig.builder("lpae-16k")
+                                    .name("d" + i)
+                                    .inputBits(36)
+                                    .build(),
+                            memory);
             domains.add(iommu.createDomain());
         }
         // Table pages for the first buffers are data, not per-buffer overhead: touch them once.

@@ -48,6 +48,7 @@ public class IovaAllocatorBenchmark {
     private long probe;
     /** The live ranges {@link #churn} replaces, and a random index and size source. */
     private long[] liveStarts;
+
     private long[] liveSizes;
     private long[] baselineKeys;
     private long state = 0x9E3779B97F4A7C15L;

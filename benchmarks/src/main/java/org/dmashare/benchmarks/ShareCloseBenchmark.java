@@ -72,7 +72,9 @@ public class ShareCloseBenchmark {
             targets.add(d);
         }
         PhysicalMemory legacyMemory = PhysicalMemory.create(0x8_0000_0000L, 1L << 30, 4096);
-        IommuDma dma = IommuDma.builder(legacyMemory).profile(Profile.ASAHI_GRANULE_NO_SGTABLE_GUARD).build();
+        IommuDma dma = IommuDma.builder(legacyMemory)
+                .profile(Profile.ASAHI_GRANULE_NO_SGTABLE_GUARD)
+                .build();
         List<IommuDomain> legacyDomains = dartDomains(legacyMemory, domains);
         legacy = new LinuxDevice[domains];
         for (int i = 0; i < domains; i++) {
@@ -86,8 +88,8 @@ public class ShareCloseBenchmark {
     static List<IommuDomain> dartDomains(PhysicalMemory memory, int count) {
         List<IommuDomain> out = new ArrayList<>();
         for (int i = 0; i < count; i++) {
-            Iommu dart = IommuBackends.find("apple-dart").create(
-                    IommuConfig.builder("t8020").name("dart" + i).build(), memory);
+            Iommu dart = IommuBackends.find("apple-dart")
+                    .create(IommuConfig.builder("t8020").name("dart" + i).build(), memory);
             IommuDomain d = dart.createDomain();
             dart.device(0).attach(d);
             out.add(d);

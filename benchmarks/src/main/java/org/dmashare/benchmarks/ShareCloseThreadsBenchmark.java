@@ -71,12 +71,15 @@ public class ShareCloseThreadsBenchmark {
             sharing = new DmaSharing(memory);
             sharedDomains = ShareCloseBenchmark.dartDomains(memory, DOMAINS);
             legacyMemory = memory();
-            dma = IommuDma.builder(legacyMemory).profile(Profile.ASAHI_GRANULE_NO_SGTABLE_GUARD).build();
+            dma = IommuDma.builder(legacyMemory)
+                    .profile(Profile.ASAHI_GRANULE_NO_SGTABLE_GUARD)
+                    .build();
             sharedLegacy = probe(dma, ShareCloseBenchmark.dartDomains(legacyMemory, DOMAINS), "shared");
         }
 
         private PhysicalMemory memory() {
-            return perCpuCaches ? PhysicalMemory.withPageCaches(0x8_0000_0000L, 1L << 30, 4096)
+            return perCpuCaches
+                    ? PhysicalMemory.withPageCaches(0x8_0000_0000L, 1L << 30, 4096)
                     : PhysicalMemory.create(0x8_0000_0000L, 1L << 30, 4096);
         }
     }
@@ -96,7 +99,9 @@ public class ShareCloseThreadsBenchmark {
         @Setup
         public void setUp(Machine m) {
             domains = ShareCloseBenchmark.dartDomains(m.memory, DOMAINS);
-            legacy = probe(m.dma, ShareCloseBenchmark.dartDomains(m.legacyMemory, DOMAINS),
+            legacy = probe(
+                    m.dma,
+                    ShareCloseBenchmark.dartDomains(m.legacyMemory, DOMAINS),
                     Thread.currentThread().getName());
         }
     }

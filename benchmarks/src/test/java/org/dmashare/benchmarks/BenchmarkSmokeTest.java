@@ -13,6 +13,7 @@ import org.openjdk.jmh.runner.Runner;
 import org.openjdk.jmh.runner.options.Options;
 import org.openjdk.jmh.runner.options.OptionsBuilder;
 import org.openjdk.jmh.runner.options.TimeValue;
+import org.openjdk.jmh.runner.options.VerboseMode;
 
 /**
  * Runs every benchmark once, briefly and in-process, so none of them can rot. The numbers are
@@ -36,14 +37,21 @@ class BenchmarkSmokeTest {
                 .param("domains", "2")
                 .param("buffers", "200")
                 .shouldFailOnError(true)
-                .verbosity(org.openjdk.jmh.runner.options.VerboseMode.SILENT)
+                .verbosity(VerboseMode.SILENT)
                 .build();
         Collection<RunResult> results = new Runner(options).run();
-        Set<String> ran = results.stream().map(r -> r.getParams().getBenchmark()).collect(Collectors.toSet());
+        Set<String> ran =
+                results.stream().map(r -> r.getParams().getBenchmark()).collect(Collectors.toSet());
         // Every @Benchmark method of every benchmark class ran: a new benchmark cannot be missed.
-        Set<String> declared = Stream.of(BulkMapBenchmark.class, DmaReadBenchmark.class,
-                        HeapPerBufferBenchmark.class, IovaAllocatorBenchmark.class, IovaThreadsBenchmark.class,
-                        MapUnmapBenchmark.class, ShareCloseBenchmark.class, ShareCloseThreadsBenchmark.class)
+        Set<String> declared = Stream.of(
+                        BulkMapBenchmark.class,
+                        DmaReadBenchmark.class,
+                        HeapPerBufferBenchmark.class,
+                        IovaAllocatorBenchmark.class,
+                        IovaThreadsBenchmark.class,
+                        MapUnmapBenchmark.class,
+                        ShareCloseBenchmark.class,
+                        ShareCloseThreadsBenchmark.class)
                 .flatMap(c -> Stream.of(c.getDeclaredMethods()))
                 .filter(m -> m.isAnnotationPresent(Benchmark.class))
                 .map(m -> m.getDeclaringClass().getName() + "." + m.getName())
@@ -51,7 +59,9 @@ class BenchmarkSmokeTest {
         assertThat(declared).hasSizeGreaterThanOrEqualTo(28);
         assertThat(ran).containsExactlyInAnyOrderElementsOf(declared);
         for (RunResult r : results) {
-            assertThat(r.getPrimaryResult().getScore()).as(r.getParams().getBenchmark()).isPositive();
+            assertThat(r.getPrimaryResult().getScore())
+                    .as(r.getParams().getBenchmark())
+                    .isPositive();
         }
     }
 }

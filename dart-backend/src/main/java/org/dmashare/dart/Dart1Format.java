@@ -1,5 +1,6 @@
 package org.dmashare.dart;
 
+import org.dmashare.InvalidArgumentException;
 import org.dmashare.iommu.Prot;
 
 /**
@@ -31,8 +32,8 @@ public final class Dart1Format extends DartPteFormat {
 
     private static int checkOutput(int outputBits) {
         if (outputBits < 32 || outputBits > 36) {
-            throw new org.dmashare.InvalidArgumentException("DART1 entries hold physical addresses of at most 36 bits, got "
-                    + outputBits);
+            throw new InvalidArgumentException(
+                    "DART1 entries hold physical addresses of at most 36 bits, got " + outputBits);
         }
         return outputBits;
     }

@@ -1,5 +1,6 @@
 package org.dmashare.dart;
 
+import org.dmashare.InvalidArgumentException;
 import org.dmashare.iommu.Prot;
 
 /**
@@ -33,8 +34,8 @@ public final class Dart2Format extends DartPteFormat {
 
     private static int checkOutput(int outputBits) {
         if (outputBits < 32 || outputBits > 42) {
-            throw new org.dmashare.InvalidArgumentException("DART2 entries hold physical addresses of at most 42 bits, got "
-                    + outputBits);
+            throw new InvalidArgumentException(
+                    "DART2 entries hold physical addresses of at most 42 bits, got " + outputBits);
         }
         return outputBits;
     }

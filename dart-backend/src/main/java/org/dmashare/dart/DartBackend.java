@@ -37,13 +37,13 @@ import org.dmashare.memory.PhysicalMemory;
 public final class DartBackend implements IommuBackend {
     /** The backend's name. */
     public static final String NAME = "apple-dart";
+
     private static final Set<String> OPTIONS = Set.of("bypass", "locked");
     private static final List<Variant> VARIANTS =
             Arrays.stream(DartVariant.values()).map(DartVariant::spiVariant).toList();
 
     /** Creates the backend; {@link java.util.ServiceLoader} calls this. */
-    public DartBackend() {
-    }
+    public DartBackend() {}
 
     @Override
     public String name() {
@@ -82,7 +82,8 @@ public final class DartBackend implements IommuBackend {
 
     private static DartIommu registered(DartIommu dart, PhysicalMemory memory) {
         synchronized (LIVE) {
-            LIVE.computeIfAbsent(memory, m -> Collections.newSetFromMap(new WeakHashMap<>())).add(dart);
+            LIVE.computeIfAbsent(memory, m -> Collections.newSetFromMap(new WeakHashMap<>()))
+                    .add(dart);
         }
         return dart;
     }
@@ -128,8 +129,8 @@ public final class DartBackend implements IommuBackend {
         Objects.requireNonNull(config, "config");
         Objects.requireNonNull(memory, "memory");
         if (!dump.variant().equals(config.variant())) {
-            throw new InvalidArgumentException("dump of a " + dump.variant() + " DART cannot restore a " + config.variant()
-                    + " DART; use a configuration of variant " + dump.variant());
+            throw new InvalidArgumentException("dump of a " + dump.variant() + " DART cannot restore a "
+                    + config.variant() + " DART; use a configuration of variant " + dump.variant());
         }
         for (Map.Entry<Long, byte[]> page : dump.memory().entrySet()) {
             if (!memory.contains(page.getKey(), DartPteFormat.GRANULE)) {
@@ -153,7 +154,9 @@ public final class DartBackend implements IommuBackend {
                     }
                 }
                 if (owner == null) {
-                    claimed.add(memory.allocator().allocateAt(pa & -block, block, PageUse.PAGE_TABLE).pa());
+                    claimed.add(memory.allocator()
+                            .allocateAt(pa & -block, block, PageUse.PAGE_TABLE)
+                            .pa());
                 } else if (owner.use() != PageUse.PAGE_TABLE) {
                     throw new PhysicalMemoryExhaustedException("dump page " + Hex.of(pa) + " lies in " + owner
                             + ", which is not a page table; restore it into memory where that page is free or"
@@ -162,9 +165,11 @@ public final class DartBackend implements IommuBackend {
                     liveTables = liveTables != null ? liveTables : liveTablePages(memory);
                     DartIommu user = liveTables.get(pa);
                     if (user != null) {
-                        throw new InvalidArgumentException("dump page " + Hex.of(pa) + " is a table page of the live DART "
-                                + user.name() + "; two units must not share tables (a change through one would rewrite"
-                                + " the other's translations). Restore into other memory, or from the firmware's tables");
+                        throw new InvalidArgumentException(
+                                "dump page " + Hex.of(pa) + " is a table page of the live DART "
+                                        + user.name()
+                                        + "; two units must not share tables (a change through one would rewrite"
+                                        + " the other's translations). Restore into other memory, or from the firmware's tables");
                     }
                 }
             }
@@ -184,7 +189,6 @@ public final class DartBackend implements IommuBackend {
         return registered(dart, memory);
     }
 
-
     private DartIommu build(IommuConfig config, PhysicalMemory memory, boolean reset) {
         config.requireKnownOptions(NAME, OPTIONS);
         DartVariant v = DartVariant.of(variant(config.variant()).name());
@@ -193,8 +197,9 @@ public final class DartBackend implements IommuBackend {
         int oas = config.outputBits() == 0 ? v.defaultOutputBits() : config.outputBits();
         if (v.t8110Registers()) {
             if (ias < 32 || ias > 47 || (oas != 36 && oas != 42)) {
-                throw new InvalidArgumentException("DART t8110 accepts input bits 32..47 and output bits 36 or 42, got ias "
-                        + ias + ", oas " + oas);
+                throw new InvalidArgumentException(
+                        "DART t8110 accepts input bits 32..47 and output bits 36 or 42, got ias " + ias + ", oas "
+                                + oas);
             }
         } else if (ias != v.defaultInputBits() || oas != v.defaultOutputBits()) {
             throw new InvalidArgumentException("DART " + v.id() + " has input bits " + v.defaultInputBits()

@@ -23,7 +23,8 @@ import org.dmashare.InvalidArgumentException;
  * @param tcr per stream, its TCR value (unsigned 32-bit)
  * @param memory 16 KiB table pages by physical address
  */
-public record DartDump(String variant, Map<Integer, List<Long>> ttbr, Map<Integer, Long> tcr, Map<Long, byte[]> memory) {
+public record DartDump(
+        String variant, Map<Integer, List<Long>> ttbr, Map<Integer, Long> tcr, Map<Long, byte[]> memory) {
 
     /**
      * Validates and copies the maps (sorted).

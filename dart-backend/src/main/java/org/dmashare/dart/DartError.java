@@ -15,7 +15,7 @@ import org.dmashare.Hex;
 public record DartError(int register, int streamId, int code, long address, String name) {
     @Override
     public String toString() {
-        return "DART error " + name + " (ERROR " + Hex.of(register & 0xffff_ffffL) + ") stream " + streamId
-                + " at " + Hex.of(address);
+        return "DART error " + name + " (ERROR " + Hex.of(register & 0xffff_ffffL) + ") stream " + streamId + " at "
+                + Hex.of(address);
     }
 }

@@ -51,8 +51,8 @@ public final class DartFirmware {
      * @throws org.dmashare.InvalidArgumentException if the width is out of range
      */
     public static DartFirmware of(DartVariant variant, PhysicalMemory memory, int inputBits) {
-        return new DartFirmware(Objects.requireNonNull(variant, "variant"), Objects.requireNonNull(memory, "memory"),
-                inputBits);
+        return new DartFirmware(
+                Objects.requireNonNull(variant, "variant"), Objects.requireNonNull(memory, "memory"), inputBits);
     }
 
     /**

@@ -161,17 +161,27 @@ public final class DartIommu extends AbstractIommu {
     private final DartLayout layout;
     private final DartPteFormat format;
     private final boolean bypass;
+
     @GuardedBy("this")
     private final DartRegisterFile regs;
     /** The hardware walk; stateless, runs on register values read under this object's lock. */
     private final DartWalk hardware;
+
     @GuardedBy("this")
     private final DartLockedTables lockedTables;
+
     @GuardedBy("this")
     private final DartDumper dumper;
 
-    DartIommu(DartVariant variant, String name, PhysicalMemory memory, int streams, int inputBits, int outputBits,
-            boolean bypass, boolean resetAtProbe) {
+    DartIommu(
+            DartVariant variant,
+            String name,
+            PhysicalMemory memory,
+            int streams,
+            int inputBits,
+            int outputBits,
+            boolean bypass,
+            boolean resetAtProbe) {
         super(DartBackend.NAME, variant.spiVariant(), name, memory, streams, inputBits, outputBits);
         this.dartVariant = variant;
         this.layout = variant.layout();

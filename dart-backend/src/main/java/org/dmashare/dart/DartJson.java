@@ -16,8 +16,7 @@ import org.dmashare.InvalidArgumentException;
 final class DartJson {
     private static final HexFormat HEX = HexFormat.of();
 
-    private DartJson() {
-    }
+    private DartJson() {}
 
     static String write(DartDump dump) {
         StringBuilder out = new StringBuilder(64 + dump.memory().size() * (int) (DartPteFormat.GRANULE * 2 + 32));
@@ -42,8 +41,12 @@ final class DartJson {
         out.append("}, \"memory\": {");
         sep = "";
         for (Map.Entry<Long, byte[]> e : dump.memory().entrySet()) {
-            out.append(sep).append("\n  \"0x").append(Long.toHexString(e.getKey())).append("\": \"")
-                    .append(HEX.formatHex(e.getValue())).append('"');
+            out.append(sep)
+                    .append("\n  \"0x")
+                    .append(Long.toHexString(e.getKey()))
+                    .append("\": \"")
+                    .append(HEX.formatHex(e.getValue()))
+                    .append('"');
             sep = ",";
         }
         out.append("}}\n");
@@ -60,7 +63,8 @@ final class DartJson {
         Map<String, Object> top = object(root, "the dump");
         for (String key : top.keySet()) {
             if (!List.of("variant", "ttbr", "tcr", "memory").contains(key)) {
-                throw new InvalidArgumentException("DART dump key '" + key + "' refused; accepted: variant, ttbr, tcr, memory");
+                throw new InvalidArgumentException(
+                        "DART dump key '" + key + "' refused; accepted: variant, ttbr, tcr, memory");
             }
         }
         Object variant = top.get("variant");
@@ -79,7 +83,8 @@ final class DartJson {
             ttbr.put(sid(k), values);
         });
         Map<Integer, Long> tcr = new TreeMap<>();
-        object(top.getOrDefault("tcr", Map.of()), "tcr").forEach((k, v) -> tcr.put(sid(k), number(v, "tcr of stream " + k)));
+        object(top.getOrDefault("tcr", Map.of()), "tcr")
+                .forEach((k, v) -> tcr.put(sid(k), number(v, "tcr of stream " + k)));
         Map<Long, byte[]> memory = new TreeMap<>();
         object(top.getOrDefault("memory", Map.of()), "memory").forEach((k, v) -> {
             if (!(v instanceof String s)) {
@@ -116,7 +121,8 @@ final class DartJson {
         }
         if (o instanceof String s) {
             try {
-                return s.startsWith("0x") || s.startsWith("0X") ? Long.parseUnsignedLong(s.substring(2).replace("_", ""), 16)
+                return s.startsWith("0x") || s.startsWith("0X")
+                        ? Long.parseUnsignedLong(s.substring(2).replace("_", ""), 16)
                         : Long.parseLong(s);
             } catch (NumberFormatException e) {
                 throw new InvalidArgumentException(what + " '" + s + "' is not a number (integer or \"0x…\")", e);
@@ -253,11 +259,21 @@ final class DartJson {
                     }
                     char e = s.charAt(pos++);
                     switch (e) {
-                        case 'n': out.append('\n'); break;
-                        case 't': out.append('\t'); break;
-                        case 'r': out.append('\r'); break;
-                        case 'b': out.append('\b'); break;
-                        case 'f': out.append('\f'); break;
+                        case 'n':
+                            out.append('\n');
+                            break;
+                        case 't':
+                            out.append('\t');
+                            break;
+                        case 'r':
+                            out.append('\r');
+                            break;
+                        case 'b':
+                            out.append('\b');
+                            break;
+                        case 'f':
+                            out.append('\f');
+                            break;
                         case 'u':
                             if (pos + 4 > s.length()) {
                                 throw error("bad \\u escape");
@@ -265,7 +281,8 @@ final class DartJson {
                             out.append((char) Integer.parseInt(s.substring(pos, pos + 4), 16));
                             pos += 4;
                             break;
-                        default: out.append(e);
+                        default:
+                            out.append(e);
                     }
                 } else {
                     out.append(c);

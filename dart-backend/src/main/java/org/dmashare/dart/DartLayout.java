@@ -24,29 +24,59 @@ import org.dmashare.iommu.Access;
  * @param errors the error registers and the ERROR bit of each fault code
  * @param lock the register that write-protects TCR and TTBR
  */
-record DartLayout(String name, int params3, int params4, Streams streams, Tcr tcr, Ttbr ttbr,
-        Invalidation invalidation, Errors errors, Lock lock) {
+record DartLayout(
+        String name,
+        int params3,
+        int params4,
+        Streams streams,
+        Tcr tcr,
+        Ttbr ttbr,
+        Invalidation invalidation,
+        Errors errors,
+        Lock lock) {
 
     /** t8020 and t6000: four TTBRs per stream, STREAM_SELECT invalidation, CONFIG lock bit. */
-    static final DartLayout T8020 = new DartLayout("t8020", -1, -1,
+    static final DartLayout T8020 = new DartLayout(
+            "t8020",
+            -1,
+            -1,
             new Streams(16, DartIommu.T8020_ENABLED_STREAMS, -1),
-            new Tcr(DartIommu.T8020_TCR, DartIommu.T8020_TCR_TRANSLATE_ENABLE, DartIommu.T8020_TCR_BYPASS_DART,
-                    DartIommu.T8020_TCR_BYPASS_DAPF, 0),
+            new Tcr(
+                    DartIommu.T8020_TCR,
+                    DartIommu.T8020_TCR_TRANSLATE_ENABLE,
+                    DartIommu.T8020_TCR_BYPASS_DART,
+                    DartIommu.T8020_TCR_BYPASS_DAPF,
+                    0),
             new Ttbr(DartIommu.T8020_TTBR, 16, 4, DartIommu.T8020_TTBR_VALID, 12, 0, 0x7fff_ffffL),
             Invalidation.STREAM_SELECT,
-            new Errors(DartIommu.T8020_ERROR, DartIommu.T8020_ERROR_ADDR_LO, 24, 0xf, 0xfff, -1, -1,
-                    new int[] {0, -1, 1, 2, 3, 4, 7}),
+            new Errors(DartIommu.T8020_ERROR, DartIommu.T8020_ERROR_ADDR_LO, 24, 0xf, 0xfff, -1, -1, new int[] {
+                0, -1, 1, 2, 3, 4, 7
+            }),
             new Lock(DartIommu.T8020_CONFIG, DartIommu.T8020_CONFIG_LOCK, DartIommu.T8020_CONFIG_LOCK, -1, -1));
 
     /** t8110: one TTBR per stream, TLB_CMD invalidation, PROTECT lock, set/clear stream enables. */
-    static final DartLayout T8110 = new DartLayout("t8110", DartIommu.T8110_PARAMS3, DartIommu.T8110_PARAMS4,
+    static final DartLayout T8110 = new DartLayout(
+            "t8110",
+            DartIommu.T8110_PARAMS3,
+            DartIommu.T8110_PARAMS4,
             new Streams(256, DartIommu.T8110_ENABLE_STREAMS, DartIommu.T8110_DISABLE_STREAMS),
-            new Tcr(DartIommu.T8110_TCR, DartIommu.T8110_TCR_TRANSLATE_ENABLE, DartIommu.T8110_TCR_BYPASS_DART,
-                    DartIommu.T8110_TCR_BYPASS_DAPF, DartIommu.T8110_TCR_FOUR_LEVEL),
+            new Tcr(
+                    DartIommu.T8110_TCR,
+                    DartIommu.T8110_TCR_TRANSLATE_ENABLE,
+                    DartIommu.T8110_TCR_BYPASS_DART,
+                    DartIommu.T8110_TCR_BYPASS_DAPF,
+                    DartIommu.T8110_TCR_FOUR_LEVEL),
             new Ttbr(DartIommu.T8110_TTBR, 4, 1, DartIommu.T8110_TTBR_VALID, 14, 2, 0x0fff_ffffL),
             Invalidation.TLB_COMMAND,
-            new Errors(DartIommu.T8110_ERROR, DartIommu.T8110_ERROR_ADDR_LO, 20, 0xff, 0x7fff,
-                    DartIommu.T8110_ERROR_STREAMS, DartIommu.T8110_ERROR_MASK, new int[] {0, 1, 2, 3, 4, 5, -1}),
+            new Errors(
+                    DartIommu.T8110_ERROR,
+                    DartIommu.T8110_ERROR_ADDR_LO,
+                    20,
+                    0xff,
+                    0x7fff,
+                    DartIommu.T8110_ERROR_STREAMS,
+                    DartIommu.T8110_ERROR_MASK,
+                    new int[] {0, 1, 2, 3, 4, 5, -1}),
             new Lock(DartIommu.T8110_PROTECT, 1, -1, DartIommu.T8110_UNPROTECT, DartIommu.T8110_PROTECT_LOCK));
 
     /**
@@ -142,7 +172,8 @@ record DartLayout(String name, int params3, int params4, Streams streams, Tcr tc
          * TTBR-select bits.
          */
         int reach(int levels) {
-            return DartPteFormat.GRANULE_SHIFT + levels * DartPteFormat.BITS_PER_LEVEL
+            return DartPteFormat.GRANULE_SHIFT
+                    + levels * DartPteFormat.BITS_PER_LEVEL
                     + Integer.numberOfTrailingZeros(count);
         }
     }
@@ -161,7 +192,14 @@ record DartLayout(String name, int params3, int params4, Streams streams, Tcr tc
      * @param codeBits the ERROR bit of each {@link DartErrorCode}, by ordinal; -1 where the layout
      *     has none (the access direction's protection bit is set instead)
      */
-    record Errors(int register, int address, int streamShift, int streamMask, int codeMask, int streams, int mask,
+    record Errors(
+            int register,
+            int address,
+            int streamShift,
+            int streamMask,
+            int codeMask,
+            int streams,
+            int mask,
             int[] codeBits) {
         /** ERROR_STREAMS words, when the layout has them. */
         static final int STREAM_WORDS = 8;
@@ -197,8 +235,7 @@ record DartLayout(String name, int params3, int params4, Streams streams, Tcr tc
      * @param protectLock offset of a register that, once non-zero, makes the lock permanent, or
      *     -1 if none
      */
-    record Lock(int register, int bit, int stickyMask, int unprotect, int protectLock) {
-    }
+    record Lock(int register, int bit, int stickyMask, int unprotect, int protectLock) {}
 
     /**
      * How the driver invalidates IOTLB entries and how the hardware executes the command; each

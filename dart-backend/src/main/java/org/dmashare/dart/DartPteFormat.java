@@ -221,7 +221,10 @@ public abstract sealed class DartPteFormat implements PteFormat permits Dart1For
      * @throws InvalidArgumentException if the window is empty, misaligned or outside the page
      */
     public static void checkWindow(long startByte, long endByte) {
-        if (startByte < 0 || endByte > GRANULE || startByte >= endByte || startByte % SUBPAGE_UNIT != 0
+        if (startByte < 0
+                || endByte > GRANULE
+                || startByte >= endByte
+                || startByte % SUBPAGE_UNIT != 0
                 || endByte % SUBPAGE_UNIT != 0) {
             throw new InvalidArgumentException("sub-page window [" + Hex.of(startByte) + ", " + Hex.of(endByte)
                     + ") refused: it must be non-empty, inside the 16 KiB page [0x0, 0x4000) and aligned to the "

@@ -34,13 +34,16 @@ final class DartRegisterFile {
     private static final byte DISABLE_CLEAR = 6;
     /** TCR and TTBR: ignored while locked. */
     private static final byte STREAM_CONFIG = 7;
+
     private static final byte COMMAND = 8;
 
     private final DartLayout layout;
     private final int streams;
     private final Iotlb iotlb;
+
     @GuardedBy("DartIommu")
     private final int[] regs = new int[SPACE / 4];
+
     private final byte[] kinds = new byte[SPACE / 4];
 
     /**
@@ -160,8 +163,7 @@ final class DartRegisterFile {
 
     /** Whether a stream's enable bit is set. */
     boolean streamEnabled(int sid) {
-        return sid < layout.streams().count()
-                && (regs[layout.streams().enableWord(sid) / 4] & (1 << (sid % 32))) != 0;
+        return sid < layout.streams().count() && (regs[layout.streams().enableWord(sid) / 4] & (1 << (sid % 32))) != 0;
     }
 
     /** A stream's TCR. */
@@ -188,8 +190,8 @@ final class DartRegisterFile {
         if ((regs[errors.register() / 4] & DartIommu.ERROR_FLAG) != 0) {
             return;
         }
-        regs[errors.register() / 4] = DartIommu.ERROR_FLAG | (sid << errors.streamShift())
-                | (1 << errors.bit(code, fault.access()));
+        regs[errors.register() / 4] =
+                DartIommu.ERROR_FLAG | (sid << errors.streamShift()) | (1 << errors.bit(code, fault.access()));
         regs[errors.address() / 4] = (int) fault.iova();
         regs[errors.address() / 4 + 1] = (int) (fault.iova() >>> 32);
     }

@@ -24,7 +24,11 @@ public enum DartVariant {
     /** M1 Pro/Max: DART2 PTEs, t8020 registers. */
     T6000(true, DartLayout.T8020, 32, 42, "M1 Pro/Max DART: DART2 PTEs, t8020 registers, ias 32, oas 42"),
     /** M2-era: DART2 PTEs, t8110 registers. */
-    T8110(true, DartLayout.T8110, 36, 42,
+    T8110(
+            true,
+            DartLayout.T8110,
+            36,
+            42,
             "M2-era DART: DART2 PTEs, t8110 registers, ias 32..47 (4-level above 36), oas 36|42, up to 256 streams");
 
     private final boolean dart2;

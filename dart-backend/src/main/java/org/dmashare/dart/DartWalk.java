@@ -27,6 +27,7 @@ final class DartWalk {
      * format at the full reach of two (36-bit) and three (47-bit) table levels.
      */
     private final DartPteFormat twoLevelWalk;
+
     private final DartPteFormat threeLevelWalk;
 
     DartWalk(DartLayout layout, PhysicalMemory memory, DartPteFormat format) {
@@ -54,8 +55,10 @@ final class DartWalk {
             return new PageTableWalker.Result(null, IommuFault.Reason.BLOCKED, LEVEL_TTBR);
         }
         if (bypassing) {
-            return new PageTableWalker.Result(new Translation(iova, iova, DartPteFormat.GRANULE,
-                    new Prot(true, true, true, false)), null, LEVEL_TTBR);
+            return new PageTableWalker.Result(
+                    new Translation(iova, iova, DartPteFormat.GRANULE, new Prot(true, true, true, false)),
+                    null,
+                    LEVEL_TTBR);
         }
         int levels = t.levels(tcr);
         if (iova < 0 || (iova >>> layout.ttbr().reach(levels)) != 0) {
@@ -67,8 +70,12 @@ final class DartWalk {
         }
         // A TTBR chosen by IOVA bits 37:36 translates the 2^36 slice those bits name; a single
         // TTBR translates from 0.
-        PageTableWalker.Result r = PageTableWalker.walk(memory, levels == 3 ? threeLevelWalk : twoLevelWalk, table,
-                (long) layout.ttbr().select(iova) << 36, iova);
+        PageTableWalker.Result r = PageTableWalker.walk(
+                memory,
+                levels == 3 ? threeLevelWalk : twoLevelWalk,
+                table,
+                (long) layout.ttbr().select(iova) << 36,
+                iova);
         // The walker counts levels from the root table; DART names them from the leaf table up
         // (L2 whatever the depth, L0 only in four-level walks), and its fault codes use those names.
         return r.level() < 0 ? r : new PageTableWalker.Result(r.translation(), r.reason(), r.level() + 3 - levels);

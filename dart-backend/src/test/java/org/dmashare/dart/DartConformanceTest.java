@@ -32,14 +32,26 @@ class DartConformanceTest {
 
         @Override
         protected Iommu createIommu(PhysicalMemory memory, int streams) {
-            return new DartBackend().create(IommuConfig.builder(variant()).name("dart-" + variant()).streams(streams)
-                    .option("bypass", Boolean.toString(bypass())).build(), memory);
+            return new DartBackend()
+                    .create(
+                            IommuConfig.builder(variant())
+                                    .name("dart-" + variant())
+                                    .streams(streams)
+                                    .option("bypass", Boolean.toString(bypass()))
+                                    .build(),
+                            memory);
         }
 
         @Override
         protected Capabilities capabilities() {
-            return Capabilities.builder(0x4000).pageSizes(0x4000).streams(16).writeOnly(true).bypass(bypass())
-                    .subPageProtection(SUBPAGE).tableLifetime(TableLifetime.UNTIL_FREED).build();
+            return Capabilities.builder(0x4000)
+                    .pageSizes(0x4000)
+                    .streams(16)
+                    .writeOnly(true)
+                    .bypass(bypass())
+                    .subPageProtection(SUBPAGE)
+                    .tableLifetime(TableLifetime.UNTIL_FREED)
+                    .build();
         }
     }
 

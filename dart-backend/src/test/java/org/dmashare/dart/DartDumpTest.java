@@ -4,14 +4,21 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.util.ArrayList;
+import java.util.HexFormat;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Random;
+import java.util.TreeMap;
 import org.dmashare.InvalidArgumentException;
+import org.dmashare.MappingConflictException;
+import org.dmashare.PhysicalMemoryExhaustedException;
+import org.dmashare.iommu.DomainType;
 import org.dmashare.iommu.IommuConfig;
 import org.dmashare.iommu.IommuDomain;
 import org.dmashare.iommu.Prot;
 import org.dmashare.iommu.Translation;
+import org.dmashare.memory.PageAllocator;
 import org.dmashare.memory.PageUse;
 import org.dmashare.memory.PhysicalMemory;
 import org.junit.jupiter.api.Test;
@@ -32,8 +39,9 @@ class DartDumpTest {
         long l2 = d.format().decodeAddress(memory.readLong(root));
         String json = dart.dump().toJson();
         String ttbr0 = Long.toString(0x8000_0000L | (root >>> 12));
-        assertThat(json).startsWith("{\"variant\": \"t8020\", \"ttbr\": {\"2\": [" + ttbr0 + ", 0, 0, 0]}, \"tcr\": {\"2\": 128},"
-                + " \"memory\": {");
+        assertThat(json)
+                .startsWith("{\"variant\": \"t8020\", \"ttbr\": {\"2\": [" + ttbr0
+                        + ", 0, 0, 0]}, \"tcr\": {\"2\": 128}," + " \"memory\": {");
         assertThat(json).contains("\"0x" + Long.toHexString(root) + "\": \"", "\"0x" + Long.toHexString(l2) + "\": \"");
         assertThat(json).matches("(?s).*\"0x[0-9a-f]+\": \"[0-9a-f]{32768}\".*");
         assertThat(json.trim()).endsWith("}}");
@@ -73,7 +81,7 @@ class DartDumpTest {
                     } else {
                         d.map(iova, pa, 0x4000, prot);
                     }
-                } catch (org.dmashare.MappingConflictException taken) {
+                } catch (MappingConflictException taken) {
                     continue;
                 }
                 probes.add(iova + rnd.nextInt(0x4000));
@@ -81,7 +89,7 @@ class DartDumpTest {
             }
             dart.device(sid).attach(d);
         }
-        dart.device(3).attach(dart.createDomain(org.dmashare.iommu.DomainType.IDENTITY));
+        dart.device(3).attach(dart.createDomain(DomainType.IDENTITY));
         probes.add(0L);
         probes.add(0x10_0000_0000L);
 
@@ -92,7 +100,9 @@ class DartDumpTest {
             assertThat(loaded.ttbrs(sid)).containsExactly(dart.ttbrs(sid));
             for (long iova : probes) {
                 Optional<Translation> want = dart.walk(sid, iova);
-                assertThat(loaded.walk(sid, iova)).as("sid %d iova %x", sid, iova).isEqualTo(want);
+                assertThat(loaded.walk(sid, iova))
+                        .as("sid %d iova %x", sid, iova)
+                        .isEqualTo(want);
             }
         }
         assertThat(DartDump.fromJson(json).toJson()).isEqualTo(json);
@@ -105,21 +115,25 @@ class DartDumpTest {
         dart.device(0).attach(d);
         DartDump dump = dart.dump();
         long root = ((DartDomain) d).table().rootPa();
-        String hexPage = java.util.HexFormat.of().formatHex(dump.memory().get(root));
+        String hexPage = HexFormat.of().formatHex(dump.memory().get(root));
         String json = "{ \"memory\": {\"0x" + Long.toHexString(root) + "\": \"" + hexPage + "\"},\n"
                 + "  \"tcr\": {\"0\": \"0x80\"}, \"variant\": \"t8020\",\n"
-                + "  \"ttbr\": {\"0\": [\"0x" + Long.toHexString(0x8000_0000L | (root >>> 12)) + "\", \"0x0\", 0, 0]} }";
+                + "  \"ttbr\": {\"0\": [\"0x" + Long.toHexString(0x8000_0000L | (root >>> 12))
+                + "\", \"0x0\", 0, 0]} }";
         DartDump parsed = DartDump.fromJson(json);
         assertThat(parsed.tcr()).isEqualTo(dump.tcr());
         assertThat(parsed.ttbr()).isEqualTo(dump.ttbr());
         assertThat(parsed.memory().get(root)).isEqualTo(dump.memory().get(root));
-        assertThat(DartDump.fromJson("{\"variant\": \"\\u00748020\", \"ttbr\": {}}").variant()).isEqualTo("t8020");
+        assertThat(DartDump.fromJson("{\"variant\": \"\\u00748020\", \"ttbr\": {}}")
+                        .variant())
+                .isEqualTo("t8020");
     }
 
     @Test
     void readerRefusesWhatIsNotADump() {
         assertThatThrownBy(() -> DartDump.fromJson("{\"variant\": \"t8020\", \"extra\": 1}"))
-                .isInstanceOf(InvalidArgumentException.class).hasMessageContaining("extra");
+                .isInstanceOf(InvalidArgumentException.class)
+                .hasMessageContaining("extra");
         assertThatThrownBy(() -> DartDump.fromJson("{\"variant\": \"m3\"}")).hasMessageContaining("t8020");
         assertThatThrownBy(() -> DartDump.fromJson("{\"variant\": \"t8020\", \"memory\": {\"0x4000\": \"zz\"}}"))
                 .isInstanceOf(InvalidArgumentException.class);
@@ -136,8 +150,9 @@ class DartDumpTest {
         dart.device(0).attach(dart.createDomain());
         DartDump dump = dart.dump();
         assertThatThrownBy(() -> Darts.BACKEND.restore(dump, IommuConfig.of("t6000"), Darts.memory()))
-                .isInstanceOf(InvalidArgumentException.class).hasMessageContaining("variant t8020");
-        DartDump oneTtbr = new DartDump("t8020", java.util.Map.of(0, List.of(1L)), java.util.Map.of(), java.util.Map.of());
+                .isInstanceOf(InvalidArgumentException.class)
+                .hasMessageContaining("variant t8020");
+        DartDump oneTtbr = new DartDump("t8020", Map.of(0, List.of(1L)), Map.of(), Map.of());
         assertThatThrownBy(() -> Darts.BACKEND.restore(oneTtbr, IommuConfig.of("t8020"), Darts.memory()))
                 .hasMessageContaining("4 per stream");
     }
@@ -153,11 +168,11 @@ class DartDumpTest {
         DartDump dump = dart.dump();
         assertThat(dump.memory()).hasSize(3);
         PhysicalMemory target = Darts.memory();
-        long last = ((java.util.TreeMap<Long, byte[]>) new java.util.TreeMap<>(dump.memory())).lastKey();
+        long last = ((TreeMap<Long, byte[]>) new TreeMap<>(dump.memory())).lastKey();
         target.allocator().allocateAt(last, 0x4000, PageUse.BUFFER);
-        org.dmashare.memory.PageAllocator.Usage before = target.allocator().usage();
+        PageAllocator.Usage before = target.allocator().usage();
         assertThatThrownBy(() -> Darts.BACKEND.restore(dump, IommuConfig.of("t8020"), target))
-                .isInstanceOf(org.dmashare.PhysicalMemoryExhaustedException.class);
+                .isInstanceOf(PhysicalMemoryExhaustedException.class);
         assertThat(target.allocator().usage()).isEqualTo(before);
     }
 }

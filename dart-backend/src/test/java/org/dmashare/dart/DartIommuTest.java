@@ -13,6 +13,7 @@ import org.dmashare.iommu.IommuConfig;
 import org.dmashare.iommu.IommuDomain;
 import org.dmashare.iommu.IommuFault;
 import org.dmashare.iommu.Prot;
+import org.dmashare.memory.PageUse;
 import org.dmashare.memory.PhysicalMemory;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -43,7 +44,8 @@ class DartIommuTest {
         DartIommu pro = Darts.dart("t6000", memory);
         DartIommu m2 = Darts.dart("t8110", memory);
         assertThat(List.of(m1.inputBits(), m1.outputBits(), m1.streamCount())).containsExactly(32, 36, 16);
-        assertThat(List.of(pro.inputBits(), pro.outputBits(), pro.streamCount())).containsExactly(32, 42, 16);
+        assertThat(List.of(pro.inputBits(), pro.outputBits(), pro.streamCount()))
+                .containsExactly(32, 42, 16);
         assertThat(List.of(m2.inputBits(), m2.outputBits(), m2.streamCount())).containsExactly(36, 42, 256);
         assertThat(m1.format()).isInstanceOf(Dart1Format.class);
         assertThat(pro.format()).isInstanceOf(Dart2Format.class);
@@ -57,7 +59,8 @@ class DartIommuTest {
     void badConfigurationsAreRefusedWithWhatIsAccepted() {
         PhysicalMemory memory = Darts.memory();
         assertThatThrownBy(() -> Darts.dart(IommuConfig.builder("t8020").option("colour", "blue"), memory))
-                .isInstanceOf(InvalidArgumentException.class).hasMessageContaining("[bypass, locked]");
+                .isInstanceOf(InvalidArgumentException.class)
+                .hasMessageContaining("[bypass, locked]");
         assertThatThrownBy(() -> Darts.dart(IommuConfig.builder("t8020").streams(17), memory))
                 .hasMessageContaining("1..16");
         assertThatThrownBy(() -> Darts.dart(IommuConfig.builder("t8110").streams(257), memory))
@@ -78,7 +81,7 @@ class DartIommuTest {
         PhysicalMemory memory = Darts.memory();
         DartIommu dart = Darts.dart(variant, memory);
         IommuDomain d = dart.createDomain();
-        long pa = memory.allocator().allocate(0x8000, org.dmashare.memory.PageUse.BUFFER);
+        long pa = memory.allocator().allocate(0x8000, PageUse.BUFFER);
         d.map(0x10_0000, pa, 0x8000, Prot.READ_WRITE);
         DmaDevice dev = dart.device(5);
         dev.attach(d);
@@ -146,7 +149,8 @@ class DartIommuTest {
         DartIommu strict = Darts.dart(variant, memory);
         assertThat(strict.readRegister(DartIommu.PARAMS2) & 1).isZero();
         assertThatThrownBy(() -> strict.createDomain(DomainType.IDENTITY))
-                .isInstanceOf(InvalidArgumentException.class).hasMessageContaining("bypass");
+                .isInstanceOf(InvalidArgumentException.class)
+                .hasMessageContaining("bypass");
     }
 
     @ParameterizedTest
@@ -166,7 +170,8 @@ class DartIommuTest {
         }
         DmaDevice fresh = dart.device(5);
         assertThat(Darts.faultOf(() -> fresh.read(0, 1)).reason()).isEqualTo(IommuFault.Reason.BLOCKED);
-        assertThatThrownBy(() -> blocked.map(0x4000, pa, 0x4000, Prot.READ)).isInstanceOf(InvalidArgumentException.class);
+        assertThatThrownBy(() -> blocked.map(0x4000, pa, 0x4000, Prot.READ))
+                .isInstanceOf(InvalidArgumentException.class);
     }
 
     @Test
@@ -179,7 +184,8 @@ class DartIommuTest {
         assertThat(dart.device(33).read(0x4000, 1)).containsExactly(3);
         dart.writeRegister(DartIommu.T8110_DISABLE_STREAMS + 4, 1 << 1);
         d.flushIotlb();
-        assertThat(Darts.faultOf(() -> dart.device(33).read(0x4000, 1)).reason()).isEqualTo(IommuFault.Reason.BLOCKED);
+        assertThat(Darts.faultOf(() -> dart.device(33).read(0x4000, 1)).reason())
+                .isEqualTo(IommuFault.Reason.BLOCKED);
     }
 
     @Test
@@ -207,6 +213,7 @@ class DartIommuTest {
         DartIommu dart = Darts.BACKEND.restore(fw.dump(), IommuConfig.of("t8020"), memory);
         assertThat(dart.inputBits()).isEqualTo(32);
         assertThat(dart.device(0).read(0x8_0000_4010L, 1)).containsExactly(0x36);
-        assertThat(Darts.faultOf(() -> dart.device(0).read(0x8_0000_8000L, 1)).code()).isEqualTo("NO_PTE");
+        assertThat(Darts.faultOf(() -> dart.device(0).read(0x8_0000_8000L, 1)).code())
+                .isEqualTo("NO_PTE");
     }
 }

@@ -6,9 +6,11 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import java.util.List;
 import java.util.Map;
 import org.dmashare.InvalidArgumentException;
+import org.dmashare.iommu.DeviceFaultException;
 import org.dmashare.iommu.IommuConfig;
 import org.dmashare.iommu.Prot;
 import org.dmashare.iommu.Translation;
+import org.dmashare.memory.PageUse;
 import org.dmashare.memory.PhysicalMemory;
 import org.dmashare.pgtable.PageTableWalker;
 import org.dmashare.pgtable.PteKind;
@@ -43,7 +45,10 @@ class DartPteFormatTest {
         assertThat(dart.encodeTtbr(0x8_1000_0000L)).isEqualTo(0x8081_0000);
 
         // The vector's own table layout, loaded as firmware state, translates as stated.
-        DartDump dump = new DartDump("t8020", Map.of(0, List.of(0x8081_0000L, 0L, 0L, 0L)), Map.of(0, 0x80L),
+        DartDump dump = new DartDump(
+                "t8020",
+                Map.of(0, List.of(0x8081_0000L, 0L, 0L, 0L)),
+                Map.of(0, 0x80L),
                 Map.of(0x8_1000_0000L, page(0, 0x8_1000_4001L), 0x8_1000_4000L, page(1, 0x000F_FF08_0000_8003L)));
         DartIommu loaded = Darts.BACKEND.restore(dump, IommuConfig.of("t8020"), Darts.memory());
         assertThat(loaded.walk(0, 0x4000)).map(Translation::pa).contains(0x8_0000_8000L);
@@ -61,7 +66,8 @@ class DartPteFormatTest {
         assertThat((entry & 0x3fff) / 8).isEqualTo(0xD1);
         dart.device(0).attach(d);
         assertThat(dart.walk(0, 0x1234_5678L)).map(Translation::pa).contains(0x9_8765_5678L);
-        PageTableWalker.Result r = PageTableWalker.walk(memory, d.format(), d.table().rootPa(), 0x1234_5678L);
+        PageTableWalker.Result r =
+                PageTableWalker.walk(memory, d.format(), d.table().rootPa(), 0x1234_5678L);
         assertThat(r.translation().pa()).isEqualTo(0x9_8765_5678L);
         assertThat(r.translation().prot().write()).isFalse();
     }
@@ -82,16 +88,20 @@ class DartPteFormatTest {
         byte[] l1 = page(0, 0x8_1000_4001L);
         byte[] l2 = page(1, 0x000F_FF08_0000_8003L);
         Map<Long, byte[]> pages = Map.of(0x8_1000_0000L, l1, 0x8_1000_4000L, l2);
-        DartIommu valid = Darts.BACKEND.restore(new DartDump("t8020", Map.of(0, List.of(0x8081_0000L, 0L, 0L, 0L)),
-                Map.of(0, 0x80L), pages), IommuConfig.of("t8020"), Darts.memory());
+        DartIommu valid = Darts.BACKEND.restore(
+                new DartDump("t8020", Map.of(0, List.of(0x8081_0000L, 0L, 0L, 0L)), Map.of(0, 0x80L), pages),
+                IommuConfig.of("t8020"),
+                Darts.memory());
         assertThat(codeOf(valid, 0x200_0000L)).isEqualTo("NO_PMD");
         assertThat(valid.readRegister(DartIommu.T8020_ERROR) & 0xfff).isEqualTo(1 << 1);
         valid.acknowledgeError();
         assertThat(codeOf(valid, 0x0)).isEqualTo("NO_PTE");
         assertThat(valid.readRegister(DartIommu.T8020_ERROR) & 0xfff).isEqualTo(1 << 2);
 
-        DartIommu cleared = Darts.BACKEND.restore(new DartDump("t8020", Map.of(0, List.of(0x0081_0000L, 0L, 0L, 0L)),
-                Map.of(0, 0x80L), pages), IommuConfig.of("t8020"), Darts.memory());
+        DartIommu cleared = Darts.BACKEND.restore(
+                new DartDump("t8020", Map.of(0, List.of(0x0081_0000L, 0L, 0L, 0L)), Map.of(0, 0x80L), pages),
+                IommuConfig.of("t8020"),
+                Darts.memory());
         assertThat(codeOf(cleared, 0x4000)).isEqualTo("NO_TTBR");
         assertThat(cleared.readRegister(DartIommu.T8020_ERROR) & 0xfff).isEqualTo(1);
     }
@@ -99,7 +109,7 @@ class DartPteFormatTest {
     private static String codeOf(DartIommu dart, long iova) {
         try {
             dart.device(0).read(iova, 4);
-        } catch (org.dmashare.iommu.DeviceFaultException e) {
+        } catch (DeviceFaultException e) {
             return e.fault().code();
         }
         throw new AssertionError("no fault at " + Long.toHexString(iova));
@@ -129,11 +139,17 @@ class DartPteFormatTest {
         assertThat(dart.encodeTtbr(0x2A0_0000_0000L)).isEqualTo(0xAA00_0000);
         assertThat(d.format().encodeTable(0x2A0_0000_4000L, 0)).isEqualTo(0x2A_0000_0401L);
 
-        DartDump dump = new DartDump("t6000", Map.of(0, List.of(0xAA00_0000L, 0L, 0L, 0L)), Map.of(0, 0x80L),
-                Map.of(0x2A0_0000_0000L, page(0x7F, 0x2A_0000_0401L),
-                        0x2A0_0000_4000L, page(0x7FF, 0x000F_FF2A_0123_4C05L)));
-        DartIommu loaded = Darts.BACKEND.restore(dump, IommuConfig.of("t6000"),
-                PhysicalMemory.create(0x2A0_0000_0000L, 1L << 30, 16384));
+        DartDump dump = new DartDump(
+                "t6000",
+                Map.of(0, List.of(0xAA00_0000L, 0L, 0L, 0L)),
+                Map.of(0, 0x80L),
+                Map.of(
+                        0x2A0_0000_0000L,
+                        page(0x7F, 0x2A_0000_0401L),
+                        0x2A0_0000_4000L,
+                        page(0x7FF, 0x000F_FF2A_0123_4C05L)));
+        DartIommu loaded = Darts.BACKEND.restore(
+                dump, IommuConfig.of("t6000"), PhysicalMemory.create(0x2A0_0000_0000L, 1L << 30, 16384));
         assertThat(loaded.walk(0, 0xFFFF_C123L)).map(Translation::pa).contains(0x2A0_1234_C123L);
     }
 
@@ -161,7 +177,8 @@ class DartPteFormatTest {
     void mappingWithoutReadOrWriteIsRefused() {
         DartDomain d = (DartDomain) Darts.dart("t8020", Darts.memory()).createDomain();
         assertThatThrownBy(() -> d.map(0x4000, 0x8_0000_8000L, 0x4000, new Prot(false, false, true, false)))
-                .isInstanceOf(InvalidArgumentException.class).hasMessageContaining("read or write");
+                .isInstanceOf(InvalidArgumentException.class)
+                .hasMessageContaining("read or write");
         assertThat(d.iovaToPhys(0x4000)).isEqualTo(-1);
     }
 
@@ -170,7 +187,8 @@ class DartPteFormatTest {
         PhysicalMemory above36 = PhysicalMemory.create(0x10_0000_0000L, 1L << 30, 16384);
         DartDomain d = (DartDomain) Darts.dart("t8020", above36).createDomain();
         assertThatThrownBy(() -> d.map(0x4000, 0x10_0000_4000L, 0x4000, Prot.READ_WRITE))
-                .isInstanceOf(InvalidArgumentException.class).hasMessageContaining("36-bit output size");
+                .isInstanceOf(InvalidArgumentException.class)
+                .hasMessageContaining("36-bit output size");
         DartDomain d2 = (DartDomain) Darts.dart("t6000", above36).createDomain();
         d2.map(0x4000, 0x10_0000_4000L, 0x4000, Prot.READ_WRITE);
         assertThat(d2.iovaToPhys(0x4010)).isEqualTo(0x10_0000_4010L);
@@ -182,7 +200,7 @@ class DartPteFormatTest {
         DartIommu dart = Darts.dart("t8020", memory);
         DartDomain d = (DartDomain) dart.createDomain();
         assertThat(d.pageSizes()).isEqualTo(0x4000);
-        long pa = memory.allocator().allocate(32L << 20, org.dmashare.memory.PageUse.BUFFER);
+        long pa = memory.allocator().allocate(32L << 20, PageUse.BUFFER);
         d.map(0x200_0000L, pa, 32L << 20, Prot.READ_WRITE);
         dart.device(1).attach(d);
         assertThat(dart.walk(1, 0x200_0000L + 0x1FF_C010L)).hasValueSatisfying(t -> {

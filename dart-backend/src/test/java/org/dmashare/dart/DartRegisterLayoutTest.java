@@ -46,10 +46,26 @@ class DartRegisterLayoutTest {
      * @param invalidateAll writes the registers that invalidate every stream
      * @param commandBusy reads the invalidation command's busy bit
      */
-    record Facts(String variant, int stream, int otherStream, int tcr, IntUnaryOperator ttbr, IntUnaryOperator enableWord, int ttbrCount,
-            LongToIntFunction ttbrOf, int translate, int error, int errorAddress, int streamShift,
-            int[] bits, int errorStreams, int lock, int lockBit, ObjIntConsumer<DartIommu> invalidateOne,
-            Consumer<DartIommu> invalidateAll, ToIntFunction<DartIommu> commandBusy) {
+    record Facts(
+            String variant,
+            int stream,
+            int otherStream,
+            int tcr,
+            IntUnaryOperator ttbr,
+            IntUnaryOperator enableWord,
+            int ttbrCount,
+            LongToIntFunction ttbrOf,
+            int translate,
+            int error,
+            int errorAddress,
+            int streamShift,
+            int[] bits,
+            int errorStreams,
+            int lock,
+            int lockBit,
+            ObjIntConsumer<DartIommu> invalidateOne,
+            Consumer<DartIommu> invalidateAll,
+            ToIntFunction<DartIommu> commandBusy) {
         @Override
         public String toString() {
             return variant;
@@ -60,16 +76,49 @@ class DartRegisterLayoutTest {
 
     static Stream<Facts> layouts() {
         Facts t8020 = t8020Facts("t8020");
-        return Stream.of(t8020, t8020Facts("t6000"), new Facts("t8110", 130, 131, 0x1000, sid -> 0x1400 + 4 * sid, sid -> 0xc00 + 4 * (sid / 32), 1,
-                pa -> (int) (((pa >>> 14) << 2) | 1), 0x1, 0x100, 0x170, 20, new int[] {0, 2, 3, 4, 5}, 0x1c0, 0x200, 1,
-                (dart, sid) -> dart.writeRegister(0x80, (1 << 8) | sid),
-                dart -> dart.writeRegister(0x80, 0),
-                dart -> dart.readRegister(0x80) & 0x8000_0000));
+        return Stream.of(
+                t8020,
+                t8020Facts("t6000"),
+                new Facts(
+                        "t8110",
+                        130,
+                        131,
+                        0x1000,
+                        sid -> 0x1400 + 4 * sid,
+                        sid -> 0xc00 + 4 * (sid / 32),
+                        1,
+                        pa -> (int) (((pa >>> 14) << 2) | 1),
+                        0x1,
+                        0x100,
+                        0x170,
+                        20,
+                        new int[] {0, 2, 3, 4, 5},
+                        0x1c0,
+                        0x200,
+                        1,
+                        (dart, sid) -> dart.writeRegister(0x80, (1 << 8) | sid),
+                        dart -> dart.writeRegister(0x80, 0),
+                        dart -> dart.readRegister(0x80) & 0x8000_0000));
     }
 
     private static Facts t8020Facts(String variant) {
-        return new Facts(variant, 9, 10, 0x100, sid -> 0x200 + 16 * sid, sid -> 0xfc, 4, pa -> (int) (0x8000_0000L | (pa >>> 12)),
-                0x80, 0x40, 0x50, 24, T8020_BITS, -1, 0x60, 1 << 15,
+        return new Facts(
+                variant,
+                9,
+                10,
+                0x100,
+                sid -> 0x200 + 16 * sid,
+                sid -> 0xfc,
+                4,
+                pa -> (int) (0x8000_0000L | (pa >>> 12)),
+                0x80,
+                0x40,
+                0x50,
+                24,
+                T8020_BITS,
+                -1,
+                0x60,
+                1 << 15,
                 (dart, sid) -> {
                     dart.writeRegister(0x34, 1 << sid);
                     dart.writeRegister(0x20, 1 << 20);
@@ -89,12 +138,15 @@ class DartRegisterLayoutTest {
         DartDomain d = (DartDomain) dart.createDomain();
         dart.device(f.stream()).attach(d);
         long root = d.table().rootPa();
-        assertThat(dart.readRegister(f.ttbr().applyAsInt(f.stream()))).isEqualTo(f.ttbrOf().applyAsInt(root));
+        assertThat(dart.readRegister(f.ttbr().applyAsInt(f.stream())))
+                .isEqualTo(f.ttbrOf().applyAsInt(root));
         int[] expected = new int[f.ttbrCount()];
         expected[0] = f.ttbrOf().applyAsInt(root);
         assertThat(dart.ttbrs(f.stream())).containsExactly(expected);
         assertThat(dart.readRegister(f.tcr() + 4 * f.stream())).isEqualTo(f.translate());
-        assertThat(dart.readRegister(f.enableWord().applyAsInt(f.stream()))).as("every stream enabled").isEqualTo(-1);
+        assertThat(dart.readRegister(f.enableWord().applyAsInt(f.stream())))
+                .as("every stream enabled")
+                .isEqualTo(-1);
         assertThat(dart.encodeTtbr(root)).isEqualTo(f.ttbrOf().applyAsInt(root));
         assertThat(dart.decodeTtbr(f.ttbrOf().applyAsInt(root))).isEqualTo(root);
         dart.device(f.stream()).detach();
@@ -114,8 +166,8 @@ class DartRegisterLayoutTest {
         DmaDevice dev = dart.device(sid);
         dev.attach(d);
         Object[][] cases = {
-            {0x1234_0000L, "NO_PTE", f.bits()[2], false},     // L1 valid, L2 slot empty
-            {0x0200_0000L, "NO_PMD", f.bits()[1], false},     // V3: L1 index 1 empty
+            {0x1234_0000L, "NO_PTE", f.bits()[2], false}, // L1 valid, L2 slot empty
+            {0x0200_0000L, "NO_PMD", f.bits()[1], false}, // V3: L1 index 1 empty
             {0x10_0000_0000L, "NO_TTBR", f.bits()[0], false}, // TTBR1 left invalid, or beyond a 36-bit walk
             {0x1234_5678L, "WRITE_FAULT", f.bits()[3], true}, // V2: read-only page
             {0xFFFF_C004L, "READ_FAULT", f.bits()[4], false}, // V3: write-only page
@@ -152,7 +204,8 @@ class DartRegisterLayoutTest {
                 assertThat(dart.readRegister(f.errorStreams() + 4 * (sid / 32))).isZero();
             }
         }
-        assertThat(dart.faults()).extracting(IommuFault::code)
+        assertThat(dart.faults())
+                .extracting(IommuFault::code)
                 .containsExactly("NO_PTE", "NO_PMD", "NO_TTBR", "WRITE_FAULT", "READ_FAULT");
     }
 
@@ -217,13 +270,17 @@ class DartRegisterLayoutTest {
 
         f.invalidateOne().accept(dart, dropped);
         assertThat(f.commandBusy().applyAsInt(dart)).isZero();
-        assertThat(dart.device(kept).read(0x8000, 1)).as("stale entry of the stream not invalidated").containsExactly(7);
+        assertThat(dart.device(kept).read(0x8000, 1))
+                .as("stale entry of the stream not invalidated")
+                .containsExactly(7);
         // io-pgtable-dart keeps the L2 table until the domain is freed: the walk fails at the leaf.
-        assertThat(Darts.faultOf(() -> dart.device(dropped).read(0x8000, 1)).code()).isEqualTo("NO_PTE");
+        assertThat(Darts.faultOf(() -> dart.device(dropped).read(0x8000, 1)).code())
+                .isEqualTo("NO_PTE");
 
         f.invalidateAll().accept(dart);
         assertThat(f.commandBusy().applyAsInt(dart)).isZero();
-        assertThat(Darts.faultOf(() -> dart.device(kept).read(0x8000, 1)).code()).isEqualTo("NO_PTE");
+        assertThat(Darts.faultOf(() -> dart.device(kept).read(0x8000, 1)).code())
+                .isEqualTo("NO_PTE");
     }
 
     @ParameterizedTest(name = "{0}")
@@ -257,7 +314,9 @@ class DartRegisterLayoutTest {
         assertThat(dart.readRegister(f.lock()) & f.lockBit()).isEqualTo(f.lockBit());
         assertThat(dart.isLocked()).isTrue();
         dart.writeRegister(f.lock(), 0);
-        assertThat(dart.isLocked()).as("the lock bit cannot be cleared by writing its register").isTrue();
+        assertThat(dart.isLocked())
+                .as("the lock bit cannot be cleared by writing its register")
+                .isTrue();
         dart.writeRegister(tcr, 0);
         dart.writeRegister(ttbr, f.ttbrOf().applyAsInt(0x8_1000_0000L));
         assertThat(dart.tcr(3)).isEqualTo(f.translate());

@@ -26,9 +26,9 @@ import org.dmashare.sharing.PageLease;
 import org.dmashare.sharing.ScatterList;
 import org.dmashare.sharing.ShareOptions;
 import org.dmashare.sharing.SharedBuffer;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
-import org.junit.jupiter.api.Test;
 
 /**
  * The sharing helper's guarantees (DESIGN.md "What a SharedBuffer guarantees") with DART domains
@@ -78,7 +78,8 @@ class DartSharingTest {
         assertThat(iova % b.alignment()).isZero();
         for (long o = 0; o < b.length(); o += 0x1000) {
             long off = o;
-            assertThat(d.iommu().walk(sid, iova + off)).as("offset %x", off)
+            assertThat(d.iommu().walk(sid, iova + off))
+                    .as("offset %x", off)
                     .hasValueSatisfying(t -> assertThat(t.pa()).isEqualTo(b.physicalAddress(off)));
         }
         assertThat(d.iommu().walk(sid, iova - 1)).isEmpty();
@@ -111,7 +112,8 @@ class DartSharingTest {
             assertThat(r.device(r.dcp).read(b.iova(r.dcp), data.length)).isEqualTo(data);
             byte[] reply = pattern(5000);
             r.device(r.disp).write(b.iova(r.disp) + 0x3ffe, reply);
-            assertThat(r.device(r.dcp).read(b.iova(r.dcp) + 0x3ffe, reply.length)).isEqualTo(reply);
+            assertThat(r.device(r.dcp).read(b.iova(r.dcp) + 0x3ffe, reply.length))
+                    .isEqualTo(reply);
         }
     }
 
@@ -151,9 +153,14 @@ class DartSharingTest {
         // and one table per level below, mapping nothing) until the domain is freed, as Linux.
         int levels = r.dcp.table().format().levels();
         assertThat(r.dcp.table().tablePages()).hasSize(levels);
-        assertThat(PageTableWalker.leaves(r.memory, r.dcp.table().format(), r.dcp.table().rootPa())).isEmpty();
-        assertThat(r.disp.table().tablePages()).as("the failed map changed nothing").hasSize(1);
-        assertThat(after.tableBytes()).isEqualTo(before.tableBytes() + (levels - 1) * r.dcp.table().tablePageBytes());
+        assertThat(PageTableWalker.leaves(
+                        r.memory, r.dcp.table().format(), r.dcp.table().rootPa()))
+                .isEmpty();
+        assertThat(r.disp.table().tablePages())
+                .as("the failed map changed nothing")
+                .hasSize(1);
+        assertThat(after.tableBytes())
+                .isEqualTo(before.tableBytes() + (levels - 1) * r.dcp.table().tablePageBytes());
         assertThat(r.dcpDart.iotlbSize()).isZero();
     }
 
@@ -187,23 +194,29 @@ class DartSharingTest {
         Rig r = new Rig("t6000");
         PageLease lease = r.sharing.allocatePages(0x10000, 0x10000);
         long block = lease.pages().segments().get(0).pa();
-        ScatterList unsafe = ScatterList.of(new ScatterList.Segment(block, 0x4000),
-                new ScatterList.Segment(block + 0x5000, 0x1000));
+        ScatterList unsafe =
+                ScatterList.of(new ScatterList.Segment(block, 0x4000), new ScatterList.Segment(block + 0x5000, 0x1000));
         assertThatThrownBy(() -> r.sharing.importScatterList(lease, unsafe, List.of(r.dcp), ShareOptions.DEFAULTS))
-                .isInstanceOf(UnsafeScatterListException.class).hasMessageContaining("segment 1");
+                .isInstanceOf(UnsafeScatterListException.class)
+                .hasMessageContaining("segment 1");
         ScatterList safe = ScatterList.of(new ScatterList.Segment(block + 0x8000, 0x8000));
         try (SharedBuffer b = r.sharing.importScatterList(lease, safe, List.of(r.dcp, r.disp), ShareOptions.DEFAULTS)) {
             assertContiguous(b, r.disp, 0);
         }
-        assertThat(r.memory.allocator().isAllocated(block, 0x10000)).as("the lease still holds its pages").isTrue();
+        assertThat(r.memory.allocator().isAllocated(block, 0x10000))
+                .as("the lease still holds its pages")
+                .isTrue();
         lease.close();
-        assertThat(r.memory.allocator().isAllocated(block, 0x4000)).as("the last holder freed them").isFalse();
+        assertThat(r.memory.allocator().isAllocated(block, 0x4000))
+                .as("the last holder freed them")
+                .isFalse();
     }
 
     @Test
     void dartAndLpae4kDomainsShareWithSixteenKibAlignment() {
         PhysicalMemory memory = PhysicalMemory.create(Darts.RAM, 1L << 30, 4096);
-        Iommu lpae = IommuBackends.find("generic").create(IommuConfig.builder("lpae-4k").name("gpu").build(), memory);
+        Iommu lpae = IommuBackends.find("generic")
+                .create(IommuConfig.builder("lpae-4k").name("gpu").build(), memory);
         DartIommu dart = Darts.dart("t8020", memory);
         IommuDomain gpu = lpae.createDomain();
         DartDomain dcp = (DartDomain) dart.createDomain();
@@ -221,8 +234,10 @@ class DartSharingTest {
         }
         IommuDomain gpuLate = lpae.createDomain();
         try (SharedBuffer b = sharing.allocate(SIZE, List.of(gpuLate))) {
-            assertThatThrownBy(() -> b.shareWith(dcp)).isInstanceOf(GranuleMismatchException.class)
-                    .hasMessageContaining("16 KiB").hasMessageContaining("4 KiB");
+            assertThatThrownBy(() -> b.shareWith(dcp))
+                    .isInstanceOf(GranuleMismatchException.class)
+                    .hasMessageContaining("16 KiB")
+                    .hasMessageContaining("4 KiB");
         }
     }
 
@@ -241,7 +256,8 @@ class DartSharingTest {
                         try (SharedBuffer b = r.sharing.allocate(size, List.of(r.dcp, r.disp))) {
                             byte[] data = pattern((int) size);
                             r.device(r.dcp).write(b.iova(r.dcp), data);
-                            assertThat(r.device(r.disp).read(b.iova(r.disp), data.length)).isEqualTo(data);
+                            assertThat(r.device(r.disp).read(b.iova(r.disp), data.length))
+                                    .isEqualTo(data);
                         }
                     }
                     return null;
@@ -258,7 +274,9 @@ class DartSharingTest {
         // Tables live until the domain is freed: each table page is one of the two domains', mapping nothing.
         long kept = 0;
         for (DartDomain d : List.of(r.dcp, r.disp)) {
-            assertThat(PageTableWalker.leaves(r.memory, d.table().format(), d.table().rootPa())).isEmpty();
+            assertThat(PageTableWalker.leaves(
+                            r.memory, d.table().format(), d.table().rootPa()))
+                    .isEmpty();
             kept += (d.table().tablePages().size() - 1) * d.table().tablePageBytes();
         }
         assertThat(after.tableBytes()).isEqualTo(before.tableBytes() + kept);

@@ -1,6 +1,9 @@
 package org.dmashare.dart;
 
+import org.dmashare.iommu.DeviceFaultException;
 import org.dmashare.iommu.IommuConfig;
+import org.dmashare.iommu.IommuFault;
+import org.dmashare.memory.PageUse;
 import org.dmashare.memory.PhysicalMemory;
 
 /** Shared fixtures for the DART tests. */
@@ -8,8 +11,7 @@ final class Darts {
     static final long RAM = 0x8_0000_0000L;
     static final DartBackend BACKEND = new DartBackend();
 
-    private Darts() {
-    }
+    private Darts() {}
 
     /** 8 GiB of sparse RAM at 0x8_0000_0000 with 16 KiB CPU pages (covers every vector address). */
     static PhysicalMemory memory() {
@@ -17,7 +19,8 @@ final class Darts {
     }
 
     static DartIommu dart(String variant, PhysicalMemory memory) {
-        return BACKEND.create(IommuConfig.builder(variant).name(variant + "-dart").build(), memory);
+        return BACKEND.create(
+                IommuConfig.builder(variant).name(variant + "-dart").build(), memory);
     }
 
     static DartIommu dart(IommuConfig.Builder config, PhysicalMemory memory) {
@@ -25,10 +28,10 @@ final class Darts {
     }
 
     /** The fault a device access raised; fails the test if it did not fault. */
-    static org.dmashare.iommu.IommuFault faultOf(Runnable access) {
+    static IommuFault faultOf(Runnable access) {
         try {
             access.run();
-        } catch (org.dmashare.iommu.DeviceFaultException e) {
+        } catch (DeviceFaultException e) {
             return e.fault();
         }
         throw new AssertionError("the access did not fault");
@@ -36,7 +39,7 @@ final class Darts {
 
     /** Allocates and fills one 16 KiB data page. */
     static long dataPage(PhysicalMemory memory, byte fill) {
-        long pa = memory.allocator().allocate(0x4000, org.dmashare.memory.PageUse.BUFFER);
+        long pa = memory.allocator().allocate(0x4000, PageUse.BUFFER);
         memory.fill(pa, 0x4000, fill);
         return pa;
     }

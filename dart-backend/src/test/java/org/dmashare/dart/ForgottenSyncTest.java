@@ -26,6 +26,7 @@ class ForgottenSyncTest {
     private static final long FB_SIZE = 0x40_0000L;
     /** Two IOVAs under root entries no mapping has used yet (one root entry spans 32 MiB). */
     private static final long FRESH_A = 0x2000_0000L;
+
     private static final long FRESH_B = 0x4000_0000L;
 
     private final PhysicalMemory memory = Darts.memory();
@@ -33,9 +34,15 @@ class ForgottenSyncTest {
     private DartIommu lockedDart(String variant) {
         long fb = memory.allocator().allocate(FB_SIZE, PageUse.BUFFER);
         DartDump firmware = DartFirmware.of(DartVariant.of(variant), memory)
-                .map(0, FB_IOVA, fb, FB_SIZE, Prot.READ_WRITE).dump();
-        return Darts.BACKEND.restore(firmware,
-                IommuConfig.builder(variant).name("disp0").option("locked", "true").build(), memory);
+                .map(0, FB_IOVA, fb, FB_SIZE, Prot.READ_WRITE)
+                .dump();
+        return Darts.BACKEND.restore(
+                firmware,
+                IommuConfig.builder(variant)
+                        .name("disp0")
+                        .option("locked", "true")
+                        .build(),
+                memory);
     }
 
     @ParameterizedTest
@@ -49,18 +56,24 @@ class ForgottenSyncTest {
         long b = Darts.dataPage(memory, (byte) 0xB2);
 
         d.map(FRESH_A, a, 0x4000, Prot.READ_WRITE); // table level, sync forgotten
-        assertThat(d.iovaToPhys(FRESH_A)).as("the driver's table has the mapping").isEqualTo(a);
-        assertThatThrownBy(() -> disp.read(FRESH_A, 4)).as("the device walks the firmware's root table")
-                .isInstanceOfSatisfying(DeviceFaultException.class,
+        assertThat(d.iovaToPhys(FRESH_A))
+                .as("the driver's table has the mapping")
+                .isEqualTo(a);
+        assertThatThrownBy(() -> disp.read(FRESH_A, 4))
+                .as("the device walks the firmware's root table")
+                .isInstanceOfSatisfying(
+                        DeviceFaultException.class,
                         e -> assertThat(e.fault().reason()).isEqualTo(IommuFault.Reason.TRANSLATION));
         d.syncMap(FRESH_A, 0x4000);
         assertThat(disp.read(FRESH_A, 4)).as("reachable once synced").containsOnly((byte) 0xA1);
 
         IommuApi.map(d, FRESH_B, b, 0x4000, Prot.READ_WRITE); // domain level
-        assertThat(disp.read(FRESH_B, 4)).as("reachable when the domain-level map returns")
+        assertThat(disp.read(FRESH_B, 4))
+                .as("reachable when the domain-level map returns")
                 .containsOnly((byte) 0xB2);
         assertThat(IommuApi.unmap(d, FRESH_B, 0x4000)).isEqualTo(0x4000);
-        assertThatThrownBy(() -> disp.read(FRESH_B, 4)).as("unreachable when the domain-level unmap returns")
+        assertThatThrownBy(() -> disp.read(FRESH_B, 4))
+                .as("unreachable when the domain-level unmap returns")
                 .isInstanceOf(DeviceFaultException.class);
     }
 }

@@ -33,9 +33,15 @@ class LockedDartTest {
 
     private DartIommu lockedDart(String variant) {
         DartDump firmware = DartFirmware.of(DartVariant.of(variant), memory)
-                .map(0, FB_IOVA, fbPa, FB_SIZE, Prot.READ_WRITE).dump();
-        return Darts.BACKEND.restore(firmware,
-                IommuConfig.builder(variant).name("disp0").option("locked", "true").build(), memory);
+                .map(0, FB_IOVA, fbPa, FB_SIZE, Prot.READ_WRITE)
+                .dump();
+        return Darts.BACKEND.restore(
+                firmware,
+                IommuConfig.builder(variant)
+                        .name("disp0")
+                        .option("locked", "true")
+                        .build(),
+                memory);
     }
 
     @ParameterizedTest
@@ -64,15 +70,19 @@ class LockedDartTest {
         assertThat(memory.readLong(fwRoot + 8 * (FB_IOVA >>> 25))).isEqualTo(fwEntry);
         // The driver's root entry was copied into the firmware's root table.
         int index = d.format().index(iova, 0);
-        assertThat(memory.readLong(fwRoot + 8L * index)).isEqualTo(memory.readLong(d.table().rootPa() + 8L * index));
+        assertThat(memory.readLong(fwRoot + 8L * index))
+                .isEqualTo(memory.readLong(d.table().rootPa() + 8L * index));
 
         d.unmap(iova, 0x4000);
         d.flushIotlb();
-        assertThat(memory.readLong(fwRoot + 8L * index)).as("the L2 table lives until the domain is freed, and so"
-                + " does its copied root entry").isEqualTo(memory.readLong(d.table().rootPa() + 8L * index));
+        assertThat(memory.readLong(fwRoot + 8L * index))
+                .as("the L2 table lives until the domain is freed, and so" + " does its copied root entry")
+                .isEqualTo(memory.readLong(d.table().rootPa() + 8L * index));
         assertThat(dart.walk(0, iova)).as("nothing mapped there").isEmpty();
         d.close();
-        assertThat(memory.readLong(fwRoot + 8L * index)).as("copied entry removed with the domain").isZero();
+        assertThat(memory.readLong(fwRoot + 8L * index))
+                .as("copied entry removed with the domain")
+                .isZero();
         assertThat(disp.read(FB_IOVA, 4)).containsOnly((byte) 0xFB);
         assertThat(dart.faults()).isEmpty();
     }
@@ -80,7 +90,9 @@ class LockedDartTest {
     @Test
     void lockedDartRefusesResetIdentityBlockedAndRegisterWrites() {
         DartIommu dart = lockedDart("t8020");
-        assertThatThrownBy(dart::reset).isInstanceOf(InvalidArgumentException.class).hasMessageContaining("locked");
+        assertThatThrownBy(dart::reset)
+                .isInstanceOf(InvalidArgumentException.class)
+                .hasMessageContaining("locked");
         assertThatThrownBy(() -> dart.createDomain(DomainType.IDENTITY)).hasMessageContaining("locked");
         assertThatThrownBy(() -> dart.createDomain(DomainType.BLOCKED)).hasMessageContaining("locked");
         int ttbr = dart.ttbrs(0)[0];
@@ -104,11 +116,13 @@ class LockedDartTest {
         assertThat(d.firmwareRanges().get(0)).containsExactly(FB_IOVA, FB_IOVA + 0x200_0000L);
         long buf = Darts.dataPage(memory, (byte) 1);
         assertThatThrownBy(() -> d.map(FB_IOVA + FB_SIZE, buf, 0x4000, Prot.READ))
-                .isInstanceOf(MappingConflictException.class).hasMessageContaining("firmware");
+                .isInstanceOf(MappingConflictException.class)
+                .hasMessageContaining("firmware");
         assertThat(d.iovaSpace().isFree(FB_IOVA, 0x4000)).isFalse();
         for (int i = 0; i < 600; i++) {
             long iova = d.iovaSpace().findFree(0x8_0000, 0x4000, d.iovaSpace().end());
-            assertThat(iova + 0x8_0000 <= FB_IOVA || iova >= FB_IOVA + 0x200_0000L).isTrue();
+            assertThat(iova + 0x8_0000 <= FB_IOVA || iova >= FB_IOVA + 0x200_0000L)
+                    .isTrue();
         }
     }
 
@@ -130,10 +144,16 @@ class LockedDartTest {
     @Test
     void lockedT8110KeepsTheFirmwaresFourLevelDepth() {
         DartDump firmware = DartFirmware.of(DartVariant.T8110, memory, 40)
-                .map(0, FB_IOVA, fbPa, FB_SIZE, Prot.READ_WRITE).dump();
+                .map(0, FB_IOVA, fbPa, FB_SIZE, Prot.READ_WRITE)
+                .dump();
         assertThat(firmware.tcr().get(0)).isEqualTo(0x9L);
-        DartIommu dart = Darts.BACKEND.restore(firmware,
-                IommuConfig.builder("t8110").name("dispext0").option("locked", "true").build(), memory);
+        DartIommu dart = Darts.BACKEND.restore(
+                firmware,
+                IommuConfig.builder("t8110")
+                        .name("dispext0")
+                        .option("locked", "true")
+                        .build(),
+                memory);
         DartDomain d = (DartDomain) dart.createDomain();
         assertThat(d.format().levels()).isEqualTo(3);
         assertThat(d.format().inputBits()).isEqualTo(37);
@@ -151,7 +171,8 @@ class LockedDartTest {
         DartFirmware fw = DartFirmware.of(DartVariant.T8020, memory).map(0, FB_IOVA, fbPa, FB_SIZE, Prot.READ);
         DartDump dump = fw.dump();
         PhysicalMemory fresh = Darts.memory();
-        DartIommu dart = Darts.BACKEND.restore(dump, IommuConfig.builder("t8020").option("locked", "true").build(), fresh);
+        DartIommu dart = Darts.BACKEND.restore(
+                dump, IommuConfig.builder("t8020").option("locked", "true").build(), fresh);
         for (long pa : dump.memory().keySet()) {
             assertThat(fresh.allocator().isAllocated(pa, 0x4000)).isTrue();
         }

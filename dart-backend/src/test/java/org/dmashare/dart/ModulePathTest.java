@@ -22,11 +22,13 @@ class ModulePathTest {
     @Test
     void backendIsFoundInAModuleLayer() throws Exception {
         ModuleFinder finder = ModuleFinder.of(location(IommuBackend.class), location(DartBackend.class));
-        Configuration cf = ModuleLayer.boot().configuration()
+        Configuration cf = ModuleLayer.boot()
+                .configuration()
                 .resolveAndBind(finder, ModuleFinder.of(), Set.of("org.dmashare.dart"));
         ModuleLayer layer = ModuleLayer.boot().defineModulesWithOneLoader(cf, ClassLoader.getPlatformClassLoader());
         Class<?> backends = layer.findLoader("org.dmashare.api").loadClass("org.dmashare.iommu.IommuBackends");
-        List<?> found = (List<?>) backends.getMethod("available", ModuleLayer.class).invoke(null, layer);
+        List<?> found =
+                (List<?>) backends.getMethod("available", ModuleLayer.class).invoke(null, layer);
         List<String> names = new ArrayList<>();
         for (Object b : found) {
             Method name = b.getClass().getMethod("name");

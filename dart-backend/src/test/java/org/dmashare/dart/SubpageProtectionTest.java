@@ -1,8 +1,8 @@
 package org.dmashare.dart;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.tuple;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.tuple;
 
 import org.dmashare.InvalidArgumentException;
 import org.dmashare.iommu.DmaDevice;
@@ -35,7 +35,8 @@ class SubpageProtectionTest {
         d.map(0x4000, 0x8_0000_8000L, 0x4000, Prot.READ, 0, 0x4000);
         assertThat(memory.readLong(d.leafEntryAddress(0x4000))).isEqualTo(0x000F_FF00_8000_0807L);
         d.map(0x8000, 0x8_0000_8000L, 0x4000, Prot.READ, 0x3ffc, 0x4000);
-        assertThat(memory.readLong(d.leafEntryAddress(0x8000))).isEqualTo((0xFFFL << 52) | (0xFFFL << 40) | 0x8000_0807L);
+        assertThat(memory.readLong(d.leafEntryAddress(0x8000)))
+                .isEqualTo((0xFFFL << 52) | (0xFFFL << 40) | 0x8000_0807L);
     }
 
     @ParameterizedTest
@@ -51,14 +52,17 @@ class SubpageProtectionTest {
 
         assertThat(dev.read(0x20_1000, 0x1000)).containsOnly((byte) 0x11);
         dev.write(0x20_1ffc, new byte[] {1, 2, 3, 4});
-        assertThat(dart.walk(3, 0x20_1000)).hasValueSatisfying(t -> assertThat(t.hasSubpageWindow()).isTrue());
+        assertThat(dart.walk(3, 0x20_1000))
+                .hasValueSatisfying(t -> assertThat(t.hasSubpageWindow()).isTrue());
 
         IommuFault below = Darts.faultOf(() -> dev.read(0x20_0ffc, 4));
         assertThat(below.reason()).isEqualTo(IommuFault.Reason.SUBPAGE);
         assertThat(below.code()).isEqualTo("SUBPAGE_PROT");
         IommuFault straddling = Darts.faultOf(() -> dev.write(0x20_1ffc, new byte[8]));
         assertThat(straddling.code()).isEqualTo("SUBPAGE_PROT");
-        assertThat(memory.read(pa + 0x2000, 4)).as("nothing written outside the window").containsOnly((byte) 0x11);
+        assertThat(memory.read(pa + 0x2000, 4))
+                .as("nothing written outside the window")
+                .containsOnly((byte) 0x11);
 
         boolean t8110 = variant.equals("t8110");
         int errorReg = dart.readRegister(t8110 ? DartIommu.T8110_ERROR : DartIommu.T8020_ERROR);
@@ -72,10 +76,13 @@ class SubpageProtectionTest {
         DartDomain d = (DartDomain) Darts.dart("t8020", memory).createDomain();
         d.map(0x20_0000, 0x8_0000_8000L, 0x4000, Prot.READ_WRITE, 0x1000, 0x2000);
         d.map(0x20_4000, 0x8_0000_C000L, 0x4000, Prot.READ_WRITE);
-        Translation windowed = PageTableWalker.walk(memory, d.format(), d.table().rootPa(), 0x20_1234).translation();
+        Translation windowed = PageTableWalker.walk(
+                        memory, d.format(), d.table().rootPa(), 0x20_1234)
+                .translation();
         assertThat(windowed.windowStart()).isEqualTo(0x20_1000);
         assertThat(windowed.windowEnd()).isEqualTo(0x20_2000);
-        Translation whole = PageTableWalker.walk(memory, d.format(), d.table().rootPa(), 0x20_4000).translation();
+        Translation whole = PageTableWalker.walk(memory, d.format(), d.table().rootPa(), 0x20_4000)
+                .translation();
         assertThat(whole.hasSubpageWindow()).isFalse();
         // Listing every leaf (exposure reports) reports the same windows.
         assertThat(PageTableWalker.leaves(memory, d.format(), d.table().rootPa()))
@@ -91,7 +98,8 @@ class SubpageProtectionTest {
         d.map(0x4000, Darts.dataPage(memory, (byte) 5), 0x4000, Prot.READ_WRITE);
         dart.device(0).attach(d);
         assertThat(dart.device(0).read(0x4000, 0x4000)).containsOnly((byte) 5);
-        assertThat(dart.walk(0, 0x4000)).hasValueSatisfying(t -> assertThat(t.hasSubpageWindow()).isFalse());
+        assertThat(dart.walk(0, 0x4000))
+                .hasValueSatisfying(t -> assertThat(t.hasSubpageWindow()).isFalse());
     }
 
     @Test
@@ -114,7 +122,8 @@ class SubpageProtectionTest {
         DartDomain d = (DartDomain) Darts.dart("t8020", memory).createDomain();
         for (long[] w : new long[][] {{0x10, 0x10}, {0x2, 0x100}, {0, 0x4004}, {-4, 0x100}, {0x200, 0x100}}) {
             assertThatThrownBy(() -> d.map(0x4000, 0x8_0000_8000L, 0x4000, Prot.READ, w[0], w[1]))
-                    .isInstanceOf(InvalidArgumentException.class).hasMessageContaining("sub-page window");
+                    .isInstanceOf(InvalidArgumentException.class)
+                    .hasMessageContaining("sub-page window");
         }
         assertThat(d.iovaToPhys(0x4000)).isEqualTo(-1);
     }

@@ -27,17 +27,18 @@ public final class GenericBackend implements IommuBackend {
     public static final int DEFAULT_STREAMS = 16;
     /** Address width when the configuration says 0. */
     public static final int DEFAULT_ADDRESS_BITS = 48;
+
     private static final int MAX_STREAMS = 256;
     private static final Set<String> OPTIONS = Set.of("bypass", "contiguous");
 
     private static final List<Variant> VARIANTS = List.of(
             new Variant("lpae-4k", 1L << 12, LpaeFormat.pageSizesFor(12), "ARM LPAE stage-1, 4 KiB granule: 4K|2M|1G"),
             new Variant("lpae-16k", 1L << 14, LpaeFormat.pageSizesFor(14), "ARM LPAE stage-1, 16 KiB granule: 16K|32M"),
-            new Variant("lpae-64k", 1L << 16, LpaeFormat.pageSizesFor(16), "ARM LPAE stage-1, 64 KiB granule: 64K|512M"));
+            new Variant(
+                    "lpae-64k", 1L << 16, LpaeFormat.pageSizesFor(16), "ARM LPAE stage-1, 64 KiB granule: 64K|512M"));
 
     /** Creates the backend; {@link java.util.ServiceLoader} calls this. */
-    public GenericBackend() {
-    }
+    public GenericBackend() {}
 
     @Override
     public String name() {
@@ -67,8 +68,8 @@ public final class GenericBackend implements IommuBackend {
         int streams = config.streamsOr("backend " + NAME, DEFAULT_STREAMS, MAX_STREAMS);
         int ias = config.inputBits() == 0 ? DEFAULT_ADDRESS_BITS : config.inputBits();
         int oas = config.outputBits() == 0 ? DEFAULT_ADDRESS_BITS : config.outputBits();
-        LpaeFormat format = new LpaeFormat(Long.numberOfTrailingZeros(variant.granule()), ias, oas,
-                config.flag("contiguous", false));
+        LpaeFormat format = new LpaeFormat(
+                Long.numberOfTrailingZeros(variant.granule()), ias, oas, config.flag("contiguous", false));
         return new GenericIommu(variant, config.name(), memory, streams, format, config.flag("bypass", false));
     }
 

@@ -26,7 +26,12 @@ public final class GenericIommu extends AbstractIommu {
     private final int[] mode;
     private final long[] ttbr;
 
-    GenericIommu(IommuBackend.Variant variant, String name, PhysicalMemory memory, int streams, LpaeFormat format,
+    GenericIommu(
+            IommuBackend.Variant variant,
+            String name,
+            PhysicalMemory memory,
+            int streams,
+            LpaeFormat format,
             boolean bypass) {
         super(GenericBackend.NAME, variant, name, memory, streams, format.inputBits(), format.outputBits());
         this.format = format;
@@ -92,7 +97,8 @@ public final class GenericIommu extends AbstractIommu {
             return new PageTableWalker.Result(null, IommuFault.Reason.BLOCKED, -1);
         }
         if (m == MODE_BYPASS) {
-            return new PageTableWalker.Result(new Translation(iova, iova, variant().granule(), Prot.READ_WRITE), null, -1);
+            return new PageTableWalker.Result(
+                    new Translation(iova, iova, variant().granule(), Prot.READ_WRITE), null, -1);
         }
         return PageTableWalker.walk(memory(), format, root, iova);
     }

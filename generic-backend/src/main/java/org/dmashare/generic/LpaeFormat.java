@@ -127,7 +127,9 @@ public final class LpaeFormat implements PteFormat {
         long hint = 0;
         for (long rest = run; rest != 0; rest &= rest - 1) {
             long size = Long.lowestOneBit(rest);
-            if (size > own && size / own <= entries(level) && size >>> shift(level) <= 128
+            if (size > own
+                    && size / own <= entries(level)
+                    && size >>> shift(level) <= 128
                     && (size >>> bitsPerLevel()) < own) {
                 hint |= size;
             }
@@ -263,8 +265,8 @@ public final class LpaeFormat implements PteFormat {
 
     @Override
     public Prot prot(long pte, int level) {
-        return new Prot(true, (pte & AP_RDONLY) == 0, (pte & ATTR_IDX_MASK) == ATTR_IDX_CACHE,
-                (pte & (PXN | UXN)) != 0);
+        return new Prot(
+                true, (pte & AP_RDONLY) == 0, (pte & ATTR_IDX_MASK) == ATTR_IDX_CACHE, (pte & (PXN | UXN)) != 0);
     }
 
     /**

@@ -3,11 +3,11 @@ package org.dmashare.generic;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import java.io.IOException;
 import java.lang.module.Configuration;
 import java.lang.module.ModuleFinder;
 import java.lang.module.ModuleReference;
 import java.lang.reflect.Method;
-import java.io.IOException;
 import java.net.URISyntaxException;
 import java.net.URL;
 import java.net.URLClassLoader;
@@ -34,7 +34,10 @@ class BackendDiscoveryTest {
     void classPathDiscoveryFindsGeneric() {
         List<IommuBackend> found = IommuBackends.available();
         assertThat(found).extracting(IommuBackend::name).contains("generic");
-        assertThat(found).filteredOn(b -> b.name().equals("generic")).singleElement().isInstanceOf(GenericBackend.class);
+        assertThat(found)
+                .filteredOn(b -> b.name().equals("generic"))
+                .singleElement()
+                .isInstanceOf(GenericBackend.class);
         assertThat(IommuBackends.find("generic")).isInstanceOf(GenericBackend.class);
         List<String> names = found.stream().map(IommuBackend::name).toList();
         assertThat(names).isSorted();
@@ -54,7 +57,7 @@ class BackendDiscoveryTest {
         assertThat(IommuBackends.available(here)).extracting(IommuBackend::name).contains("generic");
         assertThat(IommuBackends.find("generic", here)).isInstanceOf(GenericBackend.class);
         // A loader that sees no backend jar: nothing found, and the message says so.
-        ClassLoader empty = new URLClassLoader(new java.net.URL[0], ClassLoader.getPlatformClassLoader());
+        ClassLoader empty = new URLClassLoader(new URL[0], ClassLoader.getPlatformClassLoader());
         assertThat(IommuBackends.available(empty)).isEmpty();
         assertThatThrownBy(() -> IommuBackends.find("generic", empty))
                 .isInstanceOf(InvalidArgumentException.class)
@@ -135,7 +138,8 @@ class BackendDiscoveryTest {
         try (URLClassLoader twins = withProviders(dir, TwinA.class, TwinB.class)) {
             // The services file really is what ServiceLoader reads: both classes are discovered.
             List<String> discovered = ServiceLoader.load(IommuBackend.class, twins).stream()
-                    .map(p -> p.type().getName()).toList();
+                    .map(p -> p.type().getName())
+                    .toList();
             assertThat(discovered).contains(TwinA.class.getName(), TwinB.class.getName());
 
             for (int attempt = 0; attempt < 2; attempt++) {
@@ -156,7 +160,9 @@ class BackendDiscoveryTest {
                     .hasMessageContaining("'twin'");
         }
         // The library's own view is untouched by the failed discoveries.
-        assertThat(IommuBackends.available()).extracting(IommuBackend::name).containsOnlyOnce(GenericBackend.NAME)
+        assertThat(IommuBackends.available())
+                .extracting(IommuBackend::name)
+                .containsOnlyOnce(GenericBackend.NAME)
                 .doesNotContain("twin");
         assertThat(IommuBackends.find(GenericBackend.NAME)).isInstanceOf(GenericBackend.class);
     }
@@ -183,7 +189,8 @@ class BackendDiscoveryTest {
      */
     private static ModuleLayer layer() throws URISyntaxException {
         ModuleFinder finder = ModuleFinder.of(location(IommuBackend.class), location(GenericBackend.class));
-        Set<String> names = finder.findAll().stream().map(r -> r.descriptor().name()).collect(Collectors.toSet());
+        Set<String> names =
+                finder.findAll().stream().map(r -> r.descriptor().name()).collect(Collectors.toSet());
         assertThat(names).contains("org.dmashare.api", "org.dmashare.generic");
         ModuleReference generic = finder.find("org.dmashare.generic").orElseThrow();
         assertThat(generic.descriptor().provides()).anySatisfy(p -> {
@@ -220,7 +227,8 @@ class BackendDiscoveryTest {
 
         // The plain ServiceLoader over the layer agrees.
         List<String> viaLoader = new ArrayList<>();
-        for (ServiceLoader.Provider<?> p : ServiceLoader.load(layer, spi).stream().toList()) {
+        for (ServiceLoader.Provider<?> p :
+                ServiceLoader.load(layer, spi).stream().toList()) {
             viaLoader.add(p.type().getName());
         }
         assertThat(viaLoader).containsExactly(GenericBackend.class.getName());

@@ -15,8 +15,14 @@ class GenericBypassConformanceTest extends IommuBackendConformanceKit {
 
     @Override
     protected Iommu createIommu(PhysicalMemory memory, int streams) {
-        return new GenericBackend().create(IommuConfig.builder("lpae-4k").streams(streams).inputBits(40)
-                .option("bypass", "true").build(), memory);
+        return new GenericBackend()
+                .create(
+                        IommuConfig.builder("lpae-4k")
+                                .streams(streams)
+                                .inputBits(40)
+                                .option("bypass", "true")
+                                .build(),
+                        memory);
     }
 
     @Override

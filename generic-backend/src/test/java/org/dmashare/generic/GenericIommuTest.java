@@ -4,7 +4,18 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.catchThrowableOfType;
 
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
+import java.util.List;
+import java.util.Random;
+import java.util.TreeSet;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
 import org.dmashare.InvalidArgumentException;
 import org.dmashare.ObjectClosedException;
 import org.dmashare.iommu.Access;
@@ -19,8 +30,11 @@ import org.dmashare.iommu.IommuFault;
 import org.dmashare.iommu.IommuFault.Reason;
 import org.dmashare.iommu.Prot;
 import org.dmashare.iommu.support.AbstractIommu;
+import org.dmashare.iommu.support.PagingDomain;
 import org.dmashare.memory.PageUse;
 import org.dmashare.memory.PhysicalMemory;
+import org.dmashare.pgtable.IoPageTable;
+import org.dmashare.pgtable.PageTableWalker;
 import org.junit.jupiter.api.Test;
 
 /** Devices, faults, the IOTLB, domain types and configuration of the generic backend. */
@@ -31,7 +45,8 @@ class GenericIommuTest {
 
     private final PhysicalMemory memory = PhysicalMemory.create(BASE, 1L << 32, 4096);
     private final GenericBackend backend = new GenericBackend();
-    private final Iommu iommu = backend.create(IommuConfig.builder("lpae-4k").name("smmu0").build(), memory);
+    private final Iommu iommu =
+            backend.create(IommuConfig.builder("lpae-4k").name("smmu0").build(), memory);
     /** Buffer pages owned by the test, so DMA never lands on page-table pages. */
     private final long buf = memory.allocator().allocate(1L << 26, PageUse.BUFFER);
 
@@ -82,7 +97,8 @@ class GenericIommuTest {
         byte[] data = pattern(3 * (int) K4, 7);
         dev.write(2 * M2 - K4 - 7, data);
         assertThat(memory.read(buf + 9 * M2 - K4 - 7, (int) K4 + 7)).isEqualTo(Arrays.copyOfRange(data, 0, 4103));
-        assertThat(memory.read(buf + 4 * M2, 3 * (int) K4 - 4103)).isEqualTo(Arrays.copyOfRange(data, 4103, data.length));
+        assertThat(memory.read(buf + 4 * M2, 3 * (int) K4 - 4103))
+                .isEqualTo(Arrays.copyOfRange(data, 4103, data.length));
         assertThat(dev.read(2 * M2 - K4 - 7, data.length)).isEqualTo(data);
     }
 
@@ -106,7 +122,8 @@ class GenericIommuTest {
         DmaDevice dev = iommu.device(1);
         dev.attach(d);
         IommuFault f = faultOf(() -> dev.read(0x1234_5000L, 4));
-        assertThat(f).isEqualTo(new IommuFault("smmu0", 1, 0x1234_5000L, Access.READ, Reason.TRANSLATION, "TRANSLATION_L0"));
+        assertThat(f)
+                .isEqualTo(new IommuFault("smmu0", 1, 0x1234_5000L, Access.READ, Reason.TRANSLATION, "TRANSLATION_L0"));
         d.map(0x1234_0000L, buf, K4, Prot.READ_WRITE);
         IommuFault g = faultOf(() -> dev.read(0x1234_5000L, 4));
         assertThat(g.code()).isEqualTo("TRANSLATION_L3");
@@ -128,7 +145,8 @@ class GenericIommuTest {
 
     @Test
     void ioVaBeyondTheInputSizeIsAnAddressSizeFault() {
-        Iommu small = backend.create(IommuConfig.builder("lpae-4k").inputBits(32).build(), memory);
+        Iommu small =
+                backend.create(IommuConfig.builder("lpae-4k").inputBits(32).build(), memory);
         DmaDevice dev = small.device(0);
         dev.attach(small.createDomain());
         IommuFault f = faultOf(() -> dev.read(1L << 32, 1));
@@ -151,8 +169,8 @@ class GenericIommuTest {
         dev.detach();
         assertThat(dev.domain()).isEmpty();
         assertThat(d.devices()).isEmpty();
-        assertThat(faultOf(() -> dev.read(0x1000, 1))).isEqualTo(
-                new IommuFault("smmu0", 5, 0x1000, Access.READ, Reason.BLOCKED, "BLOCKED"));
+        assertThat(faultOf(() -> dev.read(0x1000, 1)))
+                .isEqualTo(new IommuFault("smmu0", 5, 0x1000, Access.READ, Reason.BLOCKED, "BLOCKED"));
         IommuDomain blocked = iommu.createDomain(DomainType.BLOCKED);
         assertThat(blocked.type()).isEqualTo(DomainType.BLOCKED);
         dev.attach(blocked);
@@ -164,9 +182,11 @@ class GenericIommuTest {
 
     @Test
     void identityDomainsNeedTheBypassOption() {
-        assertThatThrownBy(() -> iommu.createDomain(DomainType.IDENTITY)).isInstanceOf(InvalidArgumentException.class)
+        assertThatThrownBy(() -> iommu.createDomain(DomainType.IDENTITY))
+                .isInstanceOf(InvalidArgumentException.class)
                 .hasMessageContaining("identity");
-        Iommu bypass = backend.create(IommuConfig.builder("lpae-4k").option("bypass", "true").build(), memory);
+        Iommu bypass = backend.create(
+                IommuConfig.builder("lpae-4k").option("bypass", "true").build(), memory);
         IommuDomain identity = bypass.createDomain(DomainType.IDENTITY);
         assertThat(identity.iovaToPhys(buf + 0x1234)).isEqualTo(buf + 0x1234);
         DmaDevice dev = bypass.device(0);
@@ -176,10 +196,13 @@ class GenericIommuTest {
         dev.write(buf + 0x6FF0, pattern(32, 2));
         assertThat(memory.read(buf + 0x6FF0, 32)).isEqualTo(pattern(32, 2));
         assertThat(bypass.walk(0, buf + 0x10).get().pa()).isEqualTo(buf + 0x10);
-        assertThatThrownBy(() -> dev.read(0x1000, 1)).as("identity DMA outside memory")
+        assertThatThrownBy(() -> dev.read(0x1000, 1))
+                .as("identity DMA outside memory")
                 .isInstanceOf(InvalidArgumentException.class);
-        Iommu explicitOff = backend.create(IommuConfig.builder("lpae-4k").option("bypass", "false").build(), memory);
-        assertThatThrownBy(() -> explicitOff.createDomain(DomainType.IDENTITY)).isInstanceOf(InvalidArgumentException.class);
+        Iommu explicitOff = backend.create(
+                IommuConfig.builder("lpae-4k").option("bypass", "false").build(), memory);
+        assertThatThrownBy(() -> explicitOff.createDomain(DomainType.IDENTITY))
+                .isInstanceOf(InvalidArgumentException.class);
     }
 
     @Test
@@ -281,14 +304,16 @@ class GenericIommuTest {
         iommu.clearFaults();
         assertThat(iommu.faults()).isEmpty();
         faultOf(() -> dev.write(0x7000, new byte[1]));
-        assertThat(iommu.faults()).containsExactly(new IommuFault("smmu0", 4, 0x7000, Access.WRITE, Reason.BLOCKED, "BLOCKED"));
+        assertThat(iommu.faults())
+                .containsExactly(new IommuFault("smmu0", 4, 0x7000, Access.WRITE, Reason.BLOCKED, "BLOCKED"));
     }
 
     @Test
     void attachRefusesADomainOfAnotherIommu() {
         Iommu other = backend.create(IommuConfig.of("lpae-4k"), memory);
         IommuDomain foreign = other.createDomain();
-        assertThatThrownBy(() -> iommu.device(0).attach(foreign)).isInstanceOf(InvalidArgumentException.class)
+        assertThatThrownBy(() -> iommu.device(0).attach(foreign))
+                .isInstanceOf(InvalidArgumentException.class)
                 .hasMessageContaining("another IOMMU");
         assertThat(iommu.device(0).domain()).isEmpty();
         assertThat(foreign.devices()).isEmpty();
@@ -306,7 +331,9 @@ class GenericIommuTest {
         assertThat(iommu.device(7)).isSameAs(iommu.device(7));
         assertThat(iommu.device(7).streamId()).isEqualTo(7);
         assertThat(iommu.device(7).iommu()).isSameAs(iommu);
-        assertThat(backend.variants()).extracting(IommuBackend.Variant::name).containsExactly("lpae-4k", "lpae-16k", "lpae-64k");
+        assertThat(backend.variants())
+                .extracting(IommuBackend.Variant::name)
+                .containsExactly("lpae-4k", "lpae-16k", "lpae-64k");
         assertThat(backend.variant("lpae-64k").granule()).isEqualTo(0x10000);
     }
 
@@ -314,38 +341,54 @@ class GenericIommuTest {
     void streamIdsAreValidated() {
         Iommu one = backend.create(IommuConfig.builder("lpae-4k").streams(1).build(), memory);
         assertThat(one.streamCount()).isEqualTo(1);
-        assertThatThrownBy(() -> one.device(1)).isInstanceOf(InvalidArgumentException.class).hasMessageContaining("0..0");
+        assertThatThrownBy(() -> one.device(1))
+                .isInstanceOf(InvalidArgumentException.class)
+                .hasMessageContaining("0..0");
         assertThatThrownBy(() -> one.device(-1)).isInstanceOf(InvalidArgumentException.class);
         assertThatThrownBy(() -> one.walk(1, 0)).isInstanceOf(InvalidArgumentException.class);
         assertThatThrownBy(() -> ((GenericIommu) one).ttbr(1)).isInstanceOf(InvalidArgumentException.class);
-        assertThat(backend.create(IommuConfig.builder("lpae-4k").streams(256).build(), memory).streamCount()).isEqualTo(256);
-        assertThatThrownBy(() -> backend.create(IommuConfig.builder("lpae-4k").streams(257).build(), memory))
-                .isInstanceOf(InvalidArgumentException.class).hasMessageContaining("1..256");
-        assertThatThrownBy(() -> IommuConfig.builder("lpae-4k").streams(-1).build()).isInstanceOf(InvalidArgumentException.class);
+        assertThat(backend.create(IommuConfig.builder("lpae-4k").streams(256).build(), memory)
+                        .streamCount())
+                .isEqualTo(256);
+        assertThatThrownBy(() -> backend.create(
+                        IommuConfig.builder("lpae-4k").streams(257).build(), memory))
+                .isInstanceOf(InvalidArgumentException.class)
+                .hasMessageContaining("1..256");
+        assertThatThrownBy(() -> IommuConfig.builder("lpae-4k").streams(-1).build())
+                .isInstanceOf(InvalidArgumentException.class);
     }
 
     @Test
     void addressWidthsOutside32To48AreRefused() {
         for (int bits : new int[] {31, 49, 52}) {
-            assertThatThrownBy(() -> backend.create(IommuConfig.builder("lpae-4k").inputBits(bits).build(), memory))
+            assertThatThrownBy(() -> backend.create(
+                            IommuConfig.builder("lpae-4k").inputBits(bits).build(), memory))
                     .isInstanceOf(InvalidArgumentException.class);
-            assertThatThrownBy(() -> backend.create(IommuConfig.builder("lpae-4k").outputBits(bits).build(), memory))
+            assertThatThrownBy(() -> backend.create(
+                            IommuConfig.builder("lpae-4k").outputBits(bits).build(), memory))
                     .isInstanceOf(InvalidArgumentException.class);
         }
-        assertThatThrownBy(() -> IommuConfig.builder("lpae-4k").inputBits(-1).build()).isInstanceOf(InvalidArgumentException.class);
+        assertThatThrownBy(() -> IommuConfig.builder("lpae-4k").inputBits(-1).build())
+                .isInstanceOf(InvalidArgumentException.class);
     }
 
     @Test
     void unknownOptionsAndBadFlagValuesAreRefused() {
-        assertThatThrownBy(() -> backend.create(IommuConfig.builder("lpae-4k").option("bypas", "true").build(), memory))
-                .isInstanceOf(InvalidArgumentException.class).hasMessageContaining("bypas").hasMessageContaining("[bypass, contiguous]");
-        assertThatThrownBy(() -> backend.create(IommuConfig.builder("lpae-4k").option("bypass", "yes").build(), memory))
-                .isInstanceOf(InvalidArgumentException.class).hasMessageContaining("true or false");
+        assertThatThrownBy(() -> backend.create(
+                        IommuConfig.builder("lpae-4k").option("bypas", "true").build(), memory))
+                .isInstanceOf(InvalidArgumentException.class)
+                .hasMessageContaining("bypas")
+                .hasMessageContaining("[bypass, contiguous]");
+        assertThatThrownBy(() -> backend.create(
+                        IommuConfig.builder("lpae-4k").option("bypass", "yes").build(), memory))
+                .isInstanceOf(InvalidArgumentException.class)
+                .hasMessageContaining("true or false");
     }
 
     @Test
     void identityAndBlockedDomainsHaveNoTableNorIovaSpace() {
-        Iommu bypass = backend.create(IommuConfig.builder("lpae-16k").option("bypass", "true").build(), memory);
+        Iommu bypass = backend.create(
+                IommuConfig.builder("lpae-16k").option("bypass", "true").build(), memory);
         for (DomainType type : new DomainType[] {DomainType.IDENTITY, DomainType.BLOCKED}) {
             IommuDomain d = bypass.createDomain(type);
             assertThat(d.type()).isEqualTo(type);
@@ -354,7 +397,8 @@ class GenericIommuTest {
             assertThat(d.pageSizes()).isEqualTo(0x4000 | (1L << 25));
             assertThat(d.apertureEnd()).isEqualTo(d.apertureStart());
             assertThatThrownBy(d::iovaSpace).isInstanceOf(InvalidArgumentException.class);
-            assertThatThrownBy(() -> d.map(0x4000, buf, 0x4000, Prot.READ)).isInstanceOf(InvalidArgumentException.class);
+            assertThatThrownBy(() -> d.map(0x4000, buf, 0x4000, Prot.READ))
+                    .isInstanceOf(InvalidArgumentException.class);
             assertThatThrownBy(() -> d.unmap(0x4000, 0x4000)).isInstanceOf(InvalidArgumentException.class);
             d.close();
             assertThat(d.isClosed()).isTrue();
@@ -381,18 +425,18 @@ class GenericIommuTest {
         IommuDomain d = iommu.createDomain();
         int threads = 4;
         long tables = memory.allocator().usage().tableBytes();
-        java.util.concurrent.CountDownLatch start = new java.util.concurrent.CountDownLatch(1);
-        java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(threads);
+        CountDownLatch start = new CountDownLatch(1);
+        ExecutorService pool = Executors.newFixedThreadPool(threads);
         try {
-            java.util.List<java.util.concurrent.Future<?>> done = new java.util.ArrayList<>();
+            List<Future<?>> done = new ArrayList<>();
             for (int t = 0; t < threads; t++) {
                 int id = t;
                 DmaDevice dev = iommu.device(id);
                 dev.attach(d);
-                done.add(pool.submit((java.util.concurrent.Callable<Void>) () -> {
-                    java.util.Random rnd = new java.util.Random(id);
-                    long region = 0x4000_0000L + id * M2;     // same level-2 table for all threads
-                    long pa = buf + id * (2 * M2);     // inside the test's own 64 MiB of buffer pages
+                done.add(pool.submit((Callable<Void>) () -> {
+                    Random rnd = new Random(id);
+                    long region = 0x4000_0000L + id * M2; // same level-2 table for all threads
+                    long pa = buf + id * (2 * M2); // inside the test's own 64 MiB of buffer pages
                     start.await();
                     for (int round = 0; round < 300; round++) {
                         int pages = 1 + rnd.nextInt(16);
@@ -409,17 +453,18 @@ class GenericIommuTest {
                 }));
             }
             start.countDown();
-            for (java.util.concurrent.Future<?> f : done) {
-                f.get(60, java.util.concurrent.TimeUnit.SECONDS);
+            for (Future<?> f : done) {
+                f.get(60, TimeUnit.SECONDS);
             }
         } finally {
             pool.shutdownNow();
         }
         // io-pgtable-arm's lifetime: unmaps of a few pages never cover a 2 MiB block, so the root,
         // the level-1 and level-2 tables and each thread's level-3 table stay, mapping nothing.
-        org.dmashare.pgtable.IoPageTable table = ((org.dmashare.iommu.support.PagingDomain) d).table();
+        IoPageTable table = ((PagingDomain) d).table();
         assertThat(table.tablePages()).hasSize(3 + threads);
-        assertThat(org.dmashare.pgtable.PageTableWalker.leaves(memory, table.format(), table.rootPa())).isEmpty();
+        assertThat(PageTableWalker.leaves(memory, table.format(), table.rootPa()))
+                .isEmpty();
         assertThat(memory.allocator().usage().tableBytes()).isEqualTo(tables + (2 + threads) * K4);
         assertThat(iommu.faults()).isEmpty();
     }
@@ -427,16 +472,16 @@ class GenericIommuTest {
     @Test
     void configOptionsAreImmutableAndSortedByKey() {
         IommuConfig.Builder b = IommuConfig.builder("lpae-4k");
-        java.util.List<String> keys = java.util.List.of("k", "c", "a", "z", "m", "b", "q", "d", "x", "e", "bypass");
+        List<String> keys = List.of("k", "c", "a", "z", "m", "b", "q", "d", "x", "e", "bypass");
         for (String k : keys) {
             b.option(k, "v");
         }
         IommuConfig config = b.build();
-        assertThat(config.options().keySet()).containsExactlyElementsOf(new java.util.TreeSet<>(keys));
+        assertThat(config.options().keySet()).containsExactlyElementsOf(new TreeSet<>(keys));
         assertThat(config.option("q")).contains("v");
         assertThat(config.option("nope")).isEmpty();
         assertThatThrownBy(() -> config.options().put("y", "v")).isInstanceOf(UnsupportedOperationException.class);
-        assertThatThrownBy(() -> new IommuConfig("lpae-4k", "n", 0, 0, 0, java.util.Collections.singletonMap("k", null)))
+        assertThatThrownBy(() -> new IommuConfig("lpae-4k", "n", 0, 0, 0, Collections.singletonMap("k", null)))
                 .isInstanceOf(NullPointerException.class);
         assertThat(config).isEqualTo(b.build());
     }

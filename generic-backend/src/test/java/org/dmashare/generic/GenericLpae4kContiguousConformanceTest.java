@@ -11,8 +11,13 @@ class GenericLpae4kContiguousConformanceTest extends IommuBackendConformanceKit 
 
     @Override
     protected Iommu createIommu(PhysicalMemory memory, int streams) {
-        return new GenericBackend().create(IommuConfig.builder("lpae-4k").streams(streams)
-                .option("contiguous", "true").build(), memory);
+        return new GenericBackend()
+                .create(
+                        IommuConfig.builder("lpae-4k")
+                                .streams(streams)
+                                .option("contiguous", "true")
+                                .build(),
+                        memory);
     }
 
     @Override

@@ -19,7 +19,8 @@ class GenericLpae4kOn16kPagesConformanceTest extends IommuBackendConformanceKit 
 
     @Override
     protected Iommu createIommu(PhysicalMemory memory, int streams) {
-        return new GenericBackend().create(IommuConfig.builder("lpae-4k").streams(streams).build(), memory);
+        return new GenericBackend()
+                .create(IommuConfig.builder("lpae-4k").streams(streams).build(), memory);
     }
 
     @Override

@@ -11,7 +11,8 @@ class GenericLpae64kConformanceTest extends IommuBackendConformanceKit {
 
     @Override
     protected Iommu createIommu(PhysicalMemory memory, int streams) {
-        return new GenericBackend().create(IommuConfig.builder("lpae-64k").streams(streams).build(), memory);
+        return new GenericBackend()
+                .create(IommuConfig.builder("lpae-64k").streams(streams).build(), memory);
     }
 
     @Override

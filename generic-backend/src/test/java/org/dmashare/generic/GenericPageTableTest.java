@@ -3,10 +3,14 @@ package org.dmashare.generic;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import java.nio.ByteBuffer;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Random;
+import java.util.Set;
 import java.util.TreeMap;
 import org.dmashare.InvalidArgumentException;
 import org.dmashare.MappingConflictException;
@@ -45,17 +49,18 @@ class GenericPageTableTest {
     }
 
     /** Every table page's entries plus the page allocator's state. */
-    private record TableState(Map<Long, java.nio.ByteBuffer> tables, PageAllocator.Usage usage, List<PageAllocator.Block> blocks) {
-    }
+    private record TableState(
+            Map<Long, ByteBuffer> tables, PageAllocator.Usage usage, List<PageAllocator.Block> blocks) {}
 
     private TableState state(IommuDomain d) {
         PagingDomain p = (PagingDomain) d;
-        Map<Long, java.nio.ByteBuffer> tables = new TreeMap<>();
+        Map<Long, ByteBuffer> tables = new TreeMap<>();
         for (long t : p.table().tablePages()) {
             // ByteBuffer.equals compares contents: every entry of every table page.
-            tables.put(t, java.nio.ByteBuffer.wrap(memory.read(t, (int) p.table().tablePageBytes())));
+            tables.put(t, ByteBuffer.wrap(memory.read(t, (int) p.table().tablePageBytes())));
         }
-        return new TableState(tables, memory.allocator().usage(), memory.allocator().allocatedBlocks());
+        return new TableState(
+                tables, memory.allocator().usage(), memory.allocator().allocatedBlocks());
     }
 
     private void refusedWithoutChange(IommuDomain d, Class<? extends Throwable> type, Executable call) {
@@ -102,7 +107,9 @@ class GenericPageTableTest {
         assertThat(pageSize(iommu, G1 + 0x1234_5678)).isEqualTo(G1);
         assertThat(walkPa(iommu, G1 + 0x1234_5678)).isEqualTo(BASE + G1 + 0x1234_5678);
         assertThat(iommu.walk(0, G1).get().prot()).isEqualTo(Prot.READ);
-        assertThat(((PagingDomain) d).table().tablePages()).as("root and one level-1 table").hasSize(2);
+        assertThat(((PagingDomain) d).table().tablePages())
+                .as("root and one level-1 table")
+                .hasSize(2);
     }
 
     @Test
@@ -142,7 +149,8 @@ class GenericPageTableTest {
         assertThat(pageSize(iommu, m32 + 0x123_4567)).isEqualTo(m32);
         assertThat(pageSize(iommu, 2 * m32)).isEqualTo(0x4000);
         assertThat(walkPa(iommu, 2 * m32 + 0x3FFF)).isEqualTo(BASE + 2 * m32 + 0x3FFF);
-        assertThatThrownBy(() -> d.map(4 * m32 + 0x1000, BASE, 0x4000, Prot.READ)).isInstanceOf(InvalidArgumentException.class);
+        assertThatThrownBy(() -> d.map(4 * m32 + 0x1000, BASE, 0x4000, Prot.READ))
+                .isInstanceOf(InvalidArgumentException.class);
     }
 
     @Test
@@ -168,7 +176,8 @@ class GenericPageTableTest {
         d.map(4 * M2, BASE + 4 * M2, M2, Prot.READ_WRITE);
         refusedWithoutChange(d, MappingConflictException.class, () -> d.map(0x10_0000, BASE + M2, K4, Prot.READ));
         refusedWithoutChange(d, MappingConflictException.class, () -> d.map(0x10_3000, BASE + M2, 2 * K4, Prot.READ));
-        refusedWithoutChange(d, MappingConflictException.class, () -> d.map(0x0F_0000, BASE + M2, 0x20_0000, Prot.READ));
+        refusedWithoutChange(
+                d, MappingConflictException.class, () -> d.map(0x0F_0000, BASE + M2, 0x20_0000, Prot.READ));
         // Inside a block, and a larger range covering the block.
         refusedWithoutChange(d, MappingConflictException.class, () -> d.map(5 * M2 - K4, BASE, K4, Prot.READ));
         refusedWithoutChange(d, MappingConflictException.class, () -> d.map(3 * M2, BASE + 3 * M2, 3 * M2, Prot.READ));
@@ -209,8 +218,10 @@ class GenericPageTableTest {
         d.map((511L << 39) + G1, BASE, G1, Prot.READ_WRITE);
         d.map(K4, BASE, K4, Prot.READ_WRITE);
         assertThat(d.unmap(0, 1L << 48)).isEqualTo(G1 + K4);
-        assertThat(((PagingDomain) d).table().tablePages()).as("the root and the two level-1 tables: no unmap is"
-                + " handed a 512 GiB block, so io-pgtable-arm never frees them before the domain").hasSize(3);
+        assertThat(((PagingDomain) d).table().tablePages())
+                .as("the root and the two level-1 tables: no unmap is"
+                        + " handed a 512 GiB block, so io-pgtable-arm never frees them before the domain")
+                .hasSize(3);
         for (long iova : new long[] {M2, 3 * M2, 3 * M2 + 8 * K4}) {
             assertThat(iommu.walk(0, iova)).isEmpty();
             assertThat(d.iovaToPhys(iova)).isEqualTo(IommuDomain.NO_TRANSLATION);
@@ -232,20 +243,28 @@ class GenericPageTableTest {
         List<Long> all = p.table().tablePages();
         assertThat(d.unmap(far, K4)).isEqualTo(K4);
         assertThat(d.unmap(far + M2, K4)).isEqualTo(K4);
-        assertThat(p.table().tablePages()).as("both level-3 tables emptied, neither 2 MiB block unmapped whole: kept")
+        assertThat(p.table().tablePages())
+                .as("both level-3 tables emptied, neither 2 MiB block unmapped whole: kept")
                 .isEqualTo(all);
         d.map(far + K4, BASE, K4, Prot.READ_WRITE);
-        assertThat(memory.allocator().usage().tableBytes()).as("a map into a kept table allocates none")
+        assertThat(memory.allocator().usage().tableBytes())
+                .as("a map into a kept table allocates none")
                 .isEqualTo(tablesBefore + 5 * K4);
         assertThat(d.unmap(far, 2 * M2)).as("both 2 MiB blocks whole").isEqualTo(K4);
         assertThat(p.table().tablePages()).as("both level-3 tables freed").hasSize(3);
-        assertThat(d.unmap(5L << 39, 1L << 39)).as("the root entry's whole 512 GiB").isZero();
-        assertThat(p.table().tablePages()).as("the level-2 table freed (its 1 GiB block covered); the level-1 table"
-                + " kept (512 GiB is no page size)").hasSize(2);
+        assertThat(d.unmap(5L << 39, 1L << 39))
+                .as("the root entry's whole 512 GiB")
+                .isZero();
+        assertThat(p.table().tablePages())
+                .as("the level-2 table freed (its 1 GiB block covered); the level-1 table"
+                        + " kept (512 GiB is no page size)")
+                .hasSize(2);
         assertThat(memory.allocator().usage().tableBytes()).isEqualTo(tablesBefore + 2 * K4);
         long level1 = memory.readLong(p.table().rootPa() + 8 * 5);
         assertThat(level1).as("root entry still points at the level-1 table").isNotZero();
-        assertThat(memory.readLong((level1 & 0xFFFF_FFFF_F000L) + 8 * 7)).as("level-1 entry cleared").isZero();
+        assertThat(memory.readLong((level1 & 0xFFFF_FFFF_F000L) + 8 * 7))
+                .as("level-1 entry cleared")
+                .isZero();
         d.map(far, BASE, 2 * M2, Prot.READ_WRITE);
         d.map(0, BASE, K4, Prot.READ_WRITE);
         d.close();
@@ -288,7 +307,9 @@ class GenericPageTableTest {
                 assertThat(e).hasMessageContaining("injected");
                 assertThat(state(d)).as("after failing table allocation %d", k).isEqualTo(before);
                 for (long off = 0; off < size; off += K4 * 97) {
-                    assertThat(d.iovaToPhys(iova + off)).as("k %d off %x", k, off).isEqualTo(IommuDomain.NO_TRANSLATION);
+                    assertThat(d.iovaToPhys(iova + off))
+                            .as("k %d off %x", k, off)
+                            .isEqualTo(IommuDomain.NO_TRANSLATION);
                 }
                 assertThat(walkPa(iommu, before1)).isEqualTo(BASE);
                 assertThat(walkPa(iommu, after1)).isEqualTo(BASE);
@@ -298,7 +319,9 @@ class GenericPageTableTest {
             }
             boolean fired = !memory.failures().pending(Point.TABLE_PAGE_ALLOCATION);
             memory.failures().clear();
-            assertThat(fired).as("map succeeded, so failure %d was never reached", k).isFalse();
+            assertThat(fired)
+                    .as("map succeeded, so failure %d was never reached", k)
+                    .isFalse();
             break;
         }
         assertThat(k - 1).as("table allocations the map needed").isEqualTo(4);
@@ -333,7 +356,13 @@ class GenericPageTableTest {
     @Test
     void mapRefusesMisalignedArgumentsOutsideTheApertureMemoryOrOutputSize() {
         PhysicalMemory low = PhysicalMemory.create(0xC000_0000L, 1L << 31, 4096); // crosses 4 GiB
-        Iommu iommu = new GenericBackend().create(IommuConfig.builder("lpae-4k").inputBits(32).outputBits(32).build(), low);
+        Iommu iommu = new GenericBackend()
+                .create(
+                        IommuConfig.builder("lpae-4k")
+                                .inputBits(32)
+                                .outputBits(32)
+                                .build(),
+                        low);
         assertThat(iommu.inputBits()).isEqualTo(32);
         assertThat(iommu.outputBits()).isEqualTo(32);
         IommuDomain d = iommu.createDomain();
@@ -344,18 +373,18 @@ class GenericPageTableTest {
         assertThat(iommu.walk(0, (1L << 32) - 1).get().pa()).isEqualTo(0xFFFF_FFFFL);
         TableState before = stateOf(low, d);
         List<Executable> bad = List.of(
-                () -> d.map(1L << 32, 0xC000_0000L, K4, Prot.READ_WRITE),        // above the aperture
+                () -> d.map(1L << 32, 0xC000_0000L, K4, Prot.READ_WRITE), // above the aperture
                 () -> d.map((1L << 32) - K4, 0xC000_0000L, 2 * K4, Prot.READ_WRITE), // crosses its end
                 () -> d.map(-K4, 0xC000_0000L, K4, Prot.READ_WRITE),
-                () -> d.map(0x1000, 0x1_0000_0000L, K4, Prot.READ_WRITE),        // above 32-bit oas
-                () -> d.map(0x1000, 0xFFFF_F000L, 2 * K4, Prot.READ_WRITE),       // crosses the oas
-                () -> d.map(0x1000, 0x1000, K4, Prot.READ_WRITE),                 // outside memory
-                () -> d.map(0x1800, 0xC000_0000L, K4, Prot.READ_WRITE),           // misaligned IOVA
-                () -> d.map(0x1000, 0xC000_0800L, K4, Prot.READ_WRITE),           // misaligned PA
-                () -> d.map(0x1000, 0xC000_0000L, 0x800, Prot.READ_WRITE),        // misaligned size
+                () -> d.map(0x1000, 0x1_0000_0000L, K4, Prot.READ_WRITE), // above 32-bit oas
+                () -> d.map(0x1000, 0xFFFF_F000L, 2 * K4, Prot.READ_WRITE), // crosses the oas
+                () -> d.map(0x1000, 0x1000, K4, Prot.READ_WRITE), // outside memory
+                () -> d.map(0x1800, 0xC000_0000L, K4, Prot.READ_WRITE), // misaligned IOVA
+                () -> d.map(0x1000, 0xC000_0800L, K4, Prot.READ_WRITE), // misaligned PA
+                () -> d.map(0x1000, 0xC000_0000L, 0x800, Prot.READ_WRITE), // misaligned size
                 () -> d.map(0x1000, 0xC000_0000L, 0, Prot.READ_WRITE),
                 () -> d.map(0x1000, 0xC000_0000L, -K4, Prot.READ_WRITE),
-                () -> d.map(0x1000, 0xC000_0000L, K4, Prot.WRITE),                // write-only
+                () -> d.map(0x1000, 0xC000_0000L, K4, Prot.WRITE), // write-only
                 () -> d.map(0x1000, 0xC000_0000L, K4, new Prot(false, false, false, false)),
                 () -> d.unmap(1L << 32, K4),
                 () -> d.unmap(0x1800, K4),
@@ -370,17 +399,18 @@ class GenericPageTableTest {
 
     private static TableState stateOf(PhysicalMemory m, IommuDomain d) {
         PagingDomain p = (PagingDomain) d;
-        Map<Long, java.nio.ByteBuffer> tables = new TreeMap<>();
+        Map<Long, ByteBuffer> tables = new TreeMap<>();
         for (long t : p.table().tablePages()) {
             // ByteBuffer.equals compares contents: every entry of every table page.
-            tables.put(t, java.nio.ByteBuffer.wrap(m.read(t, (int) p.table().tablePageBytes())));
+            tables.put(t, ByteBuffer.wrap(m.read(t, (int) p.table().tablePageBytes())));
         }
         return new TableState(tables, m.allocator().usage(), m.allocator().allocatedBlocks());
     }
 
     @Test
     void domainIovaAllocatorCoversTheApertureButNeverHandsOutZero() {
-        Iommu iommu = new GenericBackend().create(IommuConfig.builder("lpae-16k").inputBits(36).build(), memory);
+        Iommu iommu = new GenericBackend()
+                .create(IommuConfig.builder("lpae-16k").inputBits(36).build(), memory);
         IommuDomain d = iommu.createDomain();
         assertThat(d.iovaSpace().granule()).isEqualTo(0x4000);
         assertThat(d.iovaSpace().start()).isEqualTo(0x4000);
@@ -388,8 +418,7 @@ class GenericPageTableTest {
         assertThat(d.iovaSpace().findFree(0x4000, 0x4000, 0x8000)).isEqualTo(0x4000);
     }
 
-    private record Leaf(long iova, long pa, long size) {
-    }
+    private record Leaf(long iova, long pa, long size) {}
 
     /**
      * Random maps and unmaps against a model of the leaves the io-pgtable greedy split must
@@ -405,12 +434,12 @@ class GenericPageTableTest {
         long seed = Long.getLong("dmashare.test.seed", System.nanoTime());
         int scale = Integer.getInteger("dmashare.test.scale", 1);
         System.out.println("GenericPageTableTest.randomMapsAndUnmapsMatchALeafModel seed=" + seed + " scale=" + scale);
-        java.util.Random rnd = new java.util.Random(seed);
+        Random rnd = new Random(seed);
         Iommu iommu = unit("lpae-4k");
         IommuDomain d = domain(iommu);
         long tablesBefore = memory.allocator().usage().tableBytes() - K4;
         TreeMap<Long, Leaf> leaves = new TreeMap<>();
-        java.util.Set<Long> tables = new java.util.HashSet<>(); // below the root, keyed as tableKey
+        Set<Long> tables = new HashSet<>(); // below the root, keyed as tableKey
         long window = 4 * G1; // IOVAs in [0, 4 GiB) so ranges collide often
         int ops = 2000 * scale;
         for (int op = 0; op < ops; op++) {
@@ -429,7 +458,8 @@ class GenericPageTableTest {
                 boolean inject = !clash && rnd.nextInt(8) == 0;
                 TableState before = clash || inject ? state(d) : null;
                 if (clash) {
-                    assertThatThrownBy(() -> d.map(iova, pa, size, Prot.READ_WRITE)).as(at)
+                    assertThatThrownBy(() -> d.map(iova, pa, size, Prot.READ_WRITE))
+                            .as(at)
                             .isInstanceOf(MappingConflictException.class);
                     assertThat(state(d)).as(at).isEqualTo(before);
                 } else if (inject) {
@@ -461,8 +491,7 @@ class GenericPageTableTest {
                 }
             }
             for (int probe = 0; probe < 8; probe++) {
-                long q = probe < 4 || leaves.isEmpty() ? (rnd.nextLong() & (window - 1))
-                        : randomLeafByte(rnd, leaves);
+                long q = probe < 4 || leaves.isEmpty() ? (rnd.nextLong() & (window - 1)) : randomLeafByte(rnd, leaves);
                 Map.Entry<Long, Leaf> e = leaves.floorEntry(q);
                 Leaf l = e == null || e.getValue().iova() + e.getValue().size() <= q ? null : e.getValue();
                 Optional<Translation> t = iommu.walk(0, q);
@@ -480,21 +509,23 @@ class GenericPageTableTest {
                 assertThat(memory.allocator().usage().tableBytes()).as(at).isEqualTo(tablesBefore + count * K4);
             }
         }
-        assertThat(d.unmap(0, window)).isEqualTo(leaves.values().stream().mapToLong(Leaf::size).sum());
-        assertThat(((PagingDomain) d).table().tablePages()).as("the root and the level-1 table, which no unmap frees")
+        assertThat(d.unmap(0, window))
+                .isEqualTo(leaves.values().stream().mapToLong(Leaf::size).sum());
+        assertThat(((PagingDomain) d).table().tablePages())
+                .as("the root and the level-1 table, which no unmap frees")
                 .hasSize(tables.isEmpty() ? 1 : 2);
         d.close();
         assertThat(memory.allocator().usage().tableBytes()).isEqualTo(tablesBefore);
     }
 
-    private static long[] randomRange(java.util.Random rnd, long window) {
+    private static long[] randomRange(Random rnd, long window) {
         int shape = rnd.nextInt(10);
         long unit = shape < 6 ? K4 : shape < 9 ? M2 : G1;
         long count = unit == G1 ? 1 : 1 + rnd.nextInt(unit == K4 ? 64 : 3);
         long size = unit * count;
         long iova = (rnd.nextLong() & (window - 1)) & -unit;
         if (unit == M2 && rnd.nextInt(3) == 0) {
-            iova += K4 * rnd.nextInt(4);             // unaligned start: pages then blocks
+            iova += K4 * rnd.nextInt(4); // unaligned start: pages then blocks
         }
         if (iova + size > window) {
             iova = window - size;
@@ -502,7 +533,7 @@ class GenericPageTableTest {
         return new long[] {iova, size};
     }
 
-    private static long randomLeafByte(java.util.Random rnd, TreeMap<Long, Leaf> leaves) {
+    private static long randomLeafByte(Random rnd, TreeMap<Long, Leaf> leaves) {
         Map.Entry<Long, Leaf> e = leaves.ceilingEntry(rnd.nextLong() & (4 * G1 - 1));
         Leaf l = (e != null ? e : leaves.firstEntry()).getValue();
         return l.iova() + (rnd.nextLong() & (l.size() - 1));
@@ -526,7 +557,7 @@ class GenericPageTableTest {
     /** The greedy split io-pgtable uses: the largest page that alignment and length allow. */
     /** Adds the leaves the greedy split makes of a map and returns them. */
     private static List<Leaf> addLeaves(TreeMap<Long, Leaf> leaves, long iova, long pa, long size) {
-        List<Leaf> added = new java.util.ArrayList<>();
+        List<Leaf> added = new ArrayList<>();
         long done = 0;
         while (done < size) {
             for (long page : new long[] {G1, M2, K4}) {
@@ -548,7 +579,7 @@ class GenericPageTableTest {
     }
 
     /** The tables a successful map leaves: its leaves' paths exist, and a block replaces the tables below it. */
-    private static void mapTables(java.util.Set<Long> tables, List<Leaf> added) {
+    private static void mapTables(Set<Long> tables, List<Leaf> added) {
         for (Leaf l : added) {
             tables.add(tableKey(1, l.iova()));
             if (l.size() <= M2) {
@@ -571,7 +602,7 @@ class GenericPageTableTest {
      * 2 MiB block it covers (both are page sizes), with the tables below them; level-1 tables
      * stay.
      */
-    private static void unmapTables(java.util.Set<Long> tables, long from, long to) {
+    private static void unmapTables(Set<Long> tables, long from, long to) {
         tables.removeIf(k -> {
             int level = (int) (k >>> 60);
             long span = 1L << (48 - 9 * level);

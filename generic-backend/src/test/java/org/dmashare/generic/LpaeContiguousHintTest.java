@@ -30,7 +30,8 @@ class LpaeContiguousHintTest {
             LpaeFormat plain = new LpaeFormat(12, 48, 48);
             for (int i = 0; i < 16; i++) {
                 long pte = memory.readLong(table + 8L * (16 + i));
-                assertThat(pte).as("entry %d", 16 + i)
+                assertThat(pte)
+                        .as("entry %d", 16 + i)
                         .isEqualTo(plain.encodeLeaf(pa + 0x1000L * i, Prot.READ_WRITE, 3) | (1L << 52));
             }
             var walk = PageTableWalker.walk(memory, f, t.rootPa(), 0x1_8123);

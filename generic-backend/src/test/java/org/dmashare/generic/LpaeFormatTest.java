@@ -42,12 +42,14 @@ class LpaeFormatTest {
 
     @Test
     void cacheSetsAttrIndx1() {
-        assertThat(fourK.encodeLeaf(0x8_0000_5000L, Prot.READ_WRITE.withCache(), 3)).isEqualTo(0x0000_0008_0000_5F47L);
+        assertThat(fourK.encodeLeaf(0x8_0000_5000L, Prot.READ_WRITE.withCache(), 3))
+                .isEqualTo(0x0000_0008_0000_5F47L);
     }
 
     @Test
     void noExecSetsPxnAndUxnBits53And54() {
-        assertThat(fourK.encodeLeaf(0x8_0000_5000L, Prot.READ_WRITE.withNoExec(), 3)).isEqualTo(0x0060_0008_0000_5F43L);
+        assertThat(fourK.encodeLeaf(0x8_0000_5000L, Prot.READ_WRITE.withNoExec(), 3))
+                .isEqualTo(0x0060_0008_0000_5F43L);
         assertThat(fourK.encodeLeaf(0x8_0000_5000L, Prot.READ.withCache().withNoExec(), 3))
                 .isEqualTo(0x0060_0008_0000_5FC7L);
     }
@@ -70,13 +72,16 @@ class LpaeFormatTest {
     void outputAddressIsMaskedToBits47To12() {
         assertThat(fourK.encodeLeaf(0xFFFF_0000_0000_1000L, Prot.READ_WRITE, 3)).isEqualTo(0x0000_0000_0000_1F43L);
         assertThat(fourK.address(0xFFFF_FFFF_FFFF_FFFFL, 3)).isEqualTo(0x0000_FFFF_FFFF_F000L);
-        assertThat(new LpaeFormat(16, 48, 48).address(0xFFFF_FFFF_FFFF_FFFFL, 2)).isEqualTo(0x0000_FFFF_FFFF_0000L);
+        assertThat(new LpaeFormat(16, 48, 48).address(0xFFFF_FFFF_FFFF_FFFFL, 2))
+                .isEqualTo(0x0000_FFFF_FFFF_0000L);
     }
 
     @Test
     void decodesWhatItEncodes() {
         assertThat(fourK.kind(0x0000_0008_0000_5F43L, 3)).isEqualTo(PteKind.LEAF);
-        assertThat(fourK.kind(0x0000_0008_0000_5F41L, 3)).as("0b01 is invalid at the last level").isEqualTo(PteKind.INVALID);
+        assertThat(fourK.kind(0x0000_0008_0000_5F41L, 3))
+                .as("0b01 is invalid at the last level")
+                .isEqualTo(PteKind.INVALID);
         assertThat(fourK.kind(0x0000_0008_0020_0F41L, 2)).isEqualTo(PteKind.LEAF);
         assertThat(fourK.kind(0x0000_0008_0012_3003L, 2)).isEqualTo(PteKind.TABLE);
         assertThat(fourK.kind(0x0000_0008_0012_3002L, 2)).isEqualTo(PteKind.INVALID);
@@ -88,7 +93,8 @@ class LpaeFormatTest {
 
     @Test
     void writeOnlyAndNoAccessCannotBeExpressed() {
-        assertThatThrownBy(() -> fourK.checkProt(Prot.WRITE)).isInstanceOf(InvalidArgumentException.class)
+        assertThatThrownBy(() -> fourK.checkProt(Prot.WRITE))
+                .isInstanceOf(InvalidArgumentException.class)
                 .hasMessageContaining("-W");
         assertThatThrownBy(() -> fourK.checkProt(new Prot(false, false, true, false)))
                 .isInstanceOf(InvalidArgumentException.class);
@@ -98,21 +104,38 @@ class LpaeFormatTest {
 
     @Test
     void constructorRejectsOtherGranulesAndWidths() {
-        for (int[] bad : new int[][] {{13, 48, 48}, {21, 48, 48}, {12, 31, 48}, {12, 49, 48}, {12, 48, 31}, {12, 48, 52}}) {
-            assertThatThrownBy(() -> new LpaeFormat(bad[0], bad[1], bad[2])).isInstanceOf(InvalidArgumentException.class);
+        for (int[] bad :
+                new int[][] {{13, 48, 48}, {21, 48, 48}, {12, 31, 48}, {12, 49, 48}, {12, 48, 31}, {12, 48, 52}}) {
+            assertThatThrownBy(() -> new LpaeFormat(bad[0], bad[1], bad[2]))
+                    .isInstanceOf(InvalidArgumentException.class);
         }
     }
 
     @ParameterizedTest(name = "granule 2^{0}, ias {1}: {2} levels, {3}-entry root")
     @CsvSource({
         // 4 KiB granule, as listed in kernel-anchors section 7
-        "12, 32, 3, 4", "12, 36, 3, 64", "12, 39, 3, 512", "12, 40, 4, 2", "12, 42, 4, 8", "12, 44, 4, 32",
+        "12, 32, 3, 4",
+        "12, 36, 3, 64",
+        "12, 39, 3, 512",
+        "12, 40, 4, 2",
+        "12, 42, 4, 8",
+        "12, 44, 4, 32",
         "12, 48, 4, 512",
         // 16 KiB granule: 11 bits per level
-        "14, 32, 2, 128", "14, 36, 2, 2048", "14, 39, 3, 8", "14, 40, 3, 16", "14, 48, 4, 2",
+        "14, 32, 2, 128",
+        "14, 36, 2, 2048",
+        "14, 39, 3, 8",
+        "14, 40, 3, 16",
+        "14, 48, 4, 2",
         // 64 KiB granule: 13 bits per level
-        "16, 32, 2, 8", "16, 36, 2, 128", "16, 39, 2, 1024", "16, 40, 2, 2048", "16, 42, 2, 8192",
-        "16, 44, 3, 4", "16, 48, 3, 64"})
+        "16, 32, 2, 8",
+        "16, 36, 2, 128",
+        "16, 39, 2, 1024",
+        "16, 40, 2, 2048",
+        "16, 42, 2, 8192",
+        "16, 44, 3, 4",
+        "16, 48, 3, 64"
+    })
     void levelCountAndRootSizeFollowTheInputWidth(int granuleShift, int ias, int levels, int rootEntries) {
         LpaeFormat f = new LpaeFormat(granuleShift, ias, 48);
         assertThat(f.levels()).isEqualTo(levels);

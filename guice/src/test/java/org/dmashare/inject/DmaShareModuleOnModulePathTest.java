@@ -52,12 +52,23 @@ class DmaShareModuleOnModulePathTest {
     /** The api, inject and generic modules, Guice, and Guice's runtime dependencies, each from its jar or classes dir. */
     private static ModuleLayer layer() throws Exception {
         ModuleFinder finder = ModuleFinder.of(
-                location(IommuBackend.class), location(DmaShareModule.class), location(GenericBackend.class),
-                location(Guice.class), location(Inject.class), location(MethodInterceptor.class),
-                location(ImmutableList.class), location(InternalFutureFailureAccess.class));
-        Set<String> names = finder.findAll().stream().map(r -> r.descriptor().name()).collect(Collectors.toSet());
-        assertThat(names).contains("org.dmashare.api", "org.dmashare.inject", "org.dmashare.generic",
-                "com.google.guice", "jakarta.inject");
+                location(IommuBackend.class),
+                location(DmaShareModule.class),
+                location(GenericBackend.class),
+                location(Guice.class),
+                location(Inject.class),
+                location(MethodInterceptor.class),
+                location(ImmutableList.class),
+                location(InternalFutureFailureAccess.class));
+        Set<String> names =
+                finder.findAll().stream().map(r -> r.descriptor().name()).collect(Collectors.toSet());
+        assertThat(names)
+                .contains(
+                        "org.dmashare.api",
+                        "org.dmashare.inject",
+                        "org.dmashare.generic",
+                        "com.google.guice",
+                        "jakarta.inject");
         ModuleReference guice = finder.find("com.google.guice").orElseThrow();
         assertThat(guice.descriptor().isAutomatic()).isTrue();
         Configuration cf = ModuleLayer.boot().configuration().resolveAndBind(finder, ModuleFinder.of(), names);
@@ -125,8 +136,8 @@ class DmaShareModuleOnModulePathTest {
         Class<?> sharingType = loader.loadClass("org.dmashare.sharing.DmaSharing");
         Class<?> bufferType = loader.loadClass("org.dmashare.sharing.SharedBuffer");
 
-        Object memory = call(memoryType, null, "create", List.of(long.class, long.class, int.class),
-                BASE, 1L << 30, 4096);
+        Object memory =
+                call(memoryType, null, "create", List.of(long.class, long.class, int.class), BASE, 1L << 30, 4096);
         Object dmaShareModule = moduleType.getConstructor(memoryType).newInstance(memory);
         Object modules = Array.newInstance(guiceModuleType, 1);
         Array.set(modules, 0, dmaShareModule);
@@ -144,7 +155,8 @@ class DmaShareModuleOnModulePathTest {
         Object sharing = call(injectorType, injector, "getInstance", List.of(Class.class), sharingType);
         assertThat(sharing.getClass()).isSameAs(sharingType);
         assertThat(call(injectorType, injector, "getInstance", List.of(Class.class), sharingType))
-                .as("singleton").isSameAs(sharing);
+                .as("singleton")
+                .isSameAs(sharing);
         assertThat(call(sharingType, sharing, "memory")).isSameAs(memory);
 
         // Use it once: share a small buffer into a generic domain, check the translation, close.
@@ -158,13 +170,15 @@ class DmaShareModuleOnModulePathTest {
                 .containsExactly(data);
         long iova = (long) call(bufferType, buffer, "iova", List.of(domainType), domain);
         long pa = (long) call(bufferType, buffer, "physicalAddress", List.of(long.class), 4096L);
-        assertThat(call(domainType, domain, "iovaToPhys", List.of(long.class), iova + 4096)).isEqualTo(pa);
+        assertThat(call(domainType, domain, "iovaToPhys", List.of(long.class), iova + 4096))
+                .isEqualTo(pa);
         assertThat(call(sharingType, sharing, "liveBuffers")).isEqualTo(1L);
 
         call(bufferType, buffer, "close");
         assertThat(call(sharingType, sharing, "liveBuffers")).isEqualTo(0L);
         long none = domainType.getField("NO_TRANSLATION").getLong(null);
-        assertThat(call(domainType, domain, "iovaToPhys", List.of(long.class), iova + 4096)).isEqualTo(none);
+        assertThat(call(domainType, domain, "iovaToPhys", List.of(long.class), iova + 4096))
+                .isEqualTo(none);
         call(domainType, domain, "close");
     }
 }

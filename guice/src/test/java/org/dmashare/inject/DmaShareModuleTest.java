@@ -6,6 +6,8 @@ import com.google.inject.Guice;
 import com.google.inject.Injector;
 import com.google.inject.Key;
 import com.google.inject.TypeLiteral;
+import java.net.URL;
+import java.net.URLClassLoader;
 import java.util.Set;
 import org.dmashare.generic.GenericBackend;
 import org.dmashare.iommu.IommuBackend;
@@ -20,7 +22,7 @@ class DmaShareModuleTest {
     @Test
     void injectorProvidesBackendsTheMemoryAndASingletonHelper() {
         Injector injector = Guice.createInjector(new DmaShareModule(memory));
-        Set<IommuBackend> backends = injector.getInstance(Key.get(new TypeLiteral<Set<IommuBackend>>() { }));
+        Set<IommuBackend> backends = injector.getInstance(Key.get(new TypeLiteral<Set<IommuBackend>>() {}));
         assertThat(backends).extracting(IommuBackend::name).contains("generic");
         assertThat(backends).anySatisfy(b -> assertThat(b).isInstanceOf(GenericBackend.class));
         assertThat(injector.getInstance(PhysicalMemory.class)).isSameAs(memory);
@@ -28,14 +30,16 @@ class DmaShareModuleTest {
         assertThat(sharing).isSameAs(injector.getInstance(DmaSharing.class));
         assertThat(sharing.memory()).isSameAs(memory);
         Injector other = Guice.createInjector(new DmaShareModule(memory));
-        assertThat(other.getInstance(DmaSharing.class)).as("one helper per injector").isNotSameAs(sharing);
+        assertThat(other.getInstance(DmaSharing.class))
+                .as("one helper per injector")
+                .isNotSameAs(sharing);
     }
 
     @Test
     void classLoaderConstructorDiscoversThroughThatLoader() {
-        ClassLoader empty = new java.net.URLClassLoader(new java.net.URL[0], ClassLoader.getPlatformClassLoader());
+        ClassLoader empty = new URLClassLoader(new URL[0], ClassLoader.getPlatformClassLoader());
         Injector injector = Guice.createInjector(new DmaShareModule(memory, empty));
-        Set<IommuBackend> backends = injector.getInstance(Key.get(new TypeLiteral<Set<IommuBackend>>() { }));
+        Set<IommuBackend> backends = injector.getInstance(Key.get(new TypeLiteral<Set<IommuBackend>>() {}));
         assertThat(backends).isEmpty();
     }
 }

@@ -55,7 +55,8 @@ final class AtomicPool {
 
     @Override
     public synchronized String toString() {
-        return "atomic pool " + (chunk == PageSource.NO_PAGE ? "(not yet allocated)"
-                : Hex.range(chunk, (long) pageSize << order)) + ", " + used.cardinality() + " pages used";
+        return "atomic pool "
+                + (chunk == PageSource.NO_PAGE ? "(not yet allocated)" : Hex.range(chunk, (long) pageSize << order))
+                + ", " + used.cardinality() + " pages used";
     }
 }

@@ -39,7 +39,13 @@ public final class CoherentBuffer {
     private final long ownedBytes;
     private volatile boolean freed;
 
-    CoherentBuffer(LinuxDevice device, Path path, long size, long dmaHandle, long[] pages, long contiguousPa,
+    CoherentBuffer(
+            LinuxDevice device,
+            Path path,
+            long size,
+            long dmaHandle,
+            long[] pages,
+            long contiguousPa,
             long ownedBytes) {
         this.device = device;
         this.path = path;
@@ -159,8 +165,8 @@ public final class CoherentBuffer {
      */
     public long physicalAddress(long offset) {
         if (offset < 0 || offset >= size) {
-            throw new InvalidArgumentException("offset " + Hex.of(offset) + " is outside the buffer's "
-                    + Hex.size(size));
+            throw new InvalidArgumentException(
+                    "offset " + Hex.of(offset) + " is outside the buffer's " + Hex.size(size));
         }
         if (pages == null) {
             return contiguousPa + offset;
@@ -218,8 +224,8 @@ public final class CoherentBuffer {
             throw new ObjectClosedException("coherent buffer " + this + " was freed");
         }
         if (length < 0 || offset < 0 || offset > size - length) {
-            throw new InvalidArgumentException("access " + Hex.range(offset, length) + " is outside the buffer's "
-                    + Hex.size(size));
+            throw new InvalidArgumentException(
+                    "access " + Hex.range(offset, length) + " is outside the buffer's " + Hex.size(size));
         }
     }
 

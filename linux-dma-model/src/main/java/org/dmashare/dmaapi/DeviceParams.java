@@ -17,8 +17,15 @@ import org.dmashare.InvalidArgumentException;
  * @param coherent whether the device is cache-coherent ({@code dev_is_dma_coherent})
  * @param pci whether it is a PCI device (gets the below-4-GiB-first IOVA attempt)
  */
-public record DeviceParams(String name, long dmaMask, long coherentDmaMask, long busDmaLimit, long maxSegmentSize,
-        long segmentBoundaryMask, boolean coherent, boolean pci) {
+public record DeviceParams(
+        String name,
+        long dmaMask,
+        long coherentDmaMask,
+        long busDmaLimit,
+        long maxSegmentSize,
+        long segmentBoundaryMask,
+        boolean coherent,
+        boolean pci) {
 
     /** {@code DMA_BIT_MASK(32)}, the default mask of a platform device. */
     public static final long MASK_32 = 0xFFFF_FFFFL;
@@ -45,12 +52,12 @@ public record DeviceParams(String name, long dmaMask, long coherentDmaMask, long
                     + Hex.of(dmaMask) + " coherent " + Hex.of(coherentDmaMask));
         }
         if (maxSegmentSize <= 0 || maxSegmentSize > 0xFFFF_FFFFL) {
-            throw new InvalidArgumentException("device " + name + ": max segment size must be 1..0xffff_ffff, got "
-                    + Hex.of(maxSegmentSize));
+            throw new InvalidArgumentException(
+                    "device " + name + ": max segment size must be 1..0xffff_ffff, got " + Hex.of(maxSegmentSize));
         }
         if ((segmentBoundaryMask & (segmentBoundaryMask + 1)) != 0) {
-            throw new InvalidArgumentException("device " + name + ": segment boundary mask must be 2^n - 1, got "
-                    + Hex.of(segmentBoundaryMask));
+            throw new InvalidArgumentException(
+                    "device " + name + ": segment boundary mask must be 2^n - 1, got " + Hex.of(segmentBoundaryMask));
         }
     }
 
@@ -102,8 +109,8 @@ public record DeviceParams(String name, long dmaMask, long coherentDmaMask, long
      * @return a copy
      */
     public DeviceParams withCoherent(boolean isCoherent) {
-        return new DeviceParams(name, dmaMask, coherentDmaMask, busDmaLimit, maxSegmentSize, segmentBoundaryMask,
-                isCoherent, pci);
+        return new DeviceParams(
+                name, dmaMask, coherentDmaMask, busDmaLimit, maxSegmentSize, segmentBoundaryMask, isCoherent, pci);
     }
 
     /**
@@ -113,8 +120,8 @@ public record DeviceParams(String name, long dmaMask, long coherentDmaMask, long
      * @return a copy
      */
     public DeviceParams withPci(boolean isPci) {
-        return new DeviceParams(name, dmaMask, coherentDmaMask, busDmaLimit, maxSegmentSize, segmentBoundaryMask,
-                coherent, isPci);
+        return new DeviceParams(
+                name, dmaMask, coherentDmaMask, busDmaLimit, maxSegmentSize, segmentBoundaryMask, coherent, isPci);
     }
 
     /**
@@ -124,7 +131,7 @@ public record DeviceParams(String name, long dmaMask, long coherentDmaMask, long
      * @return a copy
      */
     public DeviceParams withBusDmaLimit(long limit) {
-        return new DeviceParams(name, dmaMask, coherentDmaMask, limit, maxSegmentSize, segmentBoundaryMask, coherent,
-                pci);
+        return new DeviceParams(
+                name, dmaMask, coherentDmaMask, limit, maxSegmentSize, segmentBoundaryMask, coherent, pci);
     }
 }

@@ -4,6 +4,7 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Objects;
+import java.util.TreeMap;
 import org.dmashare.Hex;
 import org.dmashare.InvalidArgumentException;
 import org.dmashare.iommu.DmaDevice;
@@ -188,7 +189,7 @@ public record ExposureReport(String device, long iova, long length, List<Reach> 
         List<Exposure> exposed = new ArrayList<>();
         long lo = Long.MAX_VALUE;
         long hi = 0;
-        for (var e : new java.util.TreeMap<>(device.iovaDomain().liveRanges()).entrySet()) {
+        for (var e : new TreeMap<>(device.iovaDomain().liveRanges()).entrySet()) {
             long start = e.getKey() << shift;
             long len = e.getValue() << shift;
             ExposureReport part = scan(device.dmaDevice(), start, len, owned);
@@ -197,8 +198,12 @@ public record ExposureReport(String device, long iova, long length, List<Reach> 
             lo = Math.min(lo, start);
             hi = Math.max(hi, start + len);
         }
-        return new ExposureReport(device.dmaDevice().toString(), lo == Long.MAX_VALUE ? 0 : lo,
-                lo == Long.MAX_VALUE ? 0 : hi - lo, reach, exposed);
+        return new ExposureReport(
+                device.dmaDevice().toString(),
+                lo == Long.MAX_VALUE ? 0 : lo,
+                lo == Long.MAX_VALUE ? 0 : hi - lo,
+                reach,
+                exposed);
     }
 
     /**
@@ -215,8 +220,8 @@ public record ExposureReport(String device, long iova, long length, List<Reach> 
     public static ExposureReport scan(DmaDevice device, long iova, long length, ScatterList owned) {
         Objects.requireNonNull(device, "device");
         Objects.requireNonNull(owned, "owned");
-        IommuDomain domain = device.domain().orElseThrow(() -> new InvalidArgumentException(device
-                + " is attached to no domain"));
+        IommuDomain domain =
+                device.domain().orElseThrow(() -> new InvalidArgumentException(device + " is attached to no domain"));
         long g = domain.granule();
         if ((iova & (g - 1)) != 0 || length <= 0 || (length & (g - 1)) != 0) {
             throw new InvalidArgumentException("exposure scan of " + Hex.range(iova, length)
@@ -231,7 +236,9 @@ public record ExposureReport(String device, long iova, long length, List<Reach> 
             long step = Math.min(leafLeft, end - at);
             if (t != null) {
                 Reach last = reach.isEmpty() ? null : reach.get(reach.size() - 1);
-                if (last != null && last.iova() + last.length() == at && last.pa() + last.length() == t.pa()
+                if (last != null
+                        && last.iova() + last.length() == at
+                        && last.pa() + last.length() == t.pa()
                         && last.prot().equals(t.prot())) {
                     reach.set(reach.size() - 1, new Reach(last.iova(), last.pa(), last.length() + step, last.prot()));
                 } else {
@@ -269,8 +276,8 @@ public record ExposureReport(String device, long iova, long length, List<Reach> 
         return new ExposureReport(device.toString(), iova, length, reach, exposed);
     }
 
-    private static void addSplitByState(List<Exposure> out, PhysicalMemory memory, long iova, long pa, long length,
-            Prot prot) {
+    private static void addSplitByState(
+            List<Exposure> out, PhysicalMemory memory, long iova, long pa, long length, Prot prot) {
         PageAllocator allocator = memory.allocator();
         long page = memory.pageSize();
         long end = pa + length;
@@ -278,7 +285,10 @@ public record ExposureReport(String device, long iova, long length, List<Reach> 
             long stop = Math.min(end, (pa & -page) + page);
             boolean free = !memory.contains(pa, 1) || !allocator.isAllocated(pa & -page, page);
             Exposure last = out.isEmpty() ? null : out.get(out.size() - 1);
-            if (last != null && last.paEnd() == pa && last.iova() + last.length() == iova && last.free() == free
+            if (last != null
+                    && last.paEnd() == pa
+                    && last.iova() + last.length() == iova
+                    && last.free() == free
                     && last.prot().equals(prot)) {
                 out.set(out.size() - 1, new Exposure(last.iova(), last.pa(), last.length() + stop - pa, prot, free));
             } else {
@@ -291,9 +301,14 @@ public record ExposureReport(String device, long iova, long length, List<Reach> 
 
     @Override
     public String toString() {
-        StringBuilder b = new StringBuilder(device).append(": ").append(Hex.size(reachableBytes()))
-                .append(" reachable in IOVA ").append(Hex.range(iova, length)).append(", ")
-                .append(exposedBytes() == 0 ? "nothing" : Hex.size(exposedBytes())).append(" exposed");
+        StringBuilder b = new StringBuilder(device)
+                .append(": ")
+                .append(Hex.size(reachableBytes()))
+                .append(" reachable in IOVA ")
+                .append(Hex.range(iova, length))
+                .append(", ")
+                .append(exposedBytes() == 0 ? "nothing" : Hex.size(exposedBytes()))
+                .append(" exposed");
         exposed.forEach(e -> b.append("\n  ").append(e));
         return b.toString();
     }

@@ -77,28 +77,41 @@ public final class IommuDma {
     public LinuxDevice probe(DmaDevice device, DeviceParams params) {
         Objects.requireNonNull(device, "device");
         Objects.requireNonNull(params, "params");
-        IommuDomain domain = device.domain().orElseThrow(() -> new DmaApiException(Errno.EINVAL, "device "
-                + params.name() + " (" + device + ") is attached to no domain; attach it to its DMA domain first"));
+        IommuDomain domain = device.domain()
+                .orElseThrow(() -> new DmaApiException(
+                        Errno.EINVAL,
+                        "device " + params.name() + " (" + device
+                                + ") is attached to no domain; attach it to its DMA domain first"));
         if (domain.type() != DomainType.PAGING) {
-            throw new DmaApiException(Errno.EINVAL, "device " + params.name() + " is in a " + domain.type()
-                    + " domain; iommu-dma needs a paging (DMA) domain (dma-direct is not modelled)");
+            throw new DmaApiException(
+                    Errno.EINVAL,
+                    "device " + params.name() + " is in a " + domain.type()
+                            + " domain; iommu-dma needs a paging (DMA) domain (dma-direct is not modelled)");
         }
         if (domain.iommu().memory() != memory) {
-            throw new DmaApiException(Errno.EINVAL, "device " + params.name() + " translates into another memory ("
-                    + domain.iommu().memory() + ") than this model's " + memory);
+            throw new DmaApiException(
+                    Errno.EINVAL,
+                    "device " + params.name() + " translates into another memory ("
+                            + domain.iommu().memory() + ") than this model's " + memory);
         }
         long bitmap = pageSizeBitmap(domain);
         long granule = bitmap & -bitmap;
         if (granule != domain.granule()) {
-            throw new DmaApiException(Errno.EINVAL, "page-size mask " + Hex.of(pageSizeMask) + " leaves "
-                    + Hex.of(bitmap) + " of the domain's " + Hex.of(domain.pageSizes()) + "; it must keep the granule "
-                    + Hex.size(domain.granule()));
+            throw new DmaApiException(
+                    Errno.EINVAL,
+                    "page-size mask " + Hex.of(pageSizeMask) + " leaves "
+                            + Hex.of(bitmap) + " of the domain's " + Hex.of(domain.pageSizes())
+                            + "; it must keep the granule "
+                            + Hex.size(domain.granule()));
         }
         if (granule > memory.pageSize() && !profile.allowsGranuleAbovePage()) {
-            throw new DmaApiException(Errno.EINVAL, "device " + params.name() + ": IOVA granule "
-                    + Hex.size(granule) + " exceeds PAGE_SIZE " + Hex.size(memory.pageSize()) + "; profile " + profile
-                    + " (init_iova_domain) accepts only granules up to PAGE_SIZE, so the device gets no iommu-dma "
-                    + "(bypass if the IOMMU can, else no DMA)");
+            throw new DmaApiException(
+                    Errno.EINVAL,
+                    "device " + params.name() + ": IOVA granule "
+                            + Hex.size(granule) + " exceeds PAGE_SIZE " + Hex.size(memory.pageSize()) + "; profile "
+                            + profile
+                            + " (init_iova_domain) accepts only granules up to PAGE_SIZE, so the device gets no iommu-dma "
+                            + "(bypass if the IOMMU can, else no DMA)");
         }
         LinuxIovaDomain cookie;
         synchronized (cookies) {
@@ -241,7 +254,9 @@ public final class IommuDma {
          */
         public Builder atomicPoolSize(long bytes) {
             long pages = bytes / memory.pageSize();
-            if (bytes <= 0 || bytes % memory.pageSize() != 0 || Long.bitCount(pages) != 1
+            if (bytes <= 0
+                    || bytes % memory.pageSize() != 0
+                    || Long.bitCount(pages) != 1
                     || pages > (1L << MAX_PAGE_ORDER)) {
                 throw new InvalidArgumentException("atomic pool size must be a power-of-two number of pages up to 2^"
                         + MAX_PAGE_ORDER + ", got " + Hex.of(bytes));

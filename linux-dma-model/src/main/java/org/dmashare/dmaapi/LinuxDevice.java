@@ -1,5 +1,6 @@
 package org.dmashare.dmaapi;
 
+import java.util.Arrays;
 import java.util.EnumSet;
 import java.util.Objects;
 import java.util.Set;
@@ -265,8 +266,10 @@ public final class LinuxDevice {
         Objects.requireNonNull(gfp, "gfp");
         Objects.requireNonNull(attrs, "attrs");
         if (size <= 0) {
-            throw new DmaApiException(Errno.ENOMEM, name() + ": dma_alloc_coherent of " + Hex.of(size)
-                    + " bytes returns NULL; the size must be positive");
+            throw new DmaApiException(
+                    Errno.ENOMEM,
+                    name() + ": dma_alloc_coherent of " + Hex.of(size)
+                            + " bytes returns NULL; the size must be positive");
         }
         if (gfp.allowsBlocking() && !attrs.contains(DmaAttr.FORCE_CONTIGUOUS)) {
             return allocRemap(size, attrs);
@@ -281,8 +284,10 @@ public final class LinuxDevice {
             pa = dma.pool().allocate(alloc / pageSize);
             owned = alloc;
             if (pa == PageSource.NO_PAGE) {
-                throw new DmaApiException(Errno.ENOMEM, name() + ": atomic pool has no " + Hex.size(alloc)
-                        + " order-aligned free run (" + dma.pool() + ")");
+                throw new DmaApiException(
+                        Errno.ENOMEM,
+                        name() + ": atomic pool has no " + Hex.size(alloc) + " order-aligned free run (" + dma.pool()
+                                + ")");
             }
         } else {
             int order = getOrder(alloc);
@@ -296,20 +301,26 @@ public final class LinuxDevice {
                 owned = alloc;
             } else {
                 path = CoherentBuffer.Path.CONTIGUOUS_PAGES;
-                pa = order > IommuDma.MAX_PAGE_ORDER ? PageSource.NO_PAGE : dma.pages().allocate(order, false);
+                pa = order > IommuDma.MAX_PAGE_ORDER
+                        ? PageSource.NO_PAGE
+                        : dma.pages().allocate(order, false);
                 owned = (long) pageSize << order;
             }
             if (pa == PageSource.NO_PAGE) {
-                throw new DmaApiException(Errno.ENOMEM, name() + ": no free block of order " + order + " ("
-                        + Hex.size(owned) + ") for a contiguous " + Hex.size(size) + " coherent buffer");
+                throw new DmaApiException(
+                        Errno.ENOMEM,
+                        name() + ": no free block of order " + order + " (" + Hex.size(owned) + ") for a contiguous "
+                                + Hex.size(size) + " coherent buffer");
             }
         }
         memory().fill(pa, alloc, (byte) 0);
         long handle = iommuDmaMap(pa, size, prot, params.coherentDmaMask());
         if (handle < 0) {
             freeContiguous(path, pa, owned);
-            throw new DmaApiException(Errno.ENOMEM, name() + ": could not map the contiguous buffer "
-                    + Hex.range(pa, alloc) + " (no IOVA below " + Hex.of(params.coherentDmaMask()) + " or map refused)");
+            throw new DmaApiException(
+                    Errno.ENOMEM,
+                    name() + ": could not map the contiguous buffer " + Hex.range(pa, alloc) + " (no IOVA below "
+                            + Hex.of(params.coherentDmaMask()) + " or map refused)");
         }
         return new CoherentBuffer(this, path, size, handle, null, pa, owned);
     }
@@ -348,15 +359,19 @@ public final class LinuxDevice {
         int count = (int) (pageAlign(size) / pageSize);
         long[] pages = allocPages(count, allocSizes / pageSize);
         if (pages == null) {
-            throw new DmaApiException(Errno.ENOMEM, name() + ": could not gather " + count + " pages for a "
-                    + Hex.size(requested) + " coherent buffer from blocks " + Hex.of(allocSizes));
+            throw new DmaApiException(
+                    Errno.ENOMEM,
+                    name() + ": could not gather " + count + " pages for a " + Hex.size(requested)
+                            + " coherent buffer from blocks " + Hex.of(allocSizes));
         }
         long iovaSize = up(size);
         long iova = allocIova(iovaSize, params.coherentDmaMask());
         if (iova == 0) {
             freePages(pages);
-            throw new DmaApiException(Errno.ENOMEM, name() + ": no free IOVA range of " + Hex.size(iovaSize)
-                    + " below " + Hex.of(params.coherentDmaMask()));
+            throw new DmaApiException(
+                    Errno.ENOMEM,
+                    name() + ": no free IOVA range of " + Hex.size(iovaSize) + " below "
+                            + Hex.of(params.coherentDmaMask()));
         }
         long sgtSize = large ? (long) count * pageSize : size;
         SgTable sgt = SgTable.fromPages(pages, 0, Math.min(sgtSize, (long) count * pageSize), pageSize);
@@ -379,15 +394,20 @@ public final class LinuxDevice {
         } catch (DmaShareException e) {
             freeIova(iova, iovaSize);
             freePages(pages);
-            throw new DmaApiException(Errno.ENOMEM, name() + ": mapping the " + Hex.size(requested)
-                    + " coherent buffer at " + Hex.of(iova) + " failed: " + e.getMessage(), e);
+            throw new DmaApiException(
+                    Errno.ENOMEM,
+                    name() + ": mapping the " + Hex.size(requested) + " coherent buffer at " + Hex.of(iova)
+                            + " failed: " + e.getMessage(),
+                    e);
         }
         if (mapped < iovaSize) {
             IommuApi.unmap(domain, iova, mapped);
             freeIova(iova, iovaSize);
             freePages(pages);
-            throw new DmaApiException(Errno.ENOMEM, name() + ": the coherent buffer's pages mapped only "
-                    + Hex.of(mapped) + " of the " + Hex.of(iovaSize) + " IOVA bytes; allocation undone");
+            throw new DmaApiException(
+                    Errno.ENOMEM,
+                    name() + ": the coherent buffer's pages mapped only " + Hex.of(mapped) + " of the "
+                            + Hex.of(iovaSize) + " IOVA bytes; allocation undone");
         }
         long handle = large && size < granule ? iova + s0Off : iova;
         return new CoherentBuffer(this, CoherentBuffer.Path.REMAP, requested, handle, pages, -1, 0);
@@ -471,8 +491,8 @@ public final class LinuxDevice {
     public void freeCoherent(CoherentBuffer buffer) {
         Objects.requireNonNull(buffer, "buffer");
         if (buffer.device() != this) {
-            throw new InvalidArgumentException("buffer " + buffer + " belongs to " + buffer.device().name()
-                    + ", not " + name());
+            throw new InvalidArgumentException(
+                    "buffer " + buffer + " belongs to " + buffer.device().name() + ", not " + name());
         }
         if (!buffer.markFreed()) {
             throw new InvalidArgumentException("buffer " + buffer + " was already freed");
@@ -505,8 +525,10 @@ public final class LinuxDevice {
     public SgTable getSgtable(CoherentBuffer buffer, long size) {
         Objects.requireNonNull(buffer, "buffer");
         if (dma.profile().guardsGetSgtable() && granule > pageSize) {
-            throw new DmaApiException(Errno.ENXIO, name() + ": dma_get_sgtable refused: IOVA granule "
-                    + Hex.size(granule) + " exceeds PAGE_SIZE " + Hex.size(pageSize) + " (profile " + dma.profile() + ")");
+            throw new DmaApiException(
+                    Errno.ENXIO,
+                    name() + ": dma_get_sgtable refused: IOVA granule " + Hex.size(granule) + " exceeds PAGE_SIZE "
+                            + Hex.size(pageSize) + " (profile " + dma.profile() + ")");
         }
         if (size <= 0 || size > buffer.size()) {
             throw new InvalidArgumentException("dma_get_sgtable of " + Hex.of(size) + " bytes of a "
@@ -514,7 +536,7 @@ public final class LinuxDevice {
         }
         if (buffer.hasPageArray()) {
             long[] all = buffer.pageArray();
-            long[] used = java.util.Arrays.copyOf(all, (int) (pageAlign(size) / pageSize));
+            long[] used = Arrays.copyOf(all, (int) (pageAlign(size) / pageSize));
             return SgTable.fromPages(used, 0, size, pageSize);
         }
         return SgTable.single(buffer.contiguousPa() & -(long) pageSize, pageAlign(size), pageSize);
@@ -572,12 +594,12 @@ public final class LinuxDevice {
         Objects.requireNonNull(sgt, "sgt");
         Objects.requireNonNull(dir, "dir");
         if (nents < 1 || nents > sgt.origNents()) {
-            throw new InvalidArgumentException("dma_map_sg of " + nents + " entries of a table with "
-                    + sgt.origNents());
+            throw new InvalidArgumentException(
+                    "dma_map_sg of " + nents + " entries of a table with " + sgt.origNents());
         }
         if (sgt.pageSize() != pageSize) {
-            throw new InvalidArgumentException("table counts pages of " + Hex.size(sgt.pageSize())
-                    + " but PAGE_SIZE is " + Hex.size(pageSize));
+            throw new InvalidArgumentException(
+                    "table counts pages of " + Hex.size(sgt.pageSize()) + " but PAGE_SIZE is " + Hex.size(pageSize));
         }
         long mask = params.segmentBoundaryMask();
         long iovaLen = 0;
@@ -605,8 +627,10 @@ public final class LinuxDevice {
         long iova = allocIova(iovaLen, params.dmaMask());
         if (iova == 0) {
             invalidateSg(sgt, nents);
-            throw new DmaApiException(Errno.ENOMEM, name() + ": dma_map_sg found no free IOVA range of "
-                    + Hex.size(iovaLen) + " below " + Hex.of(params.dmaMask()));
+            throw new DmaApiException(
+                    Errno.ENOMEM,
+                    name() + ": dma_map_sg found no free IOVA range of " + Hex.size(iovaLen) + " below "
+                            + Hex.of(params.dmaMask()));
         }
         try {
             long mapped = iommuMapSg(iova, sgt, nents, dir.prot(params.coherent()));
@@ -618,8 +642,11 @@ public final class LinuxDevice {
             freeIova(iova, iovaLen);
             invalidateSg(sgt, nents);
             Errno errno = e instanceof PhysicalMemoryExhaustedException ? Errno.ENOMEM : Errno.EINVAL;
-            throw new DmaApiException(errno, name() + ": dma_map_sg could not map " + Hex.size(iovaLen) + " at IOVA "
-                    + Hex.of(iova) + ": " + e.getMessage(), e);
+            throw new DmaApiException(
+                    errno,
+                    name() + ": dma_map_sg could not map " + Hex.size(iovaLen) + " at IOVA " + Hex.of(iova) + ": "
+                            + e.getMessage(),
+                    e);
         }
         return finaliseSg(sgt, nents, iova);
     }
@@ -746,8 +773,10 @@ public final class LinuxDevice {
         }
         long handle = iommuDmaMap(phys, size, dir.prot(params.coherent()), params.dmaMask());
         if (handle < 0) {
-            throw new DmaApiException(Errno.ENOMEM, name() + ": dma_map_single of " + Hex.range(phys, size)
-                    + " returned DMA_MAPPING_ERROR (no IOVA or map refused)");
+            throw new DmaApiException(
+                    Errno.ENOMEM,
+                    name() + ": dma_map_single of " + Hex.range(phys, size)
+                            + " returned DMA_MAPPING_ERROR (no IOVA or map refused)");
         }
         return handle;
     }

@@ -36,6 +36,7 @@ public final class LinuxIovaDomain {
     public static final int MAG_SIZE = 128;
     /** Full magazines kept in a size class's depot ({@code MAX_GLOBAL_MAGS}). */
     public static final int MAX_GLOBAL_MAGS = 32;
+
     private static final long ANCHOR = Long.MAX_VALUE;
 
     private static final class Magazine {
@@ -340,7 +341,7 @@ public final class LinuxIovaDomain {
 
     @Override
     public synchronized String toString() {
-        return "LinuxIovaDomain[granule " + Hex.size(granule()) + ", " + nodes.size() + " ranges, "
-                + cachedRanges() + " cached]";
+        return "LinuxIovaDomain[granule " + Hex.size(granule()) + ", " + nodes.size() + " ranges, " + cachedRanges()
+                + " cached]";
     }
 }

@@ -71,7 +71,9 @@ public final class ScriptedPageSource implements PageSource {
             return fallback.allocate(order, noRetry);
         }
         try {
-            return memory.allocator().allocateAt(pa, (long) memory.pageSize() << order, PageUse.BUFFER).pa();
+            return memory.allocator()
+                    .allocateAt(pa, (long) memory.pageSize() << order, PageUse.BUFFER)
+                    .pa();
         } catch (PhysicalMemoryExhaustedException e) {
             return NO_PAGE;
         }

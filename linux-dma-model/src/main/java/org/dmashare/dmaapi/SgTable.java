@@ -1,6 +1,7 @@
 package org.dmashare.dmaapi;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Objects;
 import org.dmashare.Hex;
@@ -34,7 +35,7 @@ public final class SgTable {
         this.length = new long[count];
         this.dmaAddress = new long[count];
         this.dmaLength = new long[count];
-        java.util.Arrays.fill(dmaAddress, DMA_MAPPING_ERROR);
+        Arrays.fill(dmaAddress, DMA_MAPPING_ERROR);
         this.nents = count;
     }
 
@@ -78,7 +79,10 @@ public final class SgTable {
     public static SgTable fromPages(long[] pages, long offset, long size, int pageSize) {
         Objects.requireNonNull(pages, "pages");
         checkPageSize(pageSize);
-        if (pages.length == 0 || offset < 0 || offset >= pageSize || size <= 0
+        if (pages.length == 0
+                || offset < 0
+                || offset >= pageSize
+                || size <= 0
                 || size > (long) pages.length * pageSize - offset) {
             throw new InvalidArgumentException("sg_alloc_table_from_pages of " + pages.length + " pages, offset "
                     + Hex.of(offset) + ", size " + Hex.of(size) + ": the size must be positive and fit the pages");
@@ -88,8 +92,8 @@ public final class SgTable {
         long runLen = 0;
         for (long p : pages) {
             if ((p & (pageSize - 1)) != 0) {
-                throw new InvalidArgumentException("page address " + Hex.of(p) + " is not aligned to "
-                        + Hex.size(pageSize));
+                throw new InvalidArgumentException(
+                        "page address " + Hex.of(p) + " is not aligned to " + Hex.size(pageSize));
             }
             if (runStart >= 0 && p == runStart + runLen && runLen + pageSize <= MAX_TABLE_SEGMENT) {
                 runLen += pageSize;
@@ -281,7 +285,9 @@ public final class SgTable {
 
     @Override
     public String toString() {
-        StringBuilder b = new StringBuilder("SgTable[orig_nents ").append(page.length).append(", nents ")
+        StringBuilder b = new StringBuilder("SgTable[orig_nents ")
+                .append(page.length)
+                .append(", nents ")
                 .append(nents);
         for (int i = 0; i < page.length; i++) {
             b.append("; ").append(entry(i));

@@ -28,8 +28,9 @@ class ContiguousPathsTest {
         assertThat(b.firstPage()).isEqualTo(0x8_3000_2000L);
         assertThat(b.dmaHandle()).isEqualTo(0xFFFF_A000L);
         // the granule around b holds a's page and a free pool page: both allocated memory, not b's
-        assertThat(ExposureReport.forBuffer(b).exposed()).containsExactly(
-                new ExposureReport.Exposure(0xFFFF_8000L, 0x8_3000_0000L, 0x2000, Prot.READ_WRITE, false));
+        assertThat(ExposureReport.forBuffer(b).exposed())
+                .containsExactly(
+                        new ExposureReport.Exposure(0xFFFF_8000L, 0x8_3000_0000L, 0x2000, Prot.READ_WRITE, false));
         assertThat(rig.dcp.getSgtable(b).entries())
                 .containsExactly(new SgEntry(0x8_3000_2000L, 0, 0x2000, SgTable.DMA_MAPPING_ERROR, 0));
         rig.dcp.freeCoherent(a);
@@ -58,8 +59,11 @@ class ContiguousPathsTest {
     @Test
     void cmaAllocationOwnsExactlyItsPagesAndExposesTheTailOfItsGranule() {
         Rig rig = new Rig(Profile.ASAHI_GRANULE_NO_SGTABLE_GUARD);
-        IommuDma withCma = IommuDma.builder(rig.memory).profile(Profile.ASAHI_GRANULE_NO_SGTABLE_GUARD)
-                .pageSizeMask(Rig.DART_PAGE_SIZES).cmaArea(0x8_3000_0000L, 0x10_0000).build();
+        IommuDma withCma = IommuDma.builder(rig.memory)
+                .profile(Profile.ASAHI_GRANULE_NO_SGTABLE_GUARD)
+                .pageSizeMask(Rig.DART_PAGE_SIZES)
+                .cmaArea(0x8_3000_0000L, 0x10_0000)
+                .build();
         DmaDevice d = rig.dcpIommu.device(1);
         d.attach(rig.dcpIommu.createDomain());
         LinuxDevice dev = withCma.probe(d, DeviceParams.platform("dcp-cma"));
@@ -71,14 +75,16 @@ class ContiguousPathsTest {
         assertThat(twelve.path()).isEqualTo(CoherentBuffer.Path.CMA);
         assertThat(twelve.firstPage()).isEqualTo(0x8_3000_0000L);
         assertThat(twelve.dmaHandle()).isEqualTo(0xFFFF_C000L);
-        assertThat(ExposureReport.forBuffer(twelve).exposed()).containsExactly(
-                new ExposureReport.Exposure(0xFFFF_F000L, 0x8_3000_3000L, 0x1000, Prot.READ_WRITE, false));
+        assertThat(ExposureReport.forBuffer(twelve).exposed())
+                .containsExactly(
+                        new ExposureReport.Exposure(0xFFFF_F000L, 0x8_3000_3000L, 0x1000, Prot.READ_WRITE, false));
         // 2 pages aligned to 2 pages: the first free run after the 12 KiB is at 0x4000
         assertThat(eight.firstPage()).isEqualTo(0x8_3000_4000L);
         assertThat(eight.dmaHandle()).isEqualTo(0xFFFF_8000L);
         assertThat(ExposureReport.forBuffer(eight).exposedBytes()).isEqualTo(0x2000);
         dev.freeCoherent(twelve);
-        assertThat(dev.allocCoherent(0x3000, Gfp.KERNEL, contiguous).firstPage()).isEqualTo(0x8_3000_0000L);
+        assertThat(dev.allocCoherent(0x3000, Gfp.KERNEL, contiguous).firstPage())
+                .isEqualTo(0x8_3000_0000L);
     }
 
     @Test
@@ -89,8 +95,8 @@ class ContiguousPathsTest {
         long handle = rig.piodma.mapSingle(phys, 0x100, DataDirection.TO_DEVICE);
 
         assertThat(handle).isEqualTo(0xFFFF_E100L);
-        ExposureReport r = ExposureReport.scan(rig.piodma.dmaDevice(), 0xFFFF_C000L, 0x4000,
-                ScatterList.of(new ScatterList.Segment(phys, 0x100)));
+        ExposureReport r = ExposureReport.scan(
+                rig.piodma.dmaDevice(), 0xFFFF_C000L, 0x4000, ScatterList.of(new ScatterList.Segment(phys, 0x100)));
         assertThat(r.exposedBytes()).isEqualTo(0x4000 - 0x100);
         assertThat(r.exposed()).allSatisfy(e -> assertThat(e.prot()).isEqualTo(Prot.READ));
         rig.piodma.unmapSingle(handle, 0x100, DataDirection.TO_DEVICE);
@@ -100,23 +106,34 @@ class ContiguousPathsTest {
     @Test
     void pciDevicesTryBelowFourGibFirstUnlessForcedac() {
         PhysicalMemory memory = PhysicalMemory.create(Rig.BASE, 1L << 30, 4096);
-        Iommu iommu = IommuBackends.find("generic").create(IommuConfig.builder("lpae-16k").inputBits(48).build(), memory);
+        Iommu iommu = IommuBackends.find("generic")
+                .create(IommuConfig.builder("lpae-16k").inputBits(48).build(), memory);
         DmaDevice pciDev = iommu.device(0);
         DmaDevice platDev = iommu.device(1);
         pciDev.attach(iommu.createDomain());
         platDev.attach(iommu.createDomain());
         long all = -1L;
-        IommuDma dma = IommuDma.builder(memory).profile(Profile.ASAHI_GRANULE).pageSizeMask(Rig.DART_PAGE_SIZES).build();
-        LinuxDevice pci = dma.probe(pciDev, DeviceParams.platform("nvme").withMasks(all).withPci(true));
+        IommuDma dma = IommuDma.builder(memory)
+                .profile(Profile.ASAHI_GRANULE)
+                .pageSizeMask(Rig.DART_PAGE_SIZES)
+                .build();
+        LinuxDevice pci =
+                dma.probe(pciDev, DeviceParams.platform("nvme").withMasks(all).withPci(true));
         LinuxDevice plat = dma.probe(platDev, DeviceParams.platform("plat").withMasks(all));
 
         assertThat(pci.mapSingle(Rig.BASE, 0x1000, DataDirection.BIDIRECTIONAL)).isEqualTo(0xFFFF_C000L);
-        assertThat(plat.mapSingle(Rig.BASE, 0x1000, DataDirection.BIDIRECTIONAL)).isEqualTo(0xFFFF_FFFF_C000L);
+        assertThat(plat.mapSingle(Rig.BASE, 0x1000, DataDirection.BIDIRECTIONAL))
+                .isEqualTo(0xFFFF_FFFF_C000L);
 
-        Iommu other = IommuBackends.find("generic").create(IommuConfig.builder("lpae-16k").inputBits(48).build(), memory);
+        Iommu other = IommuBackends.find("generic")
+                .create(IommuConfig.builder("lpae-16k").inputBits(48).build(), memory);
         other.device(0).attach(other.createDomain());
-        IommuDma forced = IommuDma.builder(memory).profile(Profile.ASAHI_GRANULE).forceDac(true).build();
-        LinuxDevice dac = forced.probe(other.device(0), DeviceParams.platform("nvme").withMasks(all).withPci(true));
+        IommuDma forced = IommuDma.builder(memory)
+                .profile(Profile.ASAHI_GRANULE)
+                .forceDac(true)
+                .build();
+        LinuxDevice dac = forced.probe(
+                other.device(0), DeviceParams.platform("nvme").withMasks(all).withPci(true));
         assertThat(dac.mapSingle(Rig.BASE, 0x1000, DataDirection.BIDIRECTIONAL)).isEqualTo(0xFFFF_FFFF_C000L);
     }
 }

@@ -64,9 +64,12 @@ class DerivedConsequencesTest {
                 ScatterList.Segment s = segs.get(k);
                 long off = s.pa() % G;
                 long aligned = up(s.length() + off);
-                assertThat(rig.piodma.dmaDevice().read(cursor + off, (int) s.length())).as(what)
+                assertThat(rig.piodma.dmaDevice().read(cursor + off, (int) s.length()))
+                        .as(what)
                         .isEqualTo(rig.memory.read(s.pa(), (int) s.length()));
-                if (k > 0 && (off != 0 || (segs.get(k - 1).pa() % G + segs.get(k - 1).length()) % G != 0)) {
+                if (k > 0
+                        && (off != 0
+                                || (segs.get(k - 1).pa() % G + segs.get(k - 1).length()) % G != 0)) {
                     joinsAligned = false;
                 }
                 cursor += aligned;
@@ -77,12 +80,18 @@ class DerivedConsequencesTest {
             long sizeAlignment = (granules == 1 ? 1 : Long.highestOneBit(granules - 1) << 1) * G;
             assertThat(base % sizeAlignment).as(what + ": IOVA size-aligned").isZero();
             if (joinsAligned && total <= 0x1_0000) {
-                assertThat(out).as(what).containsExactly(new DmaSegment(out.get(0).address(), total));
+                assertThat(out)
+                        .as(what)
+                        .containsExactly(new DmaSegment(out.get(0).address(), total));
             } else if (!joinsAligned) {
                 assertThat(out.size()).as(what).isGreaterThan(1);
             }
-            assertThat(out.stream().mapToLong(DmaSegment::length).sum()).as(what).isEqualTo(total);
-            assertThat(ExposureReport.forMapping(rig.piodma, sgt).exposedBytes()).as(what).isEqualTo(slack);
+            assertThat(out.stream().mapToLong(DmaSegment::length).sum())
+                    .as(what)
+                    .isEqualTo(total);
+            assertThat(ExposureReport.forMapping(rig.piodma, sgt).exposedBytes())
+                    .as(what)
+                    .isEqualTo(slack);
             assertThat(sgt.cpuSegments()).as(what).isEqualTo(ScatterList.of(segs));
 
             rig.piodma.unmapSgtable(sgt, DataDirection.BIDIRECTIONAL);

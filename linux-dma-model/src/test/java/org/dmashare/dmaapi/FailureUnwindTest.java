@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.util.List;
+import org.dmashare.iommu.DmaDevice;
 import org.dmashare.iommu.support.PagingDomain;
 import org.dmashare.iova.IovaAllocator;
 import org.dmashare.memory.FailureInjector;
@@ -49,10 +50,14 @@ class FailureUnwindTest {
         assertThat(rig.dma.warnings()).singleElement().asString().contains("removed 0x0 bytes");
         assertThat(rig.piodma.iovaDomain().cachedRanges()).isEqualTo(2);
         rig.piodma.mapSgtable(first, DataDirection.BIDIRECTIONAL);
-        SgTable second = SgTable.of(ScatterList.of(new ScatterList.Segment(0x8_4000_8000L, 0x1000),
-                new ScatterList.Segment(0x8_4001_0000L, 0x8000)), 4096);
+        SgTable second = SgTable.of(
+                ScatterList.of(
+                        new ScatterList.Segment(0x8_4000_8000L, 0x1000),
+                        new ScatterList.Segment(0x8_4001_0000L, 0x8000)),
+                4096);
         assertThatThrownBy(() -> rig.piodma.mapSgtable(second, DataDirection.BIDIRECTIONAL))
-                .isInstanceOf(DmaApiException.class).hasMessageContaining("already mapped")
+                .isInstanceOf(DmaApiException.class)
+                .hasMessageContaining("already mapped")
                 .satisfies(e -> assertThat(((DmaApiException) e).errno()).isEqualTo(Errno.EINVAL));
         assertThat(rig.walk(rig.piodma, 0xFFFF_0000L)).isEqualTo(0x8_4000_0000L);
     }
@@ -61,18 +66,20 @@ class FailureUnwindTest {
     void mapSgWithNoIovaBelowTheMaskReturnsEnomemAndRestoresTheTable() {
         Rig rig = new Rig(Profile.ASAHI_GRANULE_NO_SGTABLE_GUARD);
         // a second device in piodma's domain whose mask leaves one granule (0x4000..0x7FFF)
-        LinuxDevice tiny = rig.dma.probe(attach(rig), DeviceParams.platform("tiny").withMasks(0x7FFF));
+        LinuxDevice tiny =
+                rig.dma.probe(attach(rig), DeviceParams.platform("tiny").withMasks(0x7FFF));
         SgTable sgt = rig.scenarioC2Table();
         List<SgEntry> before = sgt.entries();
 
-        assertThatThrownBy(() -> tiny.mapSgtable(sgt, DataDirection.TO_DEVICE)).isInstanceOf(DmaApiException.class)
+        assertThatThrownBy(() -> tiny.mapSgtable(sgt, DataDirection.TO_DEVICE))
+                .isInstanceOf(DmaApiException.class)
                 .satisfies(e -> assertThat(((DmaApiException) e).errno()).isEqualTo(Errno.ENOMEM));
         assertThat(sgt.entries()).isEqualTo(before);
         assertThat(rig.piodma.iovaDomain().liveRanges()).isEmpty();
     }
 
-    private static org.dmashare.iommu.DmaDevice attach(Rig rig) {
-        org.dmashare.iommu.DmaDevice d = rig.piodmaIommu.device(1);
+    private static DmaDevice attach(Rig rig) {
+        DmaDevice d = rig.piodmaIommu.device(1);
         d.attach(rig.piodmaDomain);
         return d;
     }
@@ -83,7 +90,8 @@ class FailureUnwindTest {
         PageAllocator.Usage before = rig.memory.allocator().usage();
         rig.memory.failures().failNth(FailureInjector.Point.PAGE_ALLOCATION, 2);
 
-        assertThatThrownBy(() -> rig.dcp.allocCoherent(0x5000, Gfp.KERNEL)).isInstanceOf(DmaApiException.class)
+        assertThatThrownBy(() -> rig.dcp.allocCoherent(0x5000, Gfp.KERNEL))
+                .isInstanceOf(DmaApiException.class)
                 .satisfies(e -> assertThat(((DmaApiException) e).errno()).isEqualTo(Errno.ENOMEM));
         assertThat(rig.memory.allocator().usage()).isEqualTo(before);
         assertThat(rig.dcp.iovaDomain().liveRanges()).isEmpty();
@@ -92,10 +100,12 @@ class FailureUnwindTest {
     @Test
     void coherentAllocationWithoutIovaSpaceReturnsItsPages() {
         Rig rig = new Rig(Profile.ASAHI_GRANULE_NO_SGTABLE_GUARD);
-        LinuxDevice dev = rig.dma.probe(attach(rig), DeviceParams.platform("tiny").withMasks(0x7FFF));
+        LinuxDevice dev =
+                rig.dma.probe(attach(rig), DeviceParams.platform("tiny").withMasks(0x7FFF));
         PageAllocator.Usage before = rig.memory.allocator().usage();
 
-        assertThatThrownBy(() -> dev.allocCoherent(0x8000, Gfp.KERNEL)).isInstanceOf(DmaApiException.class)
+        assertThatThrownBy(() -> dev.allocCoherent(0x8000, Gfp.KERNEL))
+                .isInstanceOf(DmaApiException.class)
                 .satisfies(e -> assertThat(((DmaApiException) e).errno()).isEqualTo(Errno.ENOMEM));
         assertThat(rig.memory.allocator().usage()).isEqualTo(before);
     }
@@ -107,7 +117,8 @@ class FailureUnwindTest {
         PageAllocator.Usage before = rig.memory.allocator().usage();
         rig.memory.failures().failNth(FailureInjector.Point.MAP, 2);
 
-        assertThatThrownBy(() -> rig.dcp.allocCoherent(0x5000, Gfp.KERNEL)).isInstanceOf(DmaApiException.class)
+        assertThatThrownBy(() -> rig.dcp.allocCoherent(0x5000, Gfp.KERNEL))
+                .isInstanceOf(DmaApiException.class)
                 .satisfies(e -> assertThat(((DmaApiException) e).errno()).isEqualTo(Errno.ENOMEM));
         PageAllocator.Usage after = rig.memory.allocator().usage();
         assertThat(after.bufferBytes()).as("every page back").isEqualTo(before.bufferBytes());
@@ -115,8 +126,11 @@ class FailureUnwindTest {
         // The first page's map succeeded and iommu_unmap undid it: the legacy path shares the
         // domain, so the table that map allocated stays, as io-pgtable-dart keeps it, mapping nothing.
         IoPageTable table = ((PagingDomain) rig.dcpDomain).table();
-        assertThat(PageTableWalker.leaves(rig.memory, table.format(), table.rootPa())).isEmpty();
-        assertThat(after.tableBytes() - before.tableBytes()).as("the kept table pages")
-                .isEqualTo((table.tablePages().size() - 1) * table.tablePageBytes()).isPositive();
+        assertThat(PageTableWalker.leaves(rig.memory, table.format(), table.rootPa()))
+                .isEmpty();
+        assertThat(after.tableBytes() - before.tableBytes())
+                .as("the kept table pages")
+                .isEqualTo((table.tablePages().size() - 1) * table.tablePageBytes())
+                .isPositive();
     }
 }

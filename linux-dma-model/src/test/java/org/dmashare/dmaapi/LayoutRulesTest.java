@@ -38,8 +38,8 @@ class LayoutRulesTest {
 
         small.mapSgtable(sgt, DataDirection.BIDIRECTIONAL);
 
-        assertThat(sgt.dmaSegments()).containsExactly(new DmaSegment(0xFFFF_8000L, 0x4000),
-                new DmaSegment(0xFFFF_C000L, 0x1000));
+        assertThat(sgt.dmaSegments())
+                .containsExactly(new DmaSegment(0xFFFF_8000L, 0x4000), new DmaSegment(0xFFFF_C000L, 0x1000));
     }
 
     @Test
@@ -54,8 +54,8 @@ class LayoutRulesTest {
         rig.piodma.mapSgtable(sgt, DataDirection.BIDIRECTIONAL);
 
         assertThat(sgt.nents()).isEqualTo(2);
-        assertThat(sgt.dmaSegments()).containsExactly(new DmaSegment(0xFFFE_0000L, 0x10000),
-                new DmaSegment(0xFFFF_0000L, 0x10000));
+        assertThat(sgt.dmaSegments())
+                .containsExactly(new DmaSegment(0xFFFE_0000L, 0x10000), new DmaSegment(0xFFFF_0000L, 0x10000));
         assertThat(ExposureReport.forMapping(rig.piodma, sgt).isClean()).isTrue();
     }
 
@@ -69,8 +69,8 @@ class LayoutRulesTest {
 
         bounded.mapSgtable(sgt, DataDirection.BIDIRECTIONAL);
 
-        assertThat(sgt.dmaSegments()).containsExactly(new DmaSegment(0xFFFF_0000L, 0x4000),
-                new DmaSegment(0xFFFF_8000L, 0x8000));
+        assertThat(sgt.dmaSegments())
+                .containsExactly(new DmaSegment(0xFFFF_0000L, 0x4000), new DmaSegment(0xFFFF_8000L, 0x8000));
         assertThat(sgt.entry(0).length()).isEqualTo(0x4000);
         assertThat(rig.walk(bounded, 0xFFFF_4000L)).isEqualTo(x + 0x4000);
         assertThat(ExposureReport.forMapping(bounded, sgt).exposed())
@@ -88,8 +88,8 @@ class LayoutRulesTest {
 
         rig.piodma.mapSgtable(sgt, DataDirection.BIDIRECTIONAL);
 
-        assertThat(sgt.dmaSegments()).containsExactly(new DmaSegment(0xFFFF_8000L, 0x3000),
-                new DmaSegment(0xFFFF_C000L, 0x4000));
+        assertThat(sgt.dmaSegments())
+                .containsExactly(new DmaSegment(0xFFFF_8000L, 0x3000), new DmaSegment(0xFFFF_C000L, 0x4000));
     }
 
     @Test
@@ -99,8 +99,8 @@ class LayoutRulesTest {
 
         rig.piodma.mapSgtable(sgt, DataDirection.BIDIRECTIONAL);
 
-        assertThat(sgt.dmaSegments()).containsExactly(new DmaSegment(0xFFFF_E100L, 0x200),
-                new DmaSegment(0xFFFF_F000L, 0x1000));
+        assertThat(sgt.dmaSegments())
+                .containsExactly(new DmaSegment(0xFFFF_E100L, 0x200), new DmaSegment(0xFFFF_F000L, 0x1000));
         assertThat(sgt.entry(0).phys()).isEqualTo(0x8_4000_0100L);
         assertThat(sgt.entry(0).length()).isEqualTo(0x200);
     }

@@ -119,7 +119,9 @@ class LinuxIovaDomainTest {
         d.freeIovaFast(4, 1);
         assertThat(d.cachedRanges()).isEqualTo(2);
 
-        assertThat(d.allocIovaFast(2, LIMIT_32, false)).as("without flushing nothing fits").isZero();
+        assertThat(d.allocIovaFast(2, LIMIT_32, false))
+                .as("without flushing nothing fits")
+                .isZero();
         long two = d.allocIovaFast(2, LIMIT_32, true);
 
         assertThat(two).isEqualTo(4);

@@ -19,9 +19,11 @@ class ProfilesTest {
         rig.pages.then(X).then(Y);
         CoherentBuffer buf = rig.dcp.allocCoherent(0x5000, Gfp.KERNEL);
 
-        assertThatThrownBy(() -> rig.dcp.getSgtable(buf)).isInstanceOf(DmaApiException.class)
+        assertThatThrownBy(() -> rig.dcp.getSgtable(buf))
+                .isInstanceOf(DmaApiException.class)
                 .satisfies(e -> assertThat(((DmaApiException) e).errno()).isEqualTo(Errno.ENXIO))
-                .satisfies(e -> assertThat(((DmaApiException) e).errno().negative()).isEqualTo(-6));
+                .satisfies(e ->
+                        assertThat(((DmaApiException) e).errno().negative()).isEqualTo(-6));
         assertThat(ExposureReport.forBuffer(buf).exposedBytes()).isEqualTo(0x3000);
         assertThat(rig.piodmaIommu.walk(0, 0xFFFF_8000L)).isEmpty();
     }
@@ -31,7 +33,8 @@ class ProfilesTest {
         Rig rig = new Rig(Profile.UPSTREAM);
 
         assertThatThrownBy(() -> rig.dma.probe(rig.dcpIommu.device(0), DeviceParams.platform("dcp")))
-                .isInstanceOf(DmaApiException.class).hasMessageContaining("16 KiB (0x4000)")
+                .isInstanceOf(DmaApiException.class)
+                .hasMessageContaining("16 KiB (0x4000)")
                 .satisfies(e -> assertThat(((DmaApiException) e).errno()).isEqualTo(Errno.EINVAL));
     }
 
@@ -42,8 +45,12 @@ class ProfilesTest {
         for (long p : pas) {
             rig.memory.allocator().allocateAt(p, 0x1000, PageUse.BUFFER);
         }
-        SgTable sgt = SgTable.of(ScatterList.of(new ScatterList.Segment(pas[0], 0x1000),
-                new ScatterList.Segment(pas[1], 0x1000), new ScatterList.Segment(pas[2], 0x1000)), 4096);
+        SgTable sgt = SgTable.of(
+                ScatterList.of(
+                        new ScatterList.Segment(pas[0], 0x1000),
+                        new ScatterList.Segment(pas[1], 0x1000),
+                        new ScatterList.Segment(pas[2], 0x1000)),
+                4096);
 
         rig.piodma.mapSgtable(sgt, DataDirection.BIDIRECTIONAL);
 
@@ -76,7 +83,8 @@ class ProfilesTest {
         Rig rig = new Rig(Profile.ASAHI_GRANULE_NO_SGTABLE_GUARD, "lpae-16k", -1L);
         PageAllocator.Usage before = rig.memory.allocator().usage();
 
-        assertThatThrownBy(() -> rig.dcp.allocCoherent(0x5000, Gfp.KERNEL)).isInstanceOf(DmaApiException.class)
+        assertThatThrownBy(() -> rig.dcp.allocCoherent(0x5000, Gfp.KERNEL))
+                .isInstanceOf(DmaApiException.class)
                 .satisfies(e -> assertThat(((DmaApiException) e).errno()).isEqualTo(Errno.ENOMEM));
         assertThat(rig.memory.allocator().usage()).isEqualTo(before);
         // a whole number of granules needs no spillover and works

@@ -2,8 +2,11 @@ package org.dmashare.dmaapi;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
+import org.assertj.core.groups.Tuple;
 import org.dmashare.iommu.Prot;
 import org.dmashare.memory.PageUse;
 import org.dmashare.sharing.ScatterList;
@@ -81,9 +84,12 @@ class ReferenceScenariosTest {
         // pages: block X whole, first page of spillover block Y; Y's other three pages freed at once
         assertThat(buf.pages()).containsExactly(X, X + 0x1000, X + 0x2000, X + 0x3000, Y);
         for (long p = Y + 0x1000; p < Y + 0x4000; p += 0x1000) {
-            assertThat(rig.memory.allocator().isAllocated(p, 0x1000)).as("spillover page %x", p).isFalse();
+            assertThat(rig.memory.allocator().isAllocated(p, 0x1000))
+                    .as("spillover page %x", p)
+                    .isFalse();
         }
-        assertThat(rig.memory.allocator().usage().bufferBytes() - bufferBytesBefore).isEqualTo(0x5000);
+        assertThat(rig.memory.allocator().usage().bufferBytes() - bufferBytesBefore)
+                .isEqualTo(0x5000);
 
         // dcp: 2 granules at 0xFFFF_8000, the second one covering all of Y
         assertThat(buf.dmaHandle()).isEqualTo(0xFFFF_8000L);
@@ -108,8 +114,10 @@ class ReferenceScenariosTest {
                 .containsExactly(new ExposureReport.Exposure(0xFFFF_D000L, 0x8_2000_9000L, 0x3000, RW, true));
         assertThat(pioReport.exposedBytes()).isEqualTo(0x3000);
         // the same, scanning every IOVA range each device's domain holds
-        assertThat(ExposureReport.forDevice(rig.dcp, buf.ownedRanges()).exposed()).isEqualTo(dcpReport.exposed());
-        assertThat(ExposureReport.forDevice(rig.piodma, sgt.cpuSegments()).exposed()).isEqualTo(pioReport.exposed());
+        assertThat(ExposureReport.forDevice(rig.dcp, buf.ownedRanges()).exposed())
+                .isEqualTo(dcpReport.exposed());
+        assertThat(ExposureReport.forDevice(rig.piodma, sgt.cpuSegments()).exposed())
+                .isEqualTo(pioReport.exposed());
 
         // contiguous for piodma: the naive flat use works
         byte[] data = Rig.pattern(0x5000, 2);
@@ -126,8 +134,11 @@ class ReferenceScenariosTest {
         rig.piodma.mapSgtable(sgt, DataDirection.BIDIRECTIONAL);
 
         // the page allocator gives a freed spillover page to someone else, who stores a secret
-        long victim = rig.memory.allocator().allocateAt(Y + 0x2000, 0x1000, PageUse.BUFFER).pa();
-        byte[] secret = "another owner's data".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+        long victim = rig.memory
+                .allocator()
+                .allocateAt(Y + 0x2000, 0x1000, PageUse.BUFFER)
+                .pa();
+        byte[] secret = "another owner's data".getBytes(StandardCharsets.US_ASCII);
         rig.memory.write(victim, secret);
 
         assertThat(rig.dcp.dmaDevice().read(0xFFFF_E000L, secret.length)).isEqualTo(secret);
@@ -135,10 +146,10 @@ class ReferenceScenariosTest {
         rig.piodma.dmaDevice().write(0xFFFF_E000L, new byte[] {'X'});
         assertThat(rig.memory.read(victim, 1)).containsExactly('X');
         ExposureReport now = ExposureReport.forMapping(rig.piodma, sgt);
-        assertThat(now.exposed()).extracting(ExposureReport.Exposure::pa, ExposureReport.Exposure::free)
-                .containsExactly(org.assertj.core.groups.Tuple.tuple(Y + 0x1000, true),
-                        org.assertj.core.groups.Tuple.tuple(Y + 0x2000, false),
-                        org.assertj.core.groups.Tuple.tuple(Y + 0x3000, true));
+        assertThat(now.exposed())
+                .extracting(ExposureReport.Exposure::pa, ExposureReport.Exposure::free)
+                .containsExactly(
+                        Tuple.tuple(Y + 0x1000, true), Tuple.tuple(Y + 0x2000, false), Tuple.tuple(Y + 0x3000, true));
     }
 
     @Test
@@ -239,23 +250,27 @@ class ReferenceScenariosTest {
         rig.piodma.mapSgtable(sgt, DataDirection.BIDIRECTIONAL);
 
         assertThat(sgt.nents()).isEqualTo(2);
-        assertThat(sgt.dmaSegments()).containsExactly(new DmaSegment(0xFFFF_3000L, 0x2000),
-                new DmaSegment(0xFFFF_A000L, 0x1000));
-        assertThat(sgt.cpuSegments()).isEqualTo(ScatterList.of(before.stream()
-                .map(e -> new ScatterList.Segment(e.phys(), e.length())).toList()));
+        assertThat(sgt.dmaSegments())
+                .containsExactly(new DmaSegment(0xFFFF_3000L, 0x2000), new DmaSegment(0xFFFF_A000L, 0x1000));
+        assertThat(sgt.cpuSegments())
+                .isEqualTo(ScatterList.of(before.stream()
+                        .map(e -> new ScatterList.Segment(e.phys(), e.length()))
+                        .toList()));
         // 3 granules rounded to 4: a 64 KiB-aligned range, its last granule reserved but unmapped
-        assertThat(rig.piodma.iovaDomain().liveRanges()).containsExactly(java.util.Map.entry(0xFFFF_0000L >>> 14, 4L));
+        assertThat(rig.piodma.iovaDomain().liveRanges()).containsExactly(Map.entry(0xFFFF_0000L >>> 14, 4L));
         assertThat(rig.walk(rig.piodma, 0xFFFF_0000L)).isEqualTo(0x8_4000_0000L);
         assertThat(rig.walk(rig.piodma, 0xFFFF_4000L)).isEqualTo(0x8_5000_0000L);
         assertThat(rig.walk(rig.piodma, 0xFFFF_8000L)).isEqualTo(0x8_6000_0000L);
         assertThat(rig.walk(rig.piodma, 0xFFFF_C000L)).isEqualTo(-1);
 
         ExposureReport report = ExposureReport.forMapping(rig.piodma, sgt);
-        assertThat(report.exposed()).extracting(ExposureReport.Exposure::pa, ExposureReport.Exposure::length)
-                .containsExactly(org.assertj.core.groups.Tuple.tuple(0x8_4000_0000L, 0x3000L),
-                        org.assertj.core.groups.Tuple.tuple(0x8_5000_1000L, 0x3000L),
-                        org.assertj.core.groups.Tuple.tuple(0x8_6000_0000L, 0x2000L),
-                        org.assertj.core.groups.Tuple.tuple(0x8_6000_3000L, 0x1000L));
+        assertThat(report.exposed())
+                .extracting(ExposureReport.Exposure::pa, ExposureReport.Exposure::length)
+                .containsExactly(
+                        Tuple.tuple(0x8_4000_0000L, 0x3000L),
+                        Tuple.tuple(0x8_5000_1000L, 0x3000L),
+                        Tuple.tuple(0x8_6000_0000L, 0x2000L),
+                        Tuple.tuple(0x8_6000_3000L, 0x1000L));
         assertThat(report.exposedBytes()).isEqualTo(36 * 1024);
     }
 
@@ -276,7 +291,8 @@ class ReferenceScenariosTest {
 
         assertThat(Arrays.copyOfRange(flat, 0, 0x2000)).isEqualTo(Arrays.copyOfRange(data, 0, 0x2000));
         assertThat(Arrays.copyOfRange(flat, 0x2000, 0x3000)).isEqualTo(neighbour);
-        assertThat(rig.piodma.dmaDevice().read(0xFFFF_A000L, 0x1000)).isEqualTo(Arrays.copyOfRange(data, 0x2000, 0x3000));
+        assertThat(rig.piodma.dmaDevice().read(0xFFFF_A000L, 0x1000))
+                .isEqualTo(Arrays.copyOfRange(data, 0x2000, 0x3000));
     }
 
     @Test
@@ -289,7 +305,8 @@ class ReferenceScenariosTest {
         long dcpExposed = ExposureReport.forMapping(rig.dcp, sgt).exposedBytes();
         rig.piodma.mapSgtable(sgt, DataDirection.BIDIRECTIONAL);
 
-        assertThat(dcpSegments).containsExactly(new DmaSegment(0xFFFF_3000L, 0x2000), new DmaSegment(0xFFFF_A000L, 0x1000));
+        assertThat(dcpSegments)
+                .containsExactly(new DmaSegment(0xFFFF_3000L, 0x2000), new DmaSegment(0xFFFF_A000L, 0x1000));
         assertThat(sgt.dmaSegments()).isEqualTo(dcpSegments);
         assertThat(dcpExposed).isEqualTo(36 * 1024);
         assertThat(ExposureReport.forMapping(rig.piodma, sgt).exposedBytes()).isEqualTo(36 * 1024);

@@ -36,11 +36,25 @@ final class Rig {
     Rig(Profile profile, String variant, long pageSizeMask) {
         memory = PhysicalMemory.create(BASE, 2L << 30, 4096);
         pages = new ScriptedPageSource(memory);
-        dma = IommuDma.builder(memory).profile(profile).pageSource(pages).pageSizeMask(pageSizeMask).build();
-        dcpIommu = IommuBackends.find("generic").create(IommuConfig.builder(variant).name("dcp-dart").inputBits(32)
-                .build(), memory);
-        piodmaIommu = IommuBackends.find("generic").create(IommuConfig.builder(variant).name("disp-dart")
-                .inputBits(32).build(), memory);
+        dma = IommuDma.builder(memory)
+                .profile(profile)
+                .pageSource(pages)
+                .pageSizeMask(pageSizeMask)
+                .build();
+        dcpIommu = IommuBackends.find("generic")
+                .create(
+                        IommuConfig.builder(variant)
+                                .name("dcp-dart")
+                                .inputBits(32)
+                                .build(),
+                        memory);
+        piodmaIommu = IommuBackends.find("generic")
+                .create(
+                        IommuConfig.builder(variant)
+                                .name("disp-dart")
+                                .inputBits(32)
+                                .build(),
+                        memory);
         dcpDomain = dcpIommu.createDomain();
         piodmaDomain = piodmaIommu.createDomain();
         DmaDevice d = dcpIommu.device(0);
@@ -72,8 +86,12 @@ final class Rig {
         for (long p : pas) {
             memory.allocator().allocateAt(p, 0x1000, PageUse.BUFFER);
         }
-        return SgTable.of(ScatterList.of(new ScatterList.Segment(pas[0], 0x1000),
-                new ScatterList.Segment(pas[1], 0x1000), new ScatterList.Segment(pas[2], 0x1000)), 4096);
+        return SgTable.of(
+                ScatterList.of(
+                        new ScatterList.Segment(pas[0], 0x1000),
+                        new ScatterList.Segment(pas[1], 0x1000),
+                        new ScatterList.Segment(pas[2], 0x1000)),
+                4096);
     }
 
     static byte[] pattern(int length, int seed) {

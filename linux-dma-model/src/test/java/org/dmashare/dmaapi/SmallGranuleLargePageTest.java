@@ -20,7 +20,8 @@ class SmallGranuleLargePageTest {
     private static final long PA = 0x8_4000_1100L;
 
     private static LinuxDevice device(Profile profile, PhysicalMemory memory) {
-        Iommu iommu = IommuBackends.find("generic").create(IommuConfig.builder("lpae-4k").inputBits(32).build(), memory);
+        Iommu iommu = IommuBackends.find("generic")
+                .create(IommuConfig.builder("lpae-4k").inputBits(32).build(), memory);
         iommu.device(0).attach(iommu.createDomain());
         return IommuDma.builder(memory).profile(profile).build().probe(iommu.device(0), DeviceParams.platform("dev"));
     }
@@ -36,7 +37,9 @@ class SmallGranuleLargePageTest {
         dev.mapSgtable(sgt, DataDirection.BIDIRECTIONAL);
 
         assertThat(sgt.dmaSegments().get(0).address()).isEqualTo(0xFFFF_F100L);
-        assertThat(dev.dmaDevice().read(0xFFFF_F100L, 4)).as("the device side is right").isEqualTo(data);
+        assertThat(dev.dmaDevice().read(0xFFFF_F100L, 4))
+                .as("the device side is right")
+                .isEqualTo(data);
         return sgt;
     }
 

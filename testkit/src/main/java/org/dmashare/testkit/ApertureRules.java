@@ -72,9 +72,13 @@ public interface ApertureRules extends KitTopic {
         long pa = k.pages(2 * g);
         d.map(d.apertureStart(), pa, g, Prot.READ_WRITE);
         d.map(d.apertureEnd() - g, pa + g, g, Prot.READ_WRITE);
-        assertThat(d).as(rule("the first granule of the aperture can be mapped")).translates(d.apertureStart())
+        assertThat(d)
+                .as(rule("the first granule of the aperture can be mapped"))
+                .translates(d.apertureStart())
                 .to(pa);
-        assertThat(d).as(rule("the last granule of the aperture can be mapped")).translates(d.apertureEnd() - 1)
+        assertThat(d)
+                .as(rule("the last granule of the aperture can be mapped"))
+                .translates(d.apertureEnd() - 1)
                 .to(pa + 2 * g - 1);
         assertThat(d.unmap(d.apertureEnd() - g, g)).isEqualTo(g);
         assertThat(d.unmap(d.apertureStart(), g)).isEqualTo(g);
@@ -89,11 +93,17 @@ public interface ApertureRules extends KitTopic {
         KitFixture k = kit();
         IommuDomain d = k.domain(k.iommu());
         long g = k.granule();
-        assertThat(d.iovaSpace().start()).as(rule("the IOVA allocator never hands out IOVA 0") + ": it starts at "
-                + Hex.of(d.iovaSpace().start())).isPositive().isGreaterThanOrEqualTo(d.apertureStart());
-        assertThat(d.iovaSpace().end()).as(rule("the IOVA allocator stays inside the aperture"))
+        assertThat(d.iovaSpace().start())
+                .as(rule("the IOVA allocator never hands out IOVA 0") + ": it starts at "
+                        + Hex.of(d.iovaSpace().start()))
+                .isPositive()
+                .isGreaterThanOrEqualTo(d.apertureStart());
+        assertThat(d.iovaSpace().end())
+                .as(rule("the IOVA allocator stays inside the aperture"))
                 .isLessThanOrEqualTo(d.apertureEnd());
-        assertThat(d.iovaSpace().granule()).as(rule("the IOVA allocator works in granules")).isEqualTo(g);
+        assertThat(d.iovaSpace().granule())
+                .as(rule("the IOVA allocator works in granules"))
+                .isEqualTo(g);
         long a = d.iovaSpace().findFree(4 * g, g, d.iovaSpace().end());
         assertThat(a).as(rule("the IOVA allocator never hands out IOVA 0")).isPositive();
     }
@@ -114,11 +124,16 @@ public interface ApertureRules extends KitTopic {
             IommuDomain d = k.attachedDomain(0);
             long beyond = 1L << k.iommu().inputBits();
             String r = "an access beyond the input size faults with ADDRESS_SIZE or TRANSLATION";
-            assertThat(d).as(rule("an IOVA beyond the input size has no translation")).doesNotTranslate(beyond);
-            DeviceFaultException e = faults(r, "a device read at " + Hex.of(beyond), () -> k.iommu().device(0)
-                    .read(beyond, 8));
+            assertThat(d)
+                    .as(rule("an IOVA beyond the input size has no translation"))
+                    .doesNotTranslate(beyond);
+            DeviceFaultException e = faults(
+                    r,
+                    "a device read at " + Hex.of(beyond),
+                    () -> k.iommu().device(0).read(beyond, 8));
             IommuFault.Reason reason = e.fault().reason() == IommuFault.Reason.TRANSLATION
-                    ? IommuFault.Reason.TRANSLATION : IommuFault.Reason.ADDRESS_SIZE;
+                    ? IommuFault.Reason.TRANSLATION
+                    : IommuFault.Reason.ADDRESS_SIZE;
             k.expectFault(r, e, 0, beyond, Access.READ, reason);
         });
     }

@@ -39,8 +39,15 @@ import org.dmashare.pgtable.UnmapPolicy;
  *     {@link UnmapPolicy#WHOLE_ENTRY_FROM_START}: a leaf starting inside the range is removed whole
  *     and counted whole, a range starting inside a leaf is refused)
  */
-public record Capabilities(long granule, long pageSizes, int streams, boolean blockMappings, boolean bypass,
-        boolean writeOnly, TableLifetime tableLifetime, SubPageProtection subPageProtection,
+public record Capabilities(
+        long granule,
+        long pageSizes,
+        int streams,
+        boolean blockMappings,
+        boolean bypass,
+        boolean writeOnly,
+        TableLifetime tableLifetime,
+        SubPageProtection subPageProtection,
         UnmapPolicy unmapPolicy) {
 
     /**
@@ -83,7 +90,8 @@ public record Capabilities(long granule, long pageSizes, int streams, boolean bl
         Objects.requireNonNull(unmapPolicy, "unmapPolicy");
         Objects.requireNonNull(tableLifetime, "tableLifetime");
         if (granule < 4096 || Long.bitCount(granule) != 1) {
-            throw new InvalidArgumentException("granule must be a power of two of at least 4 KiB, got " + Hex.of(granule));
+            throw new InvalidArgumentException(
+                    "granule must be a power of two of at least 4 KiB, got " + Hex.of(granule));
         }
         if ((pageSizes & granule) == 0 || (pageSizes & (granule - 1)) != 0) {
             throw new InvalidArgumentException("page sizes " + Hex.of(pageSizes) + " must include the granule "
@@ -105,7 +113,8 @@ public record Capabilities(long granule, long pageSizes, int streams, boolean bl
      */
     @Override
     public String toString() {
-        return "Capabilities[granule " + Hex.size(granule) + ", page sizes " + Hex.of(pageSizes) + ", streams " + streams
+        return "Capabilities[granule " + Hex.size(granule) + ", page sizes " + Hex.of(pageSizes) + ", streams "
+                + streams
                 + ", blockMappings " + blockMappings + ", bypass " + bypass + ", writeOnly " + writeOnly
                 + ", tableLifetime " + tableLifetime + ", subPageProtection " + (subPageProtection != null)
                 + ", unmapPolicy " + unmapPolicy + "]";
@@ -270,8 +279,16 @@ public record Capabilities(long granule, long pageSizes, int streams, boolean bl
          * @throws InvalidArgumentException if inconsistent
          */
         public Capabilities build() {
-            return new Capabilities(granule, pageSizes, streams, blockMappings, bypass, writeOnly, tableLifetime,
-                    subPageProtection, unmapPolicy);
+            return new Capabilities(
+                    granule,
+                    pageSizes,
+                    streams,
+                    blockMappings,
+                    bypass,
+                    writeOnly,
+                    tableLifetime,
+                    subPageProtection,
+                    unmapPolicy);
         }
     }
 }

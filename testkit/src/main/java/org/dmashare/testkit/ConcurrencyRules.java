@@ -80,12 +80,15 @@ public interface ConcurrencyRules extends KitTopic {
             for (int i = 0; i < perThread; i++) {
                 long slot = (long) t * perThread + i;
                 long iova = base + slot * g + (long) t * (1L << 21);
-                assertThat(d).as(rule("disjoint maps from several threads all land") + ": thread " + t + " slot " + i)
-                        .translates(iova).to(pa + slot * g);
+                assertThat(d)
+                        .as(rule("disjoint maps from several threads all land") + ": thread " + t + " slot " + i)
+                        .translates(iova)
+                        .to(pa + slot * g);
                 d.unmap(iova, g);
             }
         }
-        TableLifetimeRules.assertOnlyTablesDiffer(k.memory(), emptyDomain, rule("concurrent map and unmap leak no page"));
+        TableLifetimeRules.assertOnlyTablesDiffer(
+                k.memory(), emptyDomain, rule("concurrent map and unmap leak no page"));
     }
 
     /**
@@ -128,7 +131,8 @@ public interface ConcurrencyRules extends KitTopic {
             pool.awaitTermination(10, TimeUnit.SECONDS);
         }
         assertThat(u.sharing().liveBuffers()).isZero();
-        assertThat(k.memory().allocator().usage().bufferBytes()).as(rule("concurrent use leaks no page"))
+        assertThat(k.memory().allocator().usage().bufferBytes())
+                .as(rule("concurrent use leaks no page"))
                 .isEqualTo(bufferBytes);
     }
 }

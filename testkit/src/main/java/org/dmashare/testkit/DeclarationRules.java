@@ -41,11 +41,14 @@ public interface DeclarationRules extends KitTopic {
         KitFixture k = kit();
         IommuDomain d = k.domain(k.iommu());
         assertThat(d.type()).as(rule("createDomain() makes a paging domain")).isEqualTo(DomainType.PAGING);
-        assertThat(d.granule()).as(rule("a domain reports the declared granule") + ": the backend reports "
-                + Hex.size(d.granule())).isEqualTo(k.granule());
-        assertThat(Hex.of(d.pageSizes())).as(rule("a domain reports the declared page-size bitmap"))
+        assertThat(d.granule())
+                .as(rule("a domain reports the declared granule") + ": the backend reports " + Hex.size(d.granule()))
+                .isEqualTo(k.granule());
+        assertThat(Hex.of(d.pageSizes()))
+                .as(rule("a domain reports the declared page-size bitmap"))
                 .isEqualTo(Hex.of(k.capabilities().pageSizes()));
-        assertThat(k.iommu().variant().granule()).as(rule("the variant's granule is the domains' granule"))
+        assertThat(k.iommu().variant().granule())
+                .as(rule("the variant's granule is the domains' granule"))
                 .isEqualTo(k.granule());
     }
 
@@ -56,22 +59,38 @@ public interface DeclarationRules extends KitTopic {
     @Checks(KitRule.DECL_3)
     default void unitHasOneDevicePerStream() {
         KitFixture k = kit();
-        assertThat(k.iommu().streamCount()).as(rule("the unit has the streams asked for")).isEqualTo(k.capabilities()
-                .streams());
+        assertThat(k.iommu().streamCount())
+                .as(rule("the unit has the streams asked for"))
+                .isEqualTo(k.capabilities().streams());
         for (int sid = 0; sid < k.capabilities().streams(); sid++) {
             DmaDevice dev = k.iommu().device(sid);
-            assertThat(dev.streamId()).as(rule("device(sid) sits behind stream sid")).isEqualTo(sid);
-            assertThat(k.iommu().device(sid)).as(rule("device(sid) returns the same object each time")).isSameAs(dev);
+            assertThat(dev.streamId())
+                    .as(rule("device(sid) sits behind stream sid"))
+                    .isEqualTo(sid);
+            assertThat(k.iommu().device(sid))
+                    .as(rule("device(sid) returns the same object each time"))
+                    .isSameAs(dev);
             assertThat(dev.iommu()).as(rule("a device belongs to its unit")).isSameAs(k.iommu());
-            assertThat(dev.domain()).as(rule("a new unit has every stream blocked") + ": stream " + sid
-                    + " is attached to " + dev.domain()).isEmpty();
+            assertThat(dev.domain())
+                    .as(rule("a new unit has every stream blocked") + ": stream " + sid + " is attached to "
+                            + dev.domain())
+                    .isEmpty();
         }
-        refuses("out-of-range stream IDs are refused", InvalidArgumentException.class, "device(-1)",
+        refuses(
+                "out-of-range stream IDs are refused",
+                InvalidArgumentException.class,
+                "device(-1)",
                 () -> k.iommu().device(-1));
-        refuses("out-of-range stream IDs are refused", InvalidArgumentException.class,
-                "device(" + k.capabilities().streams() + ")", () -> k.iommu().device(k.capabilities().streams()));
-        refuses("out-of-range stream IDs are refused", InvalidArgumentException.class,
-                "walk(" + k.capabilities().streams() + ", 0)", () -> k.iommu().walk(k.capabilities().streams(), 0));
+        refuses(
+                "out-of-range stream IDs are refused",
+                InvalidArgumentException.class,
+                "device(" + k.capabilities().streams() + ")",
+                () -> k.iommu().device(k.capabilities().streams()));
+        refuses(
+                "out-of-range stream IDs are refused",
+                InvalidArgumentException.class,
+                "walk(" + k.capabilities().streams() + ", 0)",
+                () -> k.iommu().walk(k.capabilities().streams(), 0));
     }
 
     /**
@@ -81,9 +100,14 @@ public interface DeclarationRules extends KitTopic {
     @Checks(KitRule.DECL_4)
     default void newUnitStartsEmpty() {
         KitFixture k = kit();
-        assertThat(k.iommu().faults()).as(rule("a new unit has an empty fault log")).isEmpty();
-        assertThat(k.iommu().iotlbSize()).as(rule("a new unit has an empty IOTLB")).isZero();
-        assertThat(k.iommu().memory()).as(rule("a unit translates to the memory it was created over"))
+        assertThat(k.iommu().faults())
+                .as(rule("a new unit has an empty fault log"))
+                .isEmpty();
+        assertThat(k.iommu().iotlbSize())
+                .as(rule("a new unit has an empty IOTLB"))
+                .isZero();
+        assertThat(k.iommu().memory())
+                .as(rule("a unit translates to the memory it was created over"))
                 .isSameAs(k.memory());
     }
 }

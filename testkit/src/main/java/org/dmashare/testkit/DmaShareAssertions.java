@@ -17,8 +17,7 @@ import org.dmashare.sharing.SharedBuffer;
  * no device attached cannot be walked, and such an assertion fails saying so.
  */
 public final class DmaShareAssertions {
-    private DmaShareAssertions() {
-    }
+    private DmaShareAssertions() {}
 
     /**
      * Starts assertions about a shared buffer.

@@ -59,8 +59,10 @@ public interface DomainProtocolRules extends KitTopic {
         try {
             return device.read(iova, 1)[0];
         } catch (DeviceFaultException e) {
-            throw new AssertionError(rule + " broken: a device read at IOVA " + Hex.of(iova) + " " + when
-                    + " faulted (" + e.fault() + ")", e);
+            throw new AssertionError(
+                    rule + " broken: a device read at IOVA " + Hex.of(iova) + " " + when + " faulted (" + e.fault()
+                            + ")",
+                    e);
         }
     }
 
@@ -69,12 +71,13 @@ public interface DomainProtocolRules extends KitTopic {
         try {
             got = device.read(iova, 1);
         } catch (DeviceFaultException e) {
-            assertThat(e.fault().reason()).as(rule + ": the fault of a device read at IOVA " + Hex.of(iova) + " " + when)
+            assertThat(e.fault().reason())
+                    .as(rule + ": the fault of a device read at IOVA " + Hex.of(iova) + " " + when)
                     .isEqualTo(IommuFault.Reason.TRANSLATION);
             return;
         }
-        throw new AssertionError(rule + " broken: a device read at IOVA " + Hex.of(iova) + " " + when
-                + " returned " + Hex.of(got[0] & 0xff) + " instead of faulting: a stale translation survived");
+        throw new AssertionError(rule + " broken: a device read at IOVA " + Hex.of(iova) + " " + when + " returned "
+                + Hex.of(got[0] & 0xff) + " instead of faulting: a stale translation survived");
     }
 
     /**
@@ -92,7 +95,9 @@ public interface DomainProtocolRules extends KitTopic {
         long pa = pages(d, 1);
         expectTranslationFault(rule, device, iova, "before any map");
         IommuApi.map(d, iova, pa, d.granule(), Prot.READ_WRITE);
-        assertThat(readByte(rule, device, iova, "after IommuApi.map")).as(rule + ": the byte read").isEqualTo((byte) 1);
+        assertThat(readByte(rule, device, iova, "after IommuApi.map"))
+                .as(rule + ": the byte read")
+                .isEqualTo((byte) 1);
     }
 
     /**
@@ -114,7 +119,8 @@ public interface DomainProtocolRules extends KitTopic {
         IommuApi.syncMap(d, iova, 3 * g);
         for (int i = 0; i < 3; i++) {
             assertThat(readByte(rule, device, iova + i * g, "after the sync"))
-                    .as(rule + ": the byte read at granule " + i).isEqualTo((byte) (i + 1));
+                    .as(rule + ": the byte read at granule " + i)
+                    .isEqualTo((byte) (i + 1));
         }
     }
 
@@ -133,7 +139,9 @@ public interface DomainProtocolRules extends KitTopic {
         IommuApi.map(d, iova, pages(d, 2), 2 * g, Prot.READ_WRITE);
         readByte(rule, device, iova, "after map");
         readByte(rule, device, iova + g, "after map");
-        assertThat(IommuApi.unmap(d, iova, 2 * g)).as(rule + ": the bytes IommuApi.unmap reports").isEqualTo(2 * g);
+        assertThat(IommuApi.unmap(d, iova, 2 * g))
+                .as(rule + ": the bytes IommuApi.unmap reports")
+                .isEqualTo(2 * g);
         expectTranslationFault(rule, device, iova, "after IommuApi.unmap");
         expectTranslationFault(rule, device, iova + g, "after IommuApi.unmap");
     }
@@ -156,15 +164,24 @@ public interface DomainProtocolRules extends KitTopic {
         readByte(rule, device, iova + g, "after map");
         IotlbGather gather = new IotlbGather();
         assertThat(IommuApi.unmapFast(d, iova + g, g, gather) + IommuApi.unmapFast(d, iova, g, gather))
-                .as(rule + ": the bytes the two unmapFast calls report").isEqualTo(2 * g);
-        assertThat(readByte(rule, device, iova + g, "after unmapFast, before the sync (the backend flushed on"
-                + " unmap, which hardware does not do)")).as(rule + ": the stale byte").isEqualTo((byte) 2);
+                .as(rule + ": the bytes the two unmapFast calls report")
+                .isEqualTo(2 * g);
+        assertThat(readByte(
+                        rule,
+                        device,
+                        iova + g,
+                        "after unmapFast, before the sync (the backend flushed on"
+                                + " unmap, which hardware does not do)"))
+                .as(rule + ": the stale byte")
+                .isEqualTo((byte) 2);
         assertThat(gather.start()).as(rule + ": the gather's start").isEqualTo(iova);
         assertThat(gather.end()).as(rule + ": the gather's end").isEqualTo(iova + 2 * g);
         IommuApi.iotlbSync(d, gather);
         expectTranslationFault(rule, device, iova, "after iotlbSync");
         expectTranslationFault(rule, device, iova + g, "after iotlbSync");
-        assertThat(gather.isEmpty()).as(rule + ": the gather is empty after its sync").isTrue();
+        assertThat(gather.isEmpty())
+                .as(rule + ": the gather is empty after its sync")
+                .isTrue();
     }
 
     /**
@@ -185,11 +202,16 @@ public interface DomainProtocolRules extends KitTopic {
         assertThat(cached).as(rule + ": a device read fills the IOTLB").isPositive();
         IotlbGather gather = new IotlbGather();
         assertThat(IommuApi.unmapFast(d, iova + 4 * g, g, gather))
-                .as(rule + ": the bytes unmapFast reports for a range with nothing mapped").isZero();
+                .as(rule + ": the bytes unmapFast reports for a range with nothing mapped")
+                .isZero();
         assertThat(gather.isEmpty()).as(rule + ": a gather of nothing is empty").isTrue();
-        assertThat(unit().iotlbSize()).as(rule + ": IOTLB entries after an unmapFast that removed nothing (the"
-                + " backend invalidated on unmap, which hardware does not do)").isEqualTo(cached);
+        assertThat(unit().iotlbSize())
+                .as(rule + ": IOTLB entries after an unmapFast that removed nothing (the"
+                        + " backend invalidated on unmap, which hardware does not do)")
+                .isEqualTo(cached);
         IommuApi.iotlbSync(d, gather);
-        assertThat(unit().iotlbSize()).as(rule + ": IOTLB entries after syncing an empty gather").isEqualTo(cached);
+        assertThat(unit().iotlbSize())
+                .as(rule + ": IOTLB entries after syncing an empty gather")
+                .isEqualTo(cached);
     }
 }

@@ -8,12 +8,14 @@ import org.dmashare.iommu.Translation;
 
 /** Reads a domain the way a device does: the hardware walk of the lowest attached stream. */
 final class HardwareView {
-    private HardwareView() {
-    }
+    private HardwareView() {}
 
     /** The stream the walk goes through, or -1 if no device is attached. */
     static int stream(IommuDomain domain) {
-        return domain.devices().stream().map(DmaDevice::streamId).min(Comparator.naturalOrder()).orElse(-1);
+        return domain.devices().stream()
+                .map(DmaDevice::streamId)
+                .min(Comparator.naturalOrder())
+                .orElse(-1);
     }
 
     static String noStream(IommuDomain domain) {

@@ -38,10 +38,15 @@ public interface HelperRules extends KitTopic {
         long g = k.granule();
         for (long size : new long[] {1, 3 * g + 100, (1L << 20) + 4096}) {
             try (SharedBuffer b = u.sharing().allocate(size, List.of(u.first(), u.second()))) {
-                assertThat(b.alignment()).as(rule("A is at least the granule and the CPU page size"))
+                assertThat(b.alignment())
+                        .as(rule("A is at least the granule and the CPU page size"))
                         .isGreaterThanOrEqualTo(Math.max(g, k.memory().pageSize()));
-                assertThat(b).as("buffer of " + Hex.size(size)).isContiguousIn(u.first()).isContiguousIn(u.second())
-                        .isAligned().hasNoOverExposure();
+                assertThat(b)
+                        .as("buffer of " + Hex.size(size))
+                        .isContiguousIn(u.first())
+                        .isContiguousIn(u.second())
+                        .isAligned()
+                        .hasNoOverExposure();
             }
         }
     }
@@ -59,12 +64,16 @@ public interface HelperRules extends KitTopic {
             byte[] data = pattern((int) b.length(), 3);
             b.write(0, data);
             assertThat(k.iommu().device(0).read(b.iova(u.first()), data.length))
-                    .as(rule("a device reads the CPU's bytes through its IOVA")).isEqualTo(data);
+                    .as(rule("a device reads the CPU's bytes through its IOVA"))
+                    .isEqualTo(data);
             byte[] reply = pattern(64, 77);
             u.otherUnit().device(0).write(b.iova(u.second()) + g, reply);
             assertThat(k.iommu().device(0).read(b.iova(u.first()) + g, reply.length))
-                    .as(rule("devices on two domains see each other's writes")).isEqualTo(reply);
-            assertThat(b.read(g, reply.length)).as(rule("the CPU sees device writes")).isEqualTo(reply);
+                    .as(rule("devices on two domains see each other's writes"))
+                    .isEqualTo(reply);
+            assertThat(b.read(g, reply.length))
+                    .as(rule("the CPU sees device writes"))
+                    .isEqualTo(reply);
         }
     }
 
@@ -87,11 +96,16 @@ public interface HelperRules extends KitTopic {
         b.close();
         assertThat(u.first()).as(rule("close unmaps from every domain")).doesNotTranslateAnyOf(iovaFirst, length);
         assertThat(u.second()).as(rule("close unmaps from every domain")).doesNotTranslateAnyOf(iovaSecond, length);
-        faults("close flushes every IOTLB before freeing the pages", "a device read after close",
+        faults(
+                "close flushes every IOTLB before freeing the pages",
+                "a device read after close",
                 () -> k.iommu().device(0).read(iovaFirst, 1));
-        faults("close flushes every IOTLB before freeing the pages", "a device read after close",
+        faults(
+                "close flushes every IOTLB before freeing the pages",
+                "a device read after close",
                 () -> u.otherUnit().device(0).read(iovaSecond, 1));
-        assertThat(k.memory().allocator().usage().bufferBytes()).as(rule("close returns the pages"))
+        assertThat(k.memory().allocator().usage().bufferBytes())
+                .as(rule("close returns the pages"))
                 .isEqualTo(bufferBytes);
         assertThat(u.sharing().liveBuffers()).isZero();
     }
@@ -119,10 +133,12 @@ public interface HelperRules extends KitTopic {
                     k.memory().failures().clear();
                     String what = "allocate failing at the " + n + "th " + point + " (" + e + ")";
                     TableLifetimeRules.assertOnlyTablesDiffer(k.memory(), blocks, rule(r) + " broken: " + what);
-                    assertThat(u.first().iovaSpace().snapshot()).as(rule(r) + " broken: " + what
-                            + " changed the first domain's IOVA allocator").isEqualTo(iovasFirst);
-                    assertThat(u.second().iovaSpace().snapshot()).as(rule(r) + " broken: " + what
-                            + " changed the second domain's IOVA allocator").isEqualTo(iovasSecond);
+                    assertThat(u.first().iovaSpace().snapshot())
+                            .as(rule(r) + " broken: " + what + " changed the first domain's IOVA allocator")
+                            .isEqualTo(iovasFirst);
+                    assertThat(u.second().iovaSpace().snapshot())
+                            .as(rule(r) + " broken: " + what + " changed the second domain's IOVA allocator")
+                            .isEqualTo(iovasSecond);
                     continue;
                 }
                 k.memory().failures().clear();
@@ -151,7 +167,8 @@ public interface HelperRules extends KitTopic {
             for (String what : List.of("shareWith", "importScatterList")) {
                 for (FailureInjector.Point point : FailureInjector.Point.values()) {
                     for (int n = 1; n <= 32; n++) {
-                        List<PageAllocator.Block> blocks = k.memory().allocator().allocatedBlocks();
+                        List<PageAllocator.Block> blocks =
+                                k.memory().allocator().allocatedBlocks();
                         var iovasFirst = u.first().iovaSpace().snapshot();
                         var iovasSecond = u.second().iovaSpace().snapshot();
                         k.memory().failures().failNth(point, n);
@@ -160,24 +177,30 @@ public interface HelperRules extends KitTopic {
                             if (what.equals("shareWith")) {
                                 owner.shareWith(u.second());
                             } else {
-                                imported = u.sharing().importScatterList(lease, list, List.of(u.first(), u.second()),
-                                        ShareOptions.DEFAULTS);
+                                imported = u.sharing()
+                                        .importScatterList(
+                                                lease, list, List.of(u.first(), u.second()), ShareOptions.DEFAULTS);
                             }
                         } catch (RuntimeException e) {
                             k.memory().failures().clear();
                             String call = what + " failing at the " + n + "th " + point + " (" + e + ")";
                             TableLifetimeRules.assertOnlyTablesDiffer(k.memory(), blocks, rule(r) + " broken: " + call);
-                            assertThat(u.first().iovaSpace().snapshot()).as(rule(r) + " broken: " + call
-                                    + " changed the first domain's IOVA allocator").isEqualTo(iovasFirst);
-                            assertThat(u.second().iovaSpace().snapshot()).as(rule(r) + " broken: " + call
-                                    + " changed the second domain's IOVA allocator").isEqualTo(iovasSecond);
-                            assertThat(owner.isMappedIn(u.second())).as(rule(r) + " broken: " + call
-                                    + " left the buffer mapped").isFalse();
+                            assertThat(u.first().iovaSpace().snapshot())
+                                    .as(rule(r) + " broken: " + call + " changed the first domain's IOVA allocator")
+                                    .isEqualTo(iovasFirst);
+                            assertThat(u.second().iovaSpace().snapshot())
+                                    .as(rule(r) + " broken: " + call + " changed the second domain's IOVA allocator")
+                                    .isEqualTo(iovasSecond);
+                            assertThat(owner.isMappedIn(u.second()))
+                                    .as(rule(r) + " broken: " + call + " left the buffer mapped")
+                                    .isFalse();
                             continue;
                         }
                         k.memory().failures().clear();
                         if (imported != null) {
-                            assertThat(imported).isContiguousIn(u.first()).isContiguousIn(u.second())
+                            assertThat(imported)
+                                    .isContiguousIn(u.first())
+                                    .isContiguousIn(u.second())
                                     .hasNoOverExposure();
                             imported.close();
                         } else {
@@ -202,8 +225,12 @@ public interface HelperRules extends KitTopic {
         try (SharedBuffer b = u.sharing().allocate(3 * k.granule(), List.of(u.first()))) {
             long iova = b.shareWith(u.second());
             assertThat(b.iova(u.second())).isEqualTo(iova);
-            assertThat(b).as(rule("late sharing maps the buffer contiguously")).isContiguousIn(u.second())
-                    .isContiguousIn(u.first()).isAligned().hasNoOverExposure();
+            assertThat(b)
+                    .as(rule("late sharing maps the buffer contiguously"))
+                    .isContiguousIn(u.second())
+                    .isContiguousIn(u.first())
+                    .isAligned()
+                    .hasNoOverExposure();
             b.unshare(u.second());
             assertThat(u.second()).as(rule("unshare unmaps from that domain")).doesNotTranslateAnyOf(iova, b.length());
         }
@@ -219,7 +246,10 @@ public interface HelperRules extends KitTopic {
         TwoUnits u = k.twoUnits();
         ShareOptions same = ShareOptions.builder().identicalIova(true).build();
         try (SharedBuffer b = u.sharing().allocate(2 * k.granule(), List.of(u.first(), u.second()), same)) {
-            assertThat(b).hasTheSameIovaInEveryDomain().isContiguousInEveryDomain().hasNoOverExposure();
+            assertThat(b)
+                    .hasTheSameIovaInEveryDomain()
+                    .isContiguousInEveryDomain()
+                    .hasNoOverExposure();
         }
     }
 
@@ -234,15 +264,19 @@ public interface HelperRules extends KitTopic {
         long a = u.sharing().alignment(List.of(u.first(), u.second()), ShareOptions.DEFAULTS);
         PageLease lease = k.lease(u.sharing(), 4 * a, a);
         long pa = lease.pages().segments().get(0).pa();
-        ScatterList list = ScatterList.of(new ScatterList.Segment(pa, a), new ScatterList.Segment(pa + 2 * a + a / 2,
-                a));
-        UnsafeScatterListException e = refuses("import refuses a scatter list not aligned to A",
-                UnsafeScatterListException.class, "importScatterList(" + list + ")",
-                () -> u.sharing().importScatterList(lease, list, List.of(u.first(), u.second()),
-                        ShareOptions.DEFAULTS));
-        assertThat(e.getMessage()).as(rule("the import error names the first bad segment")).contains("segment 1");
-        assertThat(u.first()).as(rule("a refused import maps nothing")).doesNotTranslateAnyOf(u.first()
-                .iovaSpace().start(),
-                8 * a);
+        ScatterList list =
+                ScatterList.of(new ScatterList.Segment(pa, a), new ScatterList.Segment(pa + 2 * a + a / 2, a));
+        UnsafeScatterListException e = refuses(
+                "import refuses a scatter list not aligned to A",
+                UnsafeScatterListException.class,
+                "importScatterList(" + list + ")",
+                () -> u.sharing()
+                        .importScatterList(lease, list, List.of(u.first(), u.second()), ShareOptions.DEFAULTS));
+        assertThat(e.getMessage())
+                .as(rule("the import error names the first bad segment"))
+                .contains("segment 1");
+        assertThat(u.first())
+                .as(rule("a refused import maps nothing"))
+                .doesNotTranslateAnyOf(u.first().iovaSpace().start(), 8 * a);
     }
 }

@@ -50,7 +50,8 @@ public final class IommuAssert extends AbstractAssert<IommuAssert, Iommu> {
                 return this;
             }
         }
-        failWithMessage("expected %s to have logged a %s fault for %s by stream %d at IOVA %s, but its log holds %s",
+        failWithMessage(
+                "expected %s to have logged a %s fault for %s by stream %d at IOVA %s, but its log holds %s",
                 actual, reason, access, streamId, Hex.of(iova), log);
         return this;
     }
@@ -64,8 +65,8 @@ public final class IommuAssert extends AbstractAssert<IommuAssert, Iommu> {
     public IommuAssert hasEmptyIotlb() {
         isNotNull();
         if (actual.iotlbSize() != 0) {
-            failWithMessage("expected the IOTLB of %s to be empty, but it caches %d translations", actual,
-                    actual.iotlbSize());
+            failWithMessage(
+                    "expected the IOTLB of %s to be empty, but it caches %d translations", actual, actual.iotlbSize());
         }
         return this;
     }

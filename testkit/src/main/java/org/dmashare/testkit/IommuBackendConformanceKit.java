@@ -68,15 +68,25 @@ import org.junit.jupiter.api.extension.ExtendWith;
  */
 @ExtendWith(KitFailureReporter.class)
 @DisplayNameGeneration(KitDisplayNames.class)
-public abstract class IommuBackendConformanceKit implements DeclarationRules, MapRules, UnmapRules, ApertureRules,
-        ProtectionRules, IotlbRules, TablePageRules, StreamRules, ConcurrencyRules, HelperRules, MixedRules, DomainProtocolRules {
+public abstract class IommuBackendConformanceKit
+        implements DeclarationRules,
+                MapRules,
+                UnmapRules,
+                ApertureRules,
+                ProtectionRules,
+                IotlbRules,
+                TablePageRules,
+                StreamRules,
+                ConcurrencyRules,
+                HelperRules,
+                MixedRules,
+                DomainProtocolRules {
 
     /** The fixture of the current check. */
     private KitFixture fixture;
 
     /** Creates the kit; subclasses are instantiated by JUnit. */
-    protected IommuBackendConformanceKit() {
-    }
+    protected IommuBackendConformanceKit() {}
 
     /**
      * Creates one unit of the backend under test over {@code memory}, every stream blocked. Called
@@ -116,17 +126,27 @@ public abstract class IommuBackendConformanceKit implements DeclarationRules, Ma
      */
     protected Iommu createPartnerIommu(PhysicalMemory memory, String variant) {
         Optional<IommuBackend> generic = IommuBackends.available().stream()
-                .filter(b -> b.name().equals("generic")).findFirst();
-        KitFixture.requireSetup(generic.isPresent(), "partner backend 'generic' not on the test class path: add"
-                + " dmashare-generic-backend as a test dependency or override createPartnerIommu");
-        return generic.get().create(IommuConfig.builder(variant).name("partner-" + variant).streams(2).build(), memory);
+                .filter(b -> b.name().equals("generic"))
+                .findFirst();
+        KitFixture.requireSetup(
+                generic.isPresent(),
+                "partner backend 'generic' not on the test class path: add"
+                        + " dmashare-generic-backend as a test dependency or override createPartnerIommu");
+        return generic.get()
+                .create(
+                        IommuConfig.builder(variant)
+                                .name("partner-" + variant)
+                                .streams(2)
+                                .build(),
+                        memory);
     }
 
     @BeforeEach
     void kitSetUp(TestInfo info) {
         fixture = new KitFixture(this, info.getTestMethod().orElseThrow());
         // One clear failure (DECL-1) instead of every rule failing for the same reason.
-        Assumptions.assumeTrue(fixture.rule() == KitRule.DECL_1 || fixture.setupProblem().isEmpty(),
+        Assumptions.assumeTrue(
+                fixture.rule() == KitRule.DECL_1 || fixture.setupProblem().isEmpty(),
                 "kit setup is broken; see " + KitRule.DECL_1.displayName());
     }
 

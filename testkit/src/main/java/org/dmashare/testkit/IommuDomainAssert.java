@@ -39,8 +39,9 @@ public final class IommuDomainAssert extends AbstractAssert<IommuDomainAssert, I
         int sid = stream();
         Optional<Translation> t = HardwareView.walk(actual, sid, iova);
         if (t.isEmpty()) {
-            failWithMessage("expected IOVA %s to translate in %s, but the hardware walk of stream %d found no valid"
-                    + " leaf", Hex.of(iova), actual, sid);
+            failWithMessage(
+                    "expected IOVA %s to translate in %s, but the hardware walk of stream %d found no valid" + " leaf",
+                    Hex.of(iova), actual, sid);
         }
         TranslationAssert next = new TranslationAssert(t.get(), actual, sid);
         return info.description() == null ? next : next.as(info.description());
@@ -57,7 +58,8 @@ public final class IommuDomainAssert extends AbstractAssert<IommuDomainAssert, I
         int sid = stream();
         Optional<Translation> t = HardwareView.walk(actual, sid, iova);
         if (t.isPresent()) {
-            failWithMessage("expected IOVA %s to have no translation in %s, but the hardware walk of stream %d found %s",
+            failWithMessage(
+                    "expected IOVA %s to have no translation in %s, but the hardware walk of stream %d found %s",
                     Hex.of(iova), actual, sid, t.get());
         }
         return this;
@@ -77,7 +79,8 @@ public final class IommuDomainAssert extends AbstractAssert<IommuDomainAssert, I
         for (long at = iova & -granule; at < iova + size; at += granule) {
             Optional<Translation> t = HardwareView.walk(actual, sid, at);
             if (t.isPresent()) {
-                failWithMessage("expected no translation in %s of %s, but the hardware walk of stream %d found %s",
+                failWithMessage(
+                        "expected no translation in %s of %s, but the hardware walk of stream %d found %s",
                         actual, Hex.range(iova, size), sid, t.get());
             }
         }
@@ -101,9 +104,16 @@ public final class IommuDomainAssert extends AbstractAssert<IommuDomainAssert, I
             Optional<Translation> t = HardwareView.walk(actual, sid, at);
             long want = pa + (at - iova);
             if (t.isEmpty() || t.get().pa() != want) {
-                failWithMessage("expected %s in %s to translate to %s, but at IOVA %s the hardware walk of stream %d"
-                        + " found %s instead of %s", Hex.range(iova, size), actual, Hex.range(pa, size), Hex.of(at), sid,
-                        t.map(Translation::toString).orElse("no translation"), Hex.of(want));
+                failWithMessage(
+                        "expected %s in %s to translate to %s, but at IOVA %s the hardware walk of stream %d"
+                                + " found %s instead of %s",
+                        Hex.range(iova, size),
+                        actual,
+                        Hex.range(pa, size),
+                        Hex.of(at),
+                        sid,
+                        t.map(Translation::toString).orElse("no translation"),
+                        Hex.of(want));
             }
             long leafEnd = (at & -t.get().pageSize()) + t.get().pageSize();
             at = Math.min(leafEnd, iova + size);
@@ -121,8 +131,9 @@ public final class IommuDomainAssert extends AbstractAssert<IommuDomainAssert, I
     public IommuDomainAssert hasGranule(long granule) {
         isNotNull();
         if (actual.granule() != granule) {
-            failWithMessage("expected %s to have granule %s but it reports %s", actual, Hex.size(granule),
-                    Hex.size(actual.granule()));
+            failWithMessage(
+                    "expected %s to have granule %s but it reports %s",
+                    actual, Hex.size(granule), Hex.size(actual.granule()));
         }
         return this;
     }

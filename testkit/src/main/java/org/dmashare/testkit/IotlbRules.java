@@ -36,22 +36,30 @@ public interface IotlbRules extends KitTopic {
         d.map(iova, pa, g, Prot.READ_WRITE);
         k.memory().write(pa, new byte[] {42});
         k.iommu().device(0).read(iova, 1);
-        assertThat(k.iommu().iotlbSize()).as(rule("a device access fills the IOTLB")).isPositive();
+        assertThat(k.iommu().iotlbSize())
+                .as(rule("a device access fills the IOTLB"))
+                .isPositive();
         d.unmap(iova, g);
         assertThat(d).as(rule("unmap clears the entry in memory at once")).doesNotTranslate(iova);
         byte[] stale;
         try {
             stale = k.iommu().device(0).read(iova, 1);
         } catch (DeviceFaultException e) {
-            throw new AssertionError(rule("a cached translation stays usable until flushIotlb (stale until flush)")
-                    + " broken: after unmap without flush the device access faulted (" + e.fault()
-                    + "); the backend invalidated the IOTLB on unmap, which hardware does not do", e);
+            throw new AssertionError(
+                    rule("a cached translation stays usable until flushIotlb (stale until flush)")
+                            + " broken: after unmap without flush the device access faulted (" + e.fault()
+                            + "); the backend invalidated the IOTLB on unmap, which hardware does not do",
+                    e);
         }
-        assertThat(stale).as(rule("a cached translation stays usable until flushIotlb")
-                + ": the stale access read other bytes than the old page's").containsExactly(42);
+        assertThat(stale)
+                .as(rule("a cached translation stays usable until flushIotlb")
+                        + ": the stale access read other bytes than the old page's")
+                .containsExactly(42);
         d.flushIotlb();
         String r = "after flushIotlb a device sees the tables as they are";
-        DeviceFaultException e = faults(r, "a device read after unmap and flushIotlb",
+        DeviceFaultException e = faults(
+                r,
+                "a device read after unmap and flushIotlb",
                 () -> k.iommu().device(0).read(iova, 1));
         k.expectFault(r, e, 0, iova, Access.READ, IommuFault.Reason.TRANSLATION);
     }
@@ -69,7 +77,9 @@ public interface IotlbRules extends KitTopic {
         long pa = k.pages(g);
         long iova = iovaBase(d, g);
         k.memory().write(pa, new byte[] {7});
-        faults("a device access to an unmapped IOVA faults", "a device read before the map",
+        faults(
+                "a device access to an unmapped IOVA faults",
+                "a device read before the map",
                 () -> k.iommu().device(0).read(iova, 1));
         d.map(iova, pa, g, Prot.READ_WRITE);
         d.syncMap(iova, g);
@@ -78,8 +88,10 @@ public interface IotlbRules extends KitTopic {
         try {
             got = k.iommu().device(0).read(iova, 1);
         } catch (DeviceFaultException e) {
-            throw new AssertionError(rule(r) + " broken: the read faulted (" + e.fault() + "); the backend kept"
-                    + " the earlier miss past syncMap", e);
+            throw new AssertionError(
+                    rule(r) + " broken: the read faulted (" + e.fault() + "); the backend kept"
+                            + " the earlier miss past syncMap",
+                    e);
         }
         assertThat(got).as(rule(r)).containsExactly(7);
     }
@@ -102,10 +114,13 @@ public interface IotlbRules extends KitTopic {
         d.unmap(iova, g);
         d.map(iova, pa + g, g, Prot.READ_WRITE);
         assertThat(d).translates(iova).to(pa + g);
-        assertThat(k.iommu().device(0).read(iova, 1)).as(rule("a cached translation stays usable until flushIotlb")
-                + ": after a remap without flush the device should still reach the old page").containsExactly(1);
+        assertThat(k.iommu().device(0).read(iova, 1))
+                .as(rule("a cached translation stays usable until flushIotlb")
+                        + ": after a remap without flush the device should still reach the old page")
+                .containsExactly(1);
         d.flushIotlb();
-        assertThat(k.iommu().device(0).read(iova, 1)).as(rule("after flushIotlb a device sees the new mapping"))
+        assertThat(k.iommu().device(0).read(iova, 1))
+                .as(rule("after flushIotlb a device sees the new mapping"))
                 .containsExactly(2);
     }
 
@@ -122,9 +137,12 @@ public interface IotlbRules extends KitTopic {
         long iova = iovaBase(d, g);
         d.map(iova, pa, 4 * g, Prot.READ_WRITE);
         k.iommu().device(0).read(iova, (int) (4 * g));
-        assertThat(k.iommu().iotlbSize()).as(rule("device accesses fill the IOTLB")).isPositive();
+        assertThat(k.iommu().iotlbSize())
+                .as(rule("device accesses fill the IOTLB"))
+                .isPositive();
         d.flushIotlb();
-        assertThat(k.iommu().iotlbSize()).as(rule("flushIotlb invalidates every entry of the domain's streams"))
+        assertThat(k.iommu().iotlbSize())
+                .as(rule("flushIotlb invalidates every entry of the domain's streams"))
                 .isZero();
     }
 
@@ -143,10 +161,16 @@ public interface IotlbRules extends KitTopic {
         a.map(iova, pa, g, Prot.READ_WRITE);
         k.iommu().device(0).read(iova, 1);
         k.iommu().device(0).attach(b);
-        assertThat(b.devices()).as(rule("attach moves the device to the new domain")).contains(k.iommu().device(0));
-        assertThat(a.devices()).as(rule("attach removes the device from its old domain")).isEmpty();
+        assertThat(b.devices())
+                .as(rule("attach moves the device to the new domain"))
+                .contains(k.iommu().device(0));
+        assertThat(a.devices())
+                .as(rule("attach removes the device from its old domain"))
+                .isEmpty();
         String r = "attach invalidates the stream's IOTLB entries";
-        DeviceFaultException e = faults(r, "a device read through the new domain of an IOVA cached from the old",
+        DeviceFaultException e = faults(
+                r,
+                "a device read through the new domain of an IOVA cached from the old",
                 () -> k.iommu().device(0).read(iova, 1));
         k.expectFault(r, e, 0, iova, Access.READ, IommuFault.Reason.TRANSLATION);
     }

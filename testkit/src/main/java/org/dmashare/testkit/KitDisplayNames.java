@@ -8,14 +8,14 @@ import org.junit.jupiter.api.DisplayNameGenerator;
 final class KitDisplayNames extends DisplayNameGenerator.Standard {
 
     /** Created by JUnit. */
-    KitDisplayNames() {
-    }
+    KitDisplayNames() {}
 
     @Override
-    public String generateDisplayNameForMethod(List<Class<?>> enclosingInstanceTypes, Class<?> testClass,
-            Method testMethod) {
+    public String generateDisplayNameForMethod(
+            List<Class<?>> enclosingInstanceTypes, Class<?> testClass, Method testMethod) {
         Checks checks = testMethod.getAnnotation(Checks.class);
-        return checks != null ? checks.value().displayName()
+        return checks != null
+                ? checks.value().displayName()
                 : super.generateDisplayNameForMethod(enclosingInstanceTypes, testClass, testMethod);
     }
 }

@@ -18,11 +18,16 @@ final class KitFailureReporter implements TestExecutionExceptionHandler {
         if (thrown instanceof TestAbortedException) {
             throw thrown;
         }
-        String where = context.getTestInstances().flatMap(all -> all.findInstance(IommuBackendConformanceKit.class))
+        String where = context.getTestInstances()
+                .flatMap(all -> all.findInstance(IommuBackendConformanceKit.class))
                 .map(kit -> kit.getClass().getSimpleName() + " on " + kit.iommu())
                 .orElse(context.getRequiredTestClass().getSimpleName());
         Checks checks = context.getRequiredTestMethod().getAnnotation(Checks.class);
-        throw report(where, checks == null ? null : checks.value(), context.getRequiredTestMethod().getName(), thrown);
+        throw report(
+                where,
+                checks == null ? null : checks.value(),
+                context.getRequiredTestMethod().getName(),
+                thrown);
     }
 
     /**

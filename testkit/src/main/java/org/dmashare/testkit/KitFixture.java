@@ -227,8 +227,7 @@ public final class KitFixture implements AutoCloseable {
     }
 
     /** Two domains of the backend under test, each in its own unit with stream 0 attached, and a helper. */
-    record TwoUnits(IommuDomain first, IommuDomain second, Iommu otherUnit, DmaSharing sharing) {
-    }
+    record TwoUnits(IommuDomain first, IommuDomain second, Iommu otherUnit, DmaSharing sharing) {}
 
     TwoUnits twoUnits() {
         IommuDomain first = attachedDomain(0);
@@ -258,8 +257,9 @@ public final class KitFixture implements AutoCloseable {
         }
         long g = granule();
         long size = caps.smallestBlock() != 0 ? caps.smallestBlock() : g * (g / 8);
-        while (size > 4 * g && (iovaBase(d, size) > d.apertureEnd() - 4 * size - g
-                || !memory.contains((memory.base() + size - 1) & -size, 2 * size))) {
+        while (size > 4 * g
+                && (iovaBase(d, size) > d.apertureEnd() - 4 * size - g
+                        || !memory.contains((memory.base() + size - 1) & -size, 2 * size))) {
             size /= 2;
         }
         return size;
@@ -298,8 +298,7 @@ public final class KitFixture implements AutoCloseable {
     }
 
     /** Everything a refused call must leave unchanged: page allocator and walks of some IOVAs. */
-    record State(List<PageAllocator.Block> blocks, List<Optional<Translation>> walks) {
-    }
+    record State(List<PageAllocator.Block> blocks, List<Optional<Translation>> walks) {}
 
     State state(int sid, long... iovas) {
         List<Optional<Translation>> walks = new ArrayList<>();
@@ -311,27 +310,36 @@ public final class KitFixture implements AutoCloseable {
 
     void unchanged(String rule, String call, State before, int sid, long... iovas) {
         State after = state(sid, iovas);
-        assertThat(after.blocks()).as(rule(rule) + " broken: " + call
-                + " was refused but changed the page allocator's live blocks").isEqualTo(before.blocks());
+        assertThat(after.blocks())
+                .as(rule(rule) + " broken: " + call + " was refused but changed the page allocator's live blocks")
+                .isEqualTo(before.blocks());
         for (int i = 0; i < iovas.length; i++) {
-            assertThat(after.walks().get(i)).as(rule(rule) + " broken: " + call
-                    + " was refused but changed what the hardware walk finds at IOVA " + Hex.of(iovas[i]))
+            assertThat(after.walks().get(i))
+                    .as(rule(rule) + " broken: " + call
+                            + " was refused but changed what the hardware walk finds at IOVA " + Hex.of(iovas[i]))
                     .isEqualTo(before.walks().get(i));
         }
     }
 
     void expectFault(String rule, DeviceFaultException e, int sid, long iova, Access access, IommuFault.Reason reason) {
         IommuFault f = e.fault();
-        assertThat(f.reason()).as(rule(rule) + " broken: the fault for " + access + " at " + Hex.of(iova)
-                + " has the wrong reason: " + f).isEqualTo(reason);
-        assertThat(f.streamId()).as(rule(rule) + " broken: wrong stream in " + f).isEqualTo(sid);
+        assertThat(f.reason())
+                .as(rule(rule) + " broken: the fault for " + access + " at " + Hex.of(iova) + " has the wrong reason: "
+                        + f)
+                .isEqualTo(reason);
+        assertThat(f.streamId())
+                .as(rule(rule) + " broken: wrong stream in " + f)
+                .isEqualTo(sid);
         assertThat(f.iova()).as(rule(rule) + " broken: wrong IOVA in " + f).isEqualTo(iova);
         assertThat(f.access()).as(rule(rule) + " broken: wrong access in " + f).isEqualTo(access);
         List<IommuFault> log = iommu.faults();
-        assertThat(log).as(rule(rule) + " broken: the fault thrown to the device (" + f
-                + ") is not the last entry of the fault log " + log).isNotEmpty();
-        assertThat(log.get(log.size() - 1)).as(rule(rule) + " broken: the last fault logged differs from the one"
-                + " thrown").isEqualTo(f);
+        assertThat(log)
+                .as(rule(rule) + " broken: the fault thrown to the device (" + f
+                        + ") is not the last entry of the fault log " + log)
+                .isNotEmpty();
+        assertThat(log.get(log.size() - 1))
+                .as(rule(rule) + " broken: the last fault logged differs from the one" + " thrown")
+                .isEqualTo(f);
     }
 
     // ---- static helpers ----
@@ -375,8 +383,10 @@ public final class KitFixture implements AutoCloseable {
             if (expected.isInstance(t)) {
                 return expected.cast(t);
             }
-            throw new AssertionError(rule(rule) + " broken: " + call + " should throw " + expected.getSimpleName()
-                    + " but the backend threw " + t, t);
+            throw new AssertionError(
+                    rule(rule) + " broken: " + call + " should throw " + expected.getSimpleName()
+                            + " but the backend threw " + t,
+                    t);
         }
         throw new AssertionError(rule(rule) + " broken: " + call + " should throw " + expected.getSimpleName()
                 + " but the backend " + (result == null ? "completed normally" : "returned " + describe(result)));

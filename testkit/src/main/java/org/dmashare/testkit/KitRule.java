@@ -259,7 +259,9 @@ public enum KitRule {
      */
     public static KitRule byId(String id) {
         Objects.requireNonNull(id, "id");
-        return Arrays.stream(values()).filter(r -> r.id().equals(id)).findFirst()
+        return Arrays.stream(values())
+                .filter(r -> r.id().equals(id))
+                .findFirst()
                 .orElseThrow(() -> new InvalidArgumentException("no kit rule has the ID '" + id
                         + "': IDs are a topic prefix, a hyphen and a number, from " + values()[0].id() + " to "
                         + values()[values().length - 1].id()));

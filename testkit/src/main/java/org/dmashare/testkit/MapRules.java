@@ -49,11 +49,15 @@ public interface MapRules extends KitTopic {
         long iova = iovaBase(d, g) + 3 * g;
         d.map(iova, pa + g, 3 * g, Prot.READ_WRITE);
         for (long o = 0; o < 3 * g; o += g / 2) {
-            assertThat(d).as(rule("map makes every byte translate to its physical address")
-                    + ": map(" + Hex.of(iova) + ", " + Hex.of(pa + g) + ", " + Hex.size(3 * g) + ")")
-                    .translates(iova + o).to(pa + g + o);
+            assertThat(d)
+                    .as(rule("map makes every byte translate to its physical address") + ": map(" + Hex.of(iova) + ", "
+                            + Hex.of(pa + g) + ", " + Hex.size(3 * g) + ")")
+                    .translates(iova + o)
+                    .to(pa + g + o);
         }
-        assertThat(d).as(rule("map touches nothing outside its range")).doesNotTranslate(iova - g)
+        assertThat(d)
+                .as(rule("map touches nothing outside its range"))
+                .doesNotTranslate(iova - g)
                 .doesNotTranslate(iova + 3 * g);
     }
 
@@ -75,8 +79,10 @@ public interface MapRules extends KitTopic {
             }
             long sw = d.iovaToPhys(at);
             long hw = k.iommu().walk(0, at).map(Translation::pa).orElse(IommuDomain.NO_TRANSLATION);
-            assertThat(sw).as(rule("iovaToPhys agrees with the hardware walk") + ": at IOVA " + Hex.of(at)
-                    + " iovaToPhys says " + Hex.of(sw) + ", the walk says " + Hex.of(hw)).isEqualTo(hw);
+            assertThat(sw)
+                    .as(rule("iovaToPhys agrees with the hardware walk") + ": at IOVA " + Hex.of(at)
+                            + " iovaToPhys says " + Hex.of(sw) + ", the walk says " + Hex.of(hw))
+                    .isEqualTo(hw);
         }
     }
 
@@ -92,8 +98,14 @@ public interface MapRules extends KitTopic {
         long pa = k.pages(2 * g);
         long iova = iovaBase(d, g);
         String r = "map refuses misaligned IOVA, physical address or size and changes nothing";
-        long[][] bad = {{iova + g / 2, pa, g}, {iova, pa + g / 2, g}, {iova, pa, g / 2}, {iova, pa, g + g / 2},
-                {iova, pa, 0}, {iova, pa, -g}};
+        long[][] bad = {
+            {iova + g / 2, pa, g},
+            {iova, pa + g / 2, g},
+            {iova, pa, g / 2},
+            {iova, pa, g + g / 2},
+            {iova, pa, 0},
+            {iova, pa, -g}
+        };
         for (long[] a : bad) {
             State before = k.state(0, iova, iova + g);
             String call = "map(" + Hex.of(a[0]) + ", " + Hex.of(a[1]) + ", " + Hex.of(a[2]) + ")";
@@ -116,7 +128,8 @@ public interface MapRules extends KitTopic {
         long g = k.granule();
         long iova = iovaBase(d, g);
         String r = "map refuses a physical range outside memory";
-        for (long pa : new long[] {k.memory().end(), k.memory().end() - g, k.memory().base() - g}) {
+        for (long pa :
+                new long[] {k.memory().end(), k.memory().end() - g, k.memory().base() - g}) {
             long size = pa == k.memory().end() - g ? 2 * g : g;
             if (pa < 0) {
                 continue;
@@ -201,15 +214,30 @@ public interface MapRules extends KitTopic {
             for (long iova : high > low ? new long[] {low, high} : new long[] {low}) {
                 String call = "map(" + Hex.of(iova) + ", " + Hex.of(pa) + ", " + Hex.size(size) + ")";
                 d.map(iova, pa, size, Prot.READ_WRITE);
-                assertThat(d).as(rule(r) + ": " + call + ", first byte").translates(iova).to(pa).withLeafSize(size);
-                assertThat(d).as(rule(r) + ": " + call + ", middle byte").translates(iova + size / 2 + 1)
-                        .to(pa + size / 2 + 1).withLeafSize(size);
-                assertThat(d).as(rule(r) + ": " + call + ", last byte").translates(iova + size - 1)
-                        .to(pa + size - 1).withLeafSize(size);
+                assertThat(d)
+                        .as(rule(r) + ": " + call + ", first byte")
+                        .translates(iova)
+                        .to(pa)
+                        .withLeafSize(size);
+                assertThat(d)
+                        .as(rule(r) + ": " + call + ", middle byte")
+                        .translates(iova + size / 2 + 1)
+                        .to(pa + size / 2 + 1)
+                        .withLeafSize(size);
+                assertThat(d)
+                        .as(rule(r) + ": " + call + ", last byte")
+                        .translates(iova + size - 1)
+                        .to(pa + size - 1)
+                        .withLeafSize(size);
                 long n = d.unmap(iova, size);
-                assertThat(n).as(rule("unmap returns the bytes unmapped") + ": unmap(" + Hex.of(iova) + ", "
-                        + Hex.size(size) + ") returned " + Hex.of(n)).isEqualTo(size);
-                assertThat(d).as(rule(r) + ": after unmap").doesNotTranslate(iova).doesNotTranslate(iova + size - 1);
+                assertThat(n)
+                        .as(rule("unmap returns the bytes unmapped") + ": unmap(" + Hex.of(iova) + ", " + Hex.size(size)
+                                + ") returned " + Hex.of(n))
+                        .isEqualTo(size);
+                assertThat(d)
+                        .as(rule(r) + ": after unmap")
+                        .doesNotTranslate(iova)
+                        .doesNotTranslate(iova + size - 1);
             }
             checked++;
         }
@@ -232,10 +260,15 @@ public interface MapRules extends KitTopic {
             long pa = k.pages(block);
             long iova = iovaBase(d, block);
             d.map(iova, pa, block, Prot.READ_WRITE);
-            assertThat(d).as(rule("map uses the largest page size that alignment and length allow") + ": map("
-                    + Hex.of(iova) + ", " + Hex.of(pa) + ", " + Hex.size(block) + ")")
-                    .translates(iova + block / 2).to(pa + block / 2).withLeafSize(block);
-            assertThat(d.unmap(iova, block)).as(rule("unmap returns the bytes unmapped")).isEqualTo(block);
+            assertThat(d)
+                    .as(rule("map uses the largest page size that alignment and length allow") + ": map(" + Hex.of(iova)
+                            + ", " + Hex.of(pa) + ", " + Hex.size(block) + ")")
+                    .translates(iova + block / 2)
+                    .to(pa + block / 2)
+                    .withLeafSize(block);
+            assertThat(d.unmap(iova, block))
+                    .as(rule("unmap returns the bytes unmapped"))
+                    .isEqualTo(block);
         });
     }
 
@@ -256,9 +289,15 @@ public interface MapRules extends KitTopic {
             long p0 = (k.memory().base() + block - 1) & -block;
             long iova = iovaBase(d, block);
             d.map(iova, p0, block, Prot.READ_WRITE);
-            k.granulePagesOnly("without block mappings, map uses granule pages even where a block would fit",
-                    "map(" + Hex.of(iova) + ", " + Hex.of(p0) + ", " + Hex.size(block) + ")", iova, p0, block);
-            assertThat(d.unmap(iova, block)).as(rule("unmap returns the bytes unmapped")).isEqualTo(block);
+            k.granulePagesOnly(
+                    "without block mappings, map uses granule pages even where a block would fit",
+                    "map(" + Hex.of(iova) + ", " + Hex.of(p0) + ", " + Hex.size(block) + ")",
+                    iova,
+                    p0,
+                    block);
+            assertThat(d.unmap(iova, block))
+                    .as(rule("unmap returns the bytes unmapped"))
+                    .isEqualTo(block);
         });
     }
 
@@ -278,21 +317,36 @@ public interface MapRules extends KitTopic {
             long block = k.blockSize(d);
             // Translation only, no DMA: the physical ranges need not be allocated, only inside memory.
             long p0 = (k.memory().base() + block - 1) & -block;
-            requireSetup(k.memory().contains(p0, 2 * block), "memory too small for two blocks of " + Hex.size(block)
-                    + ": override createMemory()");
+            requireSetup(
+                    k.memory().contains(p0, 2 * block),
+                    "memory too small for two blocks of " + Hex.size(block) + ": override createMemory()");
             long x = iovaBase(d, block) + block;
             long y = x + 2 * block;
             String r = "map uses the largest page size that fits at each step";
             d.map(x - g, p0 + block - g, block + g, Prot.READ_WRITE);
-            assertThat(d).as(rule(r) + ": the granule before the block").translates(x - g).to(p0 + block - g)
+            assertThat(d)
+                    .as(rule(r) + ": the granule before the block")
+                    .translates(x - g)
+                    .to(p0 + block - g)
                     .withLeafSize(g);
-            assertThat(d).as(rule(r) + ": the aligned block").translates(x).to(p0 + block).withLeafSize(block);
-            d.map(y, p0, block + g, Prot.READ_WRITE);
-            assertThat(d).as(rule(r) + ": the aligned block").translates(y + block - 1).to(p0 + block - 1)
+            assertThat(d)
+                    .as(rule(r) + ": the aligned block")
+                    .translates(x)
+                    .to(p0 + block)
                     .withLeafSize(block);
-            assertThat(d).as(rule(r) + ": the granule after the block").translates(y + block).to(p0 + block)
+            d.map(y, p0, block + g, Prot.READ_WRITE);
+            assertThat(d)
+                    .as(rule(r) + ": the aligned block")
+                    .translates(y + block - 1)
+                    .to(p0 + block - 1)
+                    .withLeafSize(block);
+            assertThat(d)
+                    .as(rule(r) + ": the granule after the block")
+                    .translates(y + block)
+                    .to(p0 + block)
                     .withLeafSize(g);
-            assertThat(d.unmap(x - g, 3 * block + 2 * g)).as(rule("unmap returns the bytes unmapped"))
+            assertThat(d.unmap(x - g, 3 * block + 2 * g))
+                    .as(rule("unmap returns the bytes unmapped"))
                     .isEqualTo(2 * block + 2 * g);
         });
     }
@@ -313,18 +367,24 @@ public interface MapRules extends KitTopic {
             long block = k.blockSize(d);
             // Translation only, no DMA: the physical ranges need not be allocated, only inside memory.
             long p0 = (k.memory().base() + block - 1) & -block;
-            requireSetup(k.memory().contains(p0, 2 * block), "memory too small for two blocks of " + Hex.size(block)
-                    + ": override createMemory()");
+            requireSetup(
+                    k.memory().contains(p0, 2 * block),
+                    "memory too small for two blocks of " + Hex.size(block) + ": override createMemory()");
             long x = iovaBase(d, block) + block;
             long y = x + 2 * block;
             String r = "without block mappings, map uses granule pages throughout a range straddling a would-be block";
             d.map(x - g, p0 + block - g, block + g, Prot.READ_WRITE);
             d.map(y, p0, block + g, Prot.READ_WRITE);
-            k.granulePagesOnly(r, "map(" + Hex.of(x - g) + ", " + Hex.of(p0 + block - g) + ", " + Hex.size(block + g)
-                    + ")", x - g, p0 + block - g, block + g);
-            k.granulePagesOnly(r, "map(" + Hex.of(y) + ", " + Hex.of(p0) + ", " + Hex.size(block + g) + ")", y, p0,
+            k.granulePagesOnly(
+                    r,
+                    "map(" + Hex.of(x - g) + ", " + Hex.of(p0 + block - g) + ", " + Hex.size(block + g) + ")",
+                    x - g,
+                    p0 + block - g,
                     block + g);
-            assertThat(d.unmap(x - g, 3 * block + 2 * g)).as(rule("unmap returns the bytes unmapped"))
+            k.granulePagesOnly(
+                    r, "map(" + Hex.of(y) + ", " + Hex.of(p0) + ", " + Hex.size(block + g) + ")", y, p0, block + g);
+            assertThat(d.unmap(x - g, 3 * block + 2 * g))
+                    .as(rule("unmap returns the bytes unmapped"))
                     .isEqualTo(2 * block + 2 * g);
         });
     }
@@ -342,10 +402,16 @@ public interface MapRules extends KitTopic {
         long pa = k.pages(block);
         long iova = iovaBase(d, block);
         d.map(iova + g, pa + g, block - g, Prot.READ_WRITE);
-        assertThat(d).as(rule("a range aligned only to the granule is mapped with granule pages"))
-                .translates(iova + g).to(pa + g).withLeafSize(g);
-        assertThat(d).as(rule("a range aligned only to the granule is mapped with granule pages"))
-                .translates(iova + block - g).to(pa + block - g).withLeafSize(g);
+        assertThat(d)
+                .as(rule("a range aligned only to the granule is mapped with granule pages"))
+                .translates(iova + g)
+                .to(pa + g)
+                .withLeafSize(g);
+        assertThat(d)
+                .as(rule("a range aligned only to the granule is mapped with granule pages"))
+                .translates(iova + block - g)
+                .to(pa + block - g)
+                .withLeafSize(g);
         assertThat(d).doesNotTranslate(iova);
     }
 
@@ -362,10 +428,16 @@ public interface MapRules extends KitTopic {
         long iova = iovaBase(d, g);
         d.map(iova, pa, g, Prot.READ_WRITE);
         d.map(iova + g, pa + g, g, Prot.READ);
-        assertThat(d).as(rule("a READ_WRITE leaf allows reads and writes")).translates(iova)
-                .allowing(Access.READ).allowing(Access.WRITE);
-        assertThat(d).as(rule("a READ leaf allows reads and forbids writes")).translates(iova + g)
-                .allowing(Access.READ).forbidding(Access.WRITE);
+        assertThat(d)
+                .as(rule("a READ_WRITE leaf allows reads and writes"))
+                .translates(iova)
+                .allowing(Access.READ)
+                .allowing(Access.WRITE);
+        assertThat(d)
+                .as(rule("a READ leaf allows reads and forbids writes"))
+                .translates(iova + g)
+                .allowing(Access.READ)
+                .forbidding(Access.WRITE);
     }
 
     /**
@@ -384,8 +456,9 @@ public interface MapRules extends KitTopic {
             unit = 16 * g;
             window = Math.min(2 * unit, Long.highestOneBit((d.apertureEnd() - iovaBase(d, unit)) / 2));
         }
-        requireSetup(window >= 16 * g, "aperture too small for the random map/unmap window of 16 granules: declare a"
-                + " larger aperture");
+        requireSetup(
+                window >= 16 * g,
+                "aperture too small for the random map/unmap window of 16 granules: declare a" + " larger aperture");
         long base = iovaBase(d, unit);
         long paBase = (k.memory().base() + unit - 1) & -unit;
         long paSpan = Math.min(k.memory().end() - paBase, 2 * unit);
@@ -400,9 +473,11 @@ public interface MapRules extends KitTopic {
         for (int op = 0; op < ops; op++) {
             boolean big = unit != 16 * g && rnd.nextInt(4) == 0;
             long size = big ? unit : g * (1 + rnd.nextInt(8));
-            long iova = big ? base + unit * rnd.nextInt((int) (window / unit))
+            long iova = big
+                    ? base + unit * rnd.nextInt((int) (window / unit))
                     : base + g * rnd.nextInt((int) ((window - size) / g) + 1);
-            long pa = big ? paBase + unit * rnd.nextInt((int) Math.max(1, paSpan / unit))
+            long pa = big
+                    ? paBase + unit * rnd.nextInt((int) Math.max(1, paSpan / unit))
                     : paBase + g * rnd.nextInt((int) ((paSpan - size) / g) + 1);
             String call;
             if (rnd.nextBoolean()) {
@@ -436,16 +511,20 @@ public interface MapRules extends KitTopic {
                 long mapped = model.subMap(iova, reach).size() * g;
                 try {
                     long n = d.unmap(iova, size);
-                    assertThat(n).as(rule(r) + " broken: " + call + " returned " + Hex.of(n) + " but " + Hex.of(mapped)
-                            + " bytes of the range (and of leaves starting in it, as the declared unmap policy "
-                            + k.capabilities().unmapPolicy() + " removes them whole) were mapped").isEqualTo(mapped);
+                    assertThat(n)
+                            .as(rule(r) + " broken: " + call + " returned " + Hex.of(n) + " but " + Hex.of(mapped)
+                                    + " bytes of the range (and of leaves starting in it, as the declared unmap policy "
+                                    + k.capabilities().unmapPolicy() + " removes them whole) were mapped")
+                            .isEqualTo(mapped);
                     model.subMap(iova, reach).clear();
                 } catch (MappingConflictException e) {
                     Optional<Translation> first = k.iommu().walk(0, iova);
                     Optional<Translation> last = k.iommu().walk(0, iova + size - 1);
-                    boolean cuts = first.filter(t -> (iova & (t.pageSize() - 1)) != 0).isPresent()
-                            || k.capabilities().unmapPolicy() == UnmapPolicy.REFUSE_CUT
-                            && last.filter(t -> ((iova + size) & (t.pageSize() - 1)) != 0).isPresent();
+                    boolean cuts =
+                            first.filter(t -> (iova & (t.pageSize() - 1)) != 0).isPresent()
+                                    || k.capabilities().unmapPolicy() == UnmapPolicy.REFUSE_CUT
+                                            && last.filter(t -> ((iova + size) & (t.pageSize() - 1)) != 0)
+                                                    .isPresent();
                     if (!cuts) {
                         fail(rule(r) + " broken: " + call + " was refused although no leaf sticks out of the range: "
                                 + e.getMessage());
@@ -461,12 +540,13 @@ public interface MapRules extends KitTopic {
             agreesWithModel(k, r, when, model, from, to);
         }
         d.unmap(base, window);
-        TableLifetimeRules.assertOnlyTablesDiffer(k.memory(), emptyDomain, rule(r) + " broken: after unmapping everything");
+        TableLifetimeRules.assertOnlyTablesDiffer(
+                k.memory(), emptyDomain, rule(r) + " broken: after unmapping everything");
     }
 
     /** Walks [from, to) and fails at the first granule whose translation differs from the model. */
-    private static void agreesWithModel(KitFixture k, String r, String when, NavigableMap<Long, Long> model, long from,
-            long to) {
+    private static void agreesWithModel(
+            KitFixture k, String r, String when, NavigableMap<Long, Long> model, long from, long to) {
         long g = k.granule();
         long at = from;
         while (at < to) {
@@ -482,7 +562,8 @@ public interface MapRules extends KitTopic {
             }
             if (t.isEmpty() || t.get().pa() != want) {
                 fail(rule(r) + " broken " + when + ": IOVA " + Hex.of(at) + " should translate to " + Hex.of(want)
-                        + " but the hardware walk finds " + t.map(Translation::toString).orElse("nothing"));
+                        + " but the hardware walk finds "
+                        + t.map(Translation::toString).orElse("nothing"));
             }
             long leafEnd = Math.min((at & -t.get().pageSize()) + t.get().pageSize(), to);
             for (long o = at + g; o < leafEnd; o += g) {

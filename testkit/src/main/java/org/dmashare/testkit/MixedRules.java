@@ -39,14 +39,21 @@ public interface MixedRules extends KitTopic {
         IommuDomain small = k.partnerDomain("lpae-4k");
         IommuDomain large = k.partnerDomain("lpae-64k");
         try (SharedBuffer b = sharing.allocate(100 * 1024, List.of(mine, small, large))) {
-            assertThat(b.alignment()).as(rule("A is the largest granule of all domains"))
-                    .isEqualTo(Math.max(Math.max(k.granule(), 64 * 1024L), k.memory().pageSize()));
-            assertThat(b).isContiguousIn(mine).isContiguousIn(small).isContiguousIn(large).isAligned()
+            assertThat(b.alignment())
+                    .as(rule("A is the largest granule of all domains"))
+                    .isEqualTo(Math.max(
+                            Math.max(k.granule(), 64 * 1024L), k.memory().pageSize()));
+            assertThat(b)
+                    .isContiguousIn(mine)
+                    .isContiguousIn(small)
+                    .isContiguousIn(large)
+                    .isAligned()
                     .hasNoOverExposure();
             byte[] data = pattern(4096, 1);
             large.devices().iterator().next().write(b.iova(large) + 4096, data);
             assertThat(k.iommu().device(0).read(b.iova(mine) + 4096, data.length))
-                    .as(rule("a device of this backend sees a generic device's writes")).isEqualTo(data);
+                    .as(rule("a device of this backend sees a generic device's writes"))
+                    .isEqualTo(data);
         }
     }
 
@@ -68,11 +75,18 @@ public interface MixedRules extends KitTopic {
             IommuDomain from = k.granule() < 64 * 1024 ? mine : small;
             IommuDomain to = k.granule() < 64 * 1024 ? large : mine;
             try (SharedBuffer b = sharing.allocate(from.granule(), List.of(from))) {
-                GranuleMismatchException e = refuses("late sharing into a domain whose granule does not divide A fails",
-                        GranuleMismatchException.class, "shareWith(" + to + ")", () -> b.shareWith(to));
-                assertThat(e.getMessage()).as(rule("the granule error names both sizes"))
-                        .contains(Hex.size(b.alignment())).contains(Hex.size(to.granule()));
-                assertThat(b.isMappedIn(to)).as(rule("a refused late share maps nothing")).isFalse();
+                GranuleMismatchException e = refuses(
+                        "late sharing into a domain whose granule does not divide A fails",
+                        GranuleMismatchException.class,
+                        "shareWith(" + to + ")",
+                        () -> b.shareWith(to));
+                assertThat(e.getMessage())
+                        .as(rule("the granule error names both sizes"))
+                        .contains(Hex.size(b.alignment()))
+                        .contains(Hex.size(to.granule()));
+                assertThat(b.isMappedIn(to))
+                        .as(rule("a refused late share maps nothing"))
+                        .isFalse();
             }
         });
     }
@@ -90,8 +104,12 @@ public interface MixedRules extends KitTopic {
         ShareOptions later = ShareOptions.builder().futureDomains(large).build();
         try (SharedBuffer b = sharing.allocate(k.granule(), List.of(mine), later)) {
             b.shareWith(large);
-            assertThat(b).as(rule("a buffer allocated for a declared future domain can be shared with it"))
-                    .isContiguousIn(mine).isContiguousIn(large).isAligned().hasNoOverExposure();
+            assertThat(b)
+                    .as(rule("a buffer allocated for a declared future domain can be shared with it"))
+                    .isContiguousIn(mine)
+                    .isContiguousIn(large)
+                    .isAligned()
+                    .hasNoOverExposure();
         }
     }
 
@@ -114,11 +132,16 @@ public interface MixedRules extends KitTopic {
         b.close();
         assertThat(mine).as(rule("close unmaps from every domain")).doesNotTranslateAnyOf(a, b.length());
         assertThat(small).as(rule("close unmaps from every domain")).doesNotTranslateAnyOf(s, b.length());
-        faults("close flushes every IOTLB", "a read by this backend's device after close",
+        faults(
+                "close flushes every IOTLB",
+                "a read by this backend's device after close",
                 () -> k.iommu().device(0).read(a, 1));
-        faults("close flushes every IOTLB", "a read by the generic device after close",
+        faults(
+                "close flushes every IOTLB",
+                "a read by the generic device after close",
                 () -> small.devices().iterator().next().read(s, 1));
-        assertThat(k.memory().allocator().usage().bufferBytes()).as(rule("close returns the pages"))
+        assertThat(k.memory().allocator().usage().bufferBytes())
+                .as(rule("close returns the pages"))
                 .isEqualTo(bufferBytes);
     }
 

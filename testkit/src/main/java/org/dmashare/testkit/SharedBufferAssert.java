@@ -48,9 +48,15 @@ public final class SharedBufferAssert extends AbstractAssert<SharedBufferAssert,
                 Optional<Translation> t = HardwareView.walk(domain, sid, at);
                 long want = s.pa() + inSegment;
                 if (t.isEmpty() || t.get().pa() != want) {
-                    failWithMessage("guarantee 1 (contiguous) broken: byte %s of %s should be at IOVA %s in %s and"
-                            + " translate to %s, but the hardware walk of stream %d found %s", Hex.of(offset + inSegment),
-                            actual, Hex.of(at), domain, Hex.of(want), sid,
+                    failWithMessage(
+                            "guarantee 1 (contiguous) broken: byte %s of %s should be at IOVA %s in %s and"
+                                    + " translate to %s, but the hardware walk of stream %d found %s",
+                            Hex.of(offset + inSegment),
+                            actual,
+                            Hex.of(at),
+                            domain,
+                            Hex.of(want),
+                            sid,
                             t.map(Translation::toString).orElse("no translation"));
                 }
                 long pageSize = t.get().pageSize();
@@ -88,27 +94,32 @@ public final class SharedBufferAssert extends AbstractAssert<SharedBufferAssert,
         isNotNull();
         long a = actual.alignment();
         if (Long.bitCount(a) != 1) {
-            failWithMessage("guarantee 2 (aligned) broken: alignment %s of %s is not a power of two", Hex.of(a), actual);
+            failWithMessage(
+                    "guarantee 2 (aligned) broken: alignment %s of %s is not a power of two", Hex.of(a), actual);
         }
         if (actual.length() % a != 0) {
-            failWithMessage("guarantee 2 (aligned) broken: length %s of %s is not a multiple of A = %s",
+            failWithMessage(
+                    "guarantee 2 (aligned) broken: length %s of %s is not a multiple of A = %s",
                     Hex.of(actual.length()), actual, Hex.size(a));
         }
         int i = 0;
         for (ScatterList.Segment s : actual.blocks()) {
             if (s.pa() % a != 0 || s.length() % a != 0) {
-                failWithMessage("guarantee 2 (aligned) broken: block %d %s of %s is not aligned to A = %s", i, s, actual,
-                        Hex.size(a));
+                failWithMessage(
+                        "guarantee 2 (aligned) broken: block %d %s of %s is not aligned to A = %s",
+                        i, s, actual, Hex.size(a));
             }
             i++;
         }
         for (SharedBuffer.Mapping m : actual.mappings()) {
             if (m.iova() % a != 0) {
-                failWithMessage("guarantee 2 (aligned) broken: IOVA %s in %s is not a multiple of A = %s",
+                failWithMessage(
+                        "guarantee 2 (aligned) broken: IOVA %s in %s is not a multiple of A = %s",
                         Hex.of(m.iova()), m.domain(), Hex.size(a));
             }
             if (a % m.domain().granule() != 0) {
-                failWithMessage("guarantee 2 (aligned) broken: A = %s is not a multiple of the granule %s of %s",
+                failWithMessage(
+                        "guarantee 2 (aligned) broken: A = %s is not a multiple of the granule %s of %s",
                         Hex.size(a), Hex.size(m.domain().granule()), m.domain());
             }
         }
@@ -143,9 +154,10 @@ public final class SharedBufferAssert extends AbstractAssert<SharedBufferAssert,
                 long pageSize = t.get().pageSize();
                 long leafPa = t.get().pa() & -pageSize;
                 if (!covered(blocks, leafPa, pageSize)) {
-                    failWithMessage("guarantee 3 (no over-exposure) broken: IOVA %s of %s in %s is mapped by the leaf %s,"
-                            + " which reaches physical %s outside the buffer's blocks %s", Hex.of(at), actual, d, t.get(),
-                            Hex.range(leafPa, pageSize), blocks);
+                    failWithMessage(
+                            "guarantee 3 (no over-exposure) broken: IOVA %s of %s in %s is mapped by the leaf %s,"
+                                    + " which reaches physical %s outside the buffer's blocks %s",
+                            Hex.of(at), actual, d, t.get(), Hex.range(leafPa, pageSize), blocks);
                 }
                 at = (at & -pageSize) + pageSize;
             }
@@ -164,8 +176,9 @@ public final class SharedBufferAssert extends AbstractAssert<SharedBufferAssert,
         List<SharedBuffer.Mapping> ms = actual.mappings();
         for (SharedBuffer.Mapping m : ms) {
             if (m.iova() != ms.get(0).iova()) {
-                failWithMessage("guarantee 7 (identical IOVA) broken: %s is at %s in %s but at %s in %s", actual,
-                        Hex.of(ms.get(0).iova()), ms.get(0).domain(), Hex.of(m.iova()), m.domain());
+                failWithMessage(
+                        "guarantee 7 (identical IOVA) broken: %s is at %s in %s but at %s in %s",
+                        actual, Hex.of(ms.get(0).iova()), ms.get(0).domain(), Hex.of(m.iova()), m.domain());
             }
         }
         return this;

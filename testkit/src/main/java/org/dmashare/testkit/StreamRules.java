@@ -52,13 +52,16 @@ public interface StreamRules extends KitTopic {
                     .contains(pa + g);
             k.iommu().device(0).write(iova, new byte[] {11});
             k.iommu().device(1).write(iova, new byte[] {22});
-            assertThat(k.memory().read(pa, 1)).as(rule("streams in different domains are isolated"))
+            assertThat(k.memory().read(pa, 1))
+                    .as(rule("streams in different domains are isolated"))
                     .containsExactly(11);
-            assertThat(k.memory().read(pa + g, 1)).as(rule("streams in different domains are isolated"))
+            assertThat(k.memory().read(pa + g, 1))
+                    .as(rule("streams in different domains are isolated"))
                     .containsExactly(22);
             a.unmap(iova, g);
             a.flushIotlb();
-            assertThat(k.iommu().device(1).read(iova, 1)).as(rule("flushing one domain leaves other streams' mappings"))
+            assertThat(k.iommu().device(1).read(iova, 1))
+                    .as(rule("flushing one domain leaves other streams' mappings"))
                     .containsExactly(22);
         });
     }
@@ -76,22 +79,26 @@ public interface StreamRules extends KitTopic {
         return k.onlyIf(k.capabilities().streams() >= 2, () -> {
             IommuDomain d = k.attachedDomain(0);
             k.iommu().device(1).attach(d);
-            assertThat(d.devices()).as(rule("a domain lists every device attached to it"))
+            assertThat(d.devices())
+                    .as(rule("a domain lists every device attached to it"))
                     .containsExactlyInAnyOrder(k.iommu().device(0), k.iommu().device(1));
             long g = k.granule();
             long pa = k.pages(g);
             long iova = iovaBase(d, g);
             d.map(iova, pa, g, Prot.READ_WRITE);
             k.iommu().device(0).write(iova, new byte[] {5});
-            assertThat(k.iommu().device(1).read(iova, 1)).as(rule("streams sharing a domain see the same memory"))
+            assertThat(k.iommu().device(1).read(iova, 1))
+                    .as(rule("streams sharing a domain see the same memory"))
                     .containsExactly(5);
             k.iommu().device(1).read(iova, 1);
             d.unmap(iova, g);
             d.flushIotlb();
             for (int sid = 0; sid < 2; sid++) {
                 int s = sid;
-                faults("flushIotlb invalidates every stream attached to the domain",
-                        "a read by stream " + sid + " after unmap and flush", () -> k.iommu().device(s).read(iova, 1));
+                faults(
+                        "flushIotlb invalidates every stream attached to the domain",
+                        "a read by stream " + sid + " after unmap and flush",
+                        () -> k.iommu().device(s).read(iova, 1));
             }
         });
     }
@@ -105,12 +112,17 @@ public interface StreamRules extends KitTopic {
         KitFixture k = kit();
         Iommu other = k.secondUnit();
         IommuDomain foreign = k.domain(other);
-        refuses("attach to a domain of another IOMMU is refused", InvalidArgumentException.class,
-                "device(0).attach(domain of another unit)", () -> {
+        refuses(
+                "attach to a domain of another IOMMU is refused",
+                InvalidArgumentException.class,
+                "device(0).attach(domain of another unit)",
+                () -> {
                     k.iommu().device(0).attach(foreign);
                     return null;
                 });
-        assertThat(k.iommu().device(0).domain()).as(rule("a refused attach changes nothing")).isEmpty();
+        assertThat(k.iommu().device(0).domain())
+                .as(rule("a refused attach changes nothing"))
+                .isEmpty();
     }
 
     /**
@@ -127,16 +139,19 @@ public interface StreamRules extends KitTopic {
             try {
                 id = k.closeLater(k.iommu().createDomain(DomainType.IDENTITY));
             } catch (InvalidArgumentException e) {
-                throw new AssertionError(rule("a unit declaring bypass creates identity domains")
-                        + " broken: createDomain(IDENTITY) threw " + e, e);
+                throw new AssertionError(
+                        rule("a unit declaring bypass creates identity domains")
+                                + " broken: createDomain(IDENTITY) threw " + e,
+                        e);
             }
             k.iommu().device(0).attach(id);
             long pa = k.pages(k.granule());
             assertThat(k.iommu().walk(0, pa + 8).map(Translation::pa))
-                    .as(rule("an identity domain translates every address"
-                    + " to itself")).contains(pa + 8);
+                    .as(rule("an identity domain translates every address" + " to itself"))
+                    .contains(pa + 8);
             k.iommu().device(0).write(pa + 8, new byte[] {3});
-            assertThat(k.memory().read(pa + 8, 1)).as(rule("an identity domain passes device writes through"))
+            assertThat(k.memory().read(pa + 8, 1))
+                    .as(rule("an identity domain passes device writes through"))
                     .containsExactly(3);
         });
     }
@@ -152,8 +167,11 @@ public interface StreamRules extends KitTopic {
     default Stream<DynamicTest> identityDomainRefusedWithoutBypass() {
         KitFixture k = kit();
         return k.onlyIf(!k.capabilities().bypass(), () -> {
-            refuses("a unit without bypass refuses identity domains", InvalidArgumentException.class,
-                    "createDomain(IDENTITY)", () -> k.closeLater(k.iommu().createDomain(DomainType.IDENTITY)));
+            refuses(
+                    "a unit without bypass refuses identity domains",
+                    InvalidArgumentException.class,
+                    "createDomain(IDENTITY)",
+                    () -> k.closeLater(k.iommu().createDomain(DomainType.IDENTITY)));
         });
     }
 }

@@ -26,8 +26,7 @@ import org.dmashare.pgtable.TableLifetime;
  * {@link #assertOnlyTablesDiffer} so that tables the lifetime keeps are not taken for a leak.
  */
 final class TableLifetimeRules {
-    private TableLifetimeRules() {
-    }
+    private TableLifetimeRules() {}
 
     /**
      * The allocator's blocks other than table pages.
@@ -50,8 +49,8 @@ final class TableLifetimeRules {
      * @param description the rule and the call, for the failure message
      */
     static void assertOnlyTablesDiffer(PhysicalMemory memory, List<PageAllocator.Block> before, String description) {
-        assertThat(withoutTables(memory.allocator().allocatedBlocks())).as(description
-                + ": pages other than table pages (which the declared table lifetime may keep) differ")
+        assertThat(withoutTables(memory.allocator().allocatedBlocks()))
+                .as(description + ": pages other than table pages (which the declared table lifetime may keep) differ")
                 .isEqualTo(withoutTables(before));
     }
 
@@ -69,7 +68,8 @@ final class TableLifetimeRules {
     static void check(PhysicalMemory memory, IommuDomain d, Capabilities caps) {
         IoPageTable table = ((PagingDomain) d).table();
         PteFormat f = table.format();
-        assertThat(caps.tableLifetime()).as(rule("the declared table lifetime is the format's") + ": " + f)
+        assertThat(caps.tableLifetime())
+                .as(rule("the declared table lifetime is the format's") + ": " + f)
                 .isEqualTo(f.tableLifetime());
         long g = caps.granule();
         long paBytes = Math.max(g, memory.pageSize());
@@ -81,7 +81,8 @@ final class TableLifetimeRules {
                 long x = Math.max(d.apertureStart(), g);
                 d.map(x, pa, g, Prot.READ_WRITE);
                 d.unmap(x, g);
-                assertThat(table.tablePages()).as(rule("an unmap never frees the top table"))
+                assertThat(table.tablePages())
+                        .as(rule("an unmap never frees the top table"))
                         .containsExactly(table.rootPa());
                 return;
             }
@@ -89,23 +90,29 @@ final class TableLifetimeRules {
             long x = (Math.max(d.apertureStart(), 2 * span) + 2 * span - 1) & -(2 * span);
             if (x + 2 * span > d.apertureEnd() || x + 2 * span < x) {
                 throw new AssertionError("kit setup: the table-lifetime rules need two last-level tables' ranges ("
-                        + Hex.size(2 * span) + ", aligned) inside the aperture " + Hex.range(d.apertureStart(),
-                                d.apertureEnd() - d.apertureStart()) + ": declare a larger aperture");
+                        + Hex.size(2 * span) + ", aligned) inside the aperture "
+                        + Hex.range(d.apertureStart(), d.apertureEnd() - d.apertureStart())
+                        + ": declare a larger aperture");
             }
             d.map(x + span, pa, g, Prot.READ_WRITE); // the neighbour, so that the tables above exist
             List<Long> withoutTable = table.tablePages();
             d.map(x, pa, g, Prot.READ_WRITE);
             d.map(x + g, pa, g, Prot.READ_WRITE);
             List<Long> withTable = table.tablePages();
-            assertThat(withTable).as(rule("mapping into an empty " + Hex.size(span) + " range allocates one"
-                    + " last-level table")).hasSize(withoutTable.size() + 1).containsAll(withoutTable);
+            assertThat(withTable)
+                    .as(rule("mapping into an empty " + Hex.size(span) + " range allocates one" + " last-level table"))
+                    .hasSize(withoutTable.size() + 1)
+                    .containsAll(withoutTable);
 
             assertThat(d.unmap(x, 2 * g)).isEqualTo(2 * g);
-            assertThat(table.tablePages()).as(rule("an unmap that empties a table without covering its whole range"
-                    + " keeps it (" + caps.tableLifetime() + ")")).isEqualTo(withTable);
+            assertThat(table.tablePages())
+                    .as(rule("an unmap that empties a table without covering its whole range" + " keeps it ("
+                            + caps.tableLifetime() + ")"))
+                    .isEqualTo(withTable);
             List<PageAllocator.Block> blocks = memory.allocator().allocatedBlocks();
             d.map(x, pa, g, Prot.READ_WRITE);
-            assertThat(memory.allocator().allocatedBlocks()).as(rule("mapping into a kept table allocates no page"))
+            assertThat(memory.allocator().allocatedBlocks())
+                    .as(rule("mapping into a kept table allocates no page"))
                     .isEqualTo(blocks);
 
             assertThat(d.unmap(x, span)).isEqualTo(g);
@@ -114,19 +121,24 @@ final class TableLifetimeRules {
                 case WHOLE_BLOCK -> (caps.pageSizes() & span) != 0;
                 case WHOLE_RANGE -> true;
             };
-            assertThat(table.tablePages()).as(rule("an unmap of a table's whole " + Hex.size(span) + " range "
-                    + (frees ? "frees" : "keeps") + " it under " + caps.tableLifetime() + " with page sizes "
-                    + Hex.of(caps.pageSizes()))).isEqualTo(frees ? withoutTable : withTable);
+            assertThat(table.tablePages())
+                    .as(rule("an unmap of a table's whole " + Hex.size(span) + " range "
+                            + (frees ? "frees" : "keeps") + " it under " + caps.tableLifetime() + " with page sizes "
+                            + Hex.of(caps.pageSizes())))
+                    .isEqualTo(frees ? withoutTable : withTable);
 
-            if (caps.blockMappings() && (caps.pageSizes() & span) != 0 && memory.allocator().largestFreeBlock() >= span) {
+            if (caps.blockMappings()
+                    && (caps.pageSizes() & span) != 0
+                    && memory.allocator().largestFreeBlock() >= span) {
                 d.map(x, pa, g, Prot.READ_WRITE);
                 d.unmap(x, g);
                 assertThat(table.tablePages()).isEqualTo(withTable);
                 long block = memory.allocator().allocate(span, PageUse.BUFFER);
                 try {
                     d.map(x, block, span, Prot.READ_WRITE);
-                    assertThat(table.tablePages()).as(rule("a block mapped over a kept empty table replaces it and"
-                            + " frees it")).isEqualTo(withoutTable);
+                    assertThat(table.tablePages())
+                            .as(rule("a block mapped over a kept empty table replaces it and" + " frees it"))
+                            .isEqualTo(withoutTable);
                     assertThat(table.iovaToPhys(x + span - g)).isEqualTo(block + span - g);
                     assertThat(d.unmap(x, span)).isEqualTo(span);
                 } finally {

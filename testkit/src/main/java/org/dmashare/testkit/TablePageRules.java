@@ -11,8 +11,8 @@ import java.util.stream.Stream;
 import org.dmashare.Hex;
 import org.dmashare.ObjectClosedException;
 import org.dmashare.iommu.IommuDomain;
-import org.dmashare.iommu.support.PagingDomain;
 import org.dmashare.iommu.Prot;
+import org.dmashare.iommu.support.PagingDomain;
 import org.dmashare.memory.FailureInjector;
 import org.dmashare.memory.PageAllocator;
 import org.dmashare.memory.PageUse;
@@ -45,9 +45,11 @@ public interface TablePageRules extends KitTopic {
             d.map(iova, pa, g, Prot.READ_WRITE);
         }
         PageAllocator.Usage after = k.memory().allocator().usage();
-        assertThat(after.tableBytes()).as(rule("page tables are allocated from the memory's page allocator as"
-                + " PAGE_TABLE") + ": table bytes before " + Hex.of(before.tableBytes()) + ", after a domain and "
-                + "three maps " + Hex.of(after.tableBytes())).isGreaterThan(before.tableBytes());
+        assertThat(after.tableBytes())
+                .as(rule("page tables are allocated from the memory's page allocator as" + " PAGE_TABLE")
+                        + ": table bytes before " + Hex.of(before.tableBytes()) + ", after a domain and "
+                        + "three maps " + Hex.of(after.tableBytes()))
+                .isGreaterThan(before.tableBytes());
     }
 
     /**
@@ -68,10 +70,13 @@ public interface TablePageRules extends KitTopic {
         d.close();
         d.close();
         assertThat(d.isClosed()).as(rule("a closed domain says so")).isTrue();
-        assertThat(k.iommu().device(0).domain()).as(rule("closing a domain detaches its devices")).isEmpty();
+        assertThat(k.iommu().device(0).domain())
+                .as(rule("closing a domain detaches its devices"))
+                .isEmpty();
         k.memory().allocator().free(pa, Math.max(g, k.memory().pageSize()));
-        assertThat(k.memory().allocator().allocatedBlocks()).as(rule("closing a domain returns every table page to the"
-                + " page allocator")).isEqualTo(before);
+        assertThat(k.memory().allocator().allocatedBlocks())
+                .as(rule("closing a domain returns every table page to the" + " page allocator"))
+                .isEqualTo(before);
     }
 
     /**
@@ -85,7 +90,8 @@ public interface TablePageRules extends KitTopic {
     @Checks(KitRule.TABLE_3)
     default Stream<DynamicTest> tablesLiveAsDeclared() {
         KitFixture k = kit();
-        return k.onlyIf(k.domain(k.iommu()) instanceof PagingDomain,
+        return k.onlyIf(
+                k.domain(k.iommu()) instanceof PagingDomain,
                 () -> TableLifetimeRules.check(k.memory(), k.attachedDomain(0), k.capabilities()));
     }
 
@@ -102,13 +108,14 @@ public interface TablePageRules extends KitTopic {
         while (boundary > 2 * g && (boundary - g < Math.max(d.apertureStart(), g) || boundary + g > d.apertureEnd())) {
             boundary >>= 1;
         }
-        requireSetup(boundary > 2 * g, "aperture too small for a map across a table boundary: declare a larger"
-                + " aperture");
+        requireSetup(
+                boundary > 2 * g,
+                "aperture too small for a map across a table boundary: declare a larger" + " aperture");
         long iova = boundary - g;
         long pa = k.pages(2 * g);
         String r = "a map that fails partway (table page or map failure) changes nothing";
-        for (FailureInjector.Point point : List.of(FailureInjector.Point.TABLE_PAGE_ALLOCATION,
-                FailureInjector.Point.MAP)) {
+        for (FailureInjector.Point point :
+                List.of(FailureInjector.Point.TABLE_PAGE_ALLOCATION, FailureInjector.Point.MAP)) {
             for (int n = 1; n <= 16; n++) {
                 State before = k.state(0, iova, iova + g);
                 k.memory().failures().failNth(point, n);
@@ -121,12 +128,20 @@ public interface TablePageRules extends KitTopic {
                 boolean pending = k.memory().failures().pending(point);
                 k.memory().failures().clear();
                 if (failed) {
-                    k.unchanged(r, "map(" + Hex.of(iova) + ", " + Hex.of(pa) + ", " + Hex.of(2 * g)
-                            + ") failing at the " + n + "th " + point, before, 0, iova, iova + g);
+                    k.unchanged(
+                            r,
+                            "map(" + Hex.of(iova) + ", " + Hex.of(pa) + ", " + Hex.of(2 * g) + ") failing at the " + n
+                                    + "th " + point,
+                            before,
+                            0,
+                            iova,
+                            iova + g);
                     continue;
                 }
-                assertThat(pending).as(rule(r) + " broken: the injected " + point + " failure #" + n
-                        + " fired but map(" + Hex.of(iova) + ") succeeded anyway").isTrue();
+                assertThat(pending)
+                        .as(rule(r) + " broken: the injected " + point + " failure #" + n + " fired but map("
+                                + Hex.of(iova) + ") succeeded anyway")
+                        .isTrue();
                 if (point == FailureInjector.Point.MAP && n == 1) {
                     throw new AssertionError(rule(r) + " broken: map(" + Hex.of(iova) + ", " + Hex.of(pa) + ", "
                             + Hex.of(2 * g) + ") succeeded with a MAP failure injected for that very call: the domain"
@@ -154,9 +169,15 @@ public interface TablePageRules extends KitTopic {
             d.map(g, k.memory().base(), g, Prot.READ_WRITE);
             return null;
         });
-        refuses("a closed domain refuses unmap", ObjectClosedException.class, "unmap on a closed domain",
+        refuses(
+                "a closed domain refuses unmap",
+                ObjectClosedException.class,
+                "unmap on a closed domain",
                 () -> d.unmap(g, g));
-        refuses("attach to a closed domain is refused", ObjectClosedException.class, "attach to a closed domain",
+        refuses(
+                "attach to a closed domain is refused",
+                ObjectClosedException.class,
+                "attach to a closed domain",
                 () -> {
                     k.iommu().device(0).attach(d);
                     return null;

@@ -30,7 +30,8 @@ public final class TranslationAssert extends AbstractAssert<TranslationAssert, T
      */
     public TranslationAssert to(long pa) {
         if (actual.pa() != pa) {
-            failWithMessage("expected IOVA %s in %s to translate to %s, but the hardware walk of stream %d found %s",
+            failWithMessage(
+                    "expected IOVA %s in %s to translate to %s, but the hardware walk of stream %d found %s",
                     Hex.of(actual.iova()), domain, Hex.of(pa), stream, actual);
         }
         return this;
@@ -45,8 +46,10 @@ public final class TranslationAssert extends AbstractAssert<TranslationAssert, T
      */
     public TranslationAssert withLeafSize(long size) {
         if (actual.pageSize() != size) {
-            failWithMessage("expected IOVA %s in %s to be mapped by a %s leaf, but the hardware walk of stream %d found"
-                    + " %s", Hex.of(actual.iova()), domain, Hex.size(size), stream, actual);
+            failWithMessage(
+                    "expected IOVA %s in %s to be mapped by a %s leaf, but the hardware walk of stream %d found"
+                            + " %s",
+                    Hex.of(actual.iova()), domain, Hex.size(size), stream, actual);
         }
         return this;
     }
@@ -60,7 +63,8 @@ public final class TranslationAssert extends AbstractAssert<TranslationAssert, T
      */
     public TranslationAssert allowing(Access access) {
         if (!actual.prot().allows(access)) {
-            failWithMessage("expected IOVA %s in %s to allow %s, but the leaf found by the hardware walk is %s",
+            failWithMessage(
+                    "expected IOVA %s in %s to allow %s, but the leaf found by the hardware walk is %s",
                     Hex.of(actual.iova()), domain, access, actual);
         }
         return this;
@@ -75,7 +79,8 @@ public final class TranslationAssert extends AbstractAssert<TranslationAssert, T
      */
     public TranslationAssert forbidding(Access access) {
         if (actual.prot().allows(access)) {
-            failWithMessage("expected IOVA %s in %s to forbid %s, but the leaf found by the hardware walk is %s",
+            failWithMessage(
+                    "expected IOVA %s in %s to forbid %s, but the leaf found by the hardware walk is %s",
                     Hex.of(actual.iova()), domain, access, actual);
         }
         return this;

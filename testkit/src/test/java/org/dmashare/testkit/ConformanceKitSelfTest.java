@@ -51,7 +51,10 @@ class ConformanceKitSelfTest {
 
         @Override
         protected Capabilities capabilities() {
-            return Capabilities.builder(4096).pageSizes((1L << 12) | (1L << 21)).blockMappings(true).writeOnly(true)
+            return Capabilities.builder(4096)
+                    .pageSizes((1L << 12) | (1L << 21))
+                    .blockMappings(true)
+                    .writeOnly(true)
                     .build();
         }
 
@@ -62,8 +65,7 @@ class ConformanceKitSelfTest {
         }
     }
 
-    static class Correct extends TestKit {
-    }
+    static class Correct extends TestKit {}
 
     /** A 16 KiB granule over 4 KiB CPU pages, as Apple's DART under a 4 KiB kernel. */
     static class Correct16k extends TestKit {
@@ -74,8 +76,12 @@ class ConformanceKitSelfTest {
 
         @Override
         protected Capabilities capabilities() {
-            return Capabilities.builder(1L << 14).pageSizes((1L << 14) | (1L << 25)).blockMappings(true)
-                    .writeOnly(true).streams(3).build();
+            return Capabilities.builder(1L << 14)
+                    .pageSizes((1L << 14) | (1L << 25))
+                    .blockMappings(true)
+                    .writeOnly(true)
+                    .streams(3)
+                    .build();
         }
     }
 
@@ -122,8 +128,11 @@ class ConformanceKitSelfTest {
 
         @Override
         protected Capabilities capabilities() {
-            return Capabilities.builder(4096).pageSizes((1L << 12) | (1L << 21) | (1L << 25)).blockMappings(true)
-                    .writeOnly(true).build();
+            return Capabilities.builder(4096)
+                    .pageSizes((1L << 12) | (1L << 21) | (1L << 25))
+                    .blockMappings(true)
+                    .writeOnly(true)
+                    .build();
         }
     }
 
@@ -181,8 +190,12 @@ class ConformanceKitSelfTest {
     static class OverDeclared extends TestKit {
         @Override
         protected Capabilities capabilities() {
-            return Capabilities.builder(4096).pageSizes((1L << 12) | (1L << 21)).blockMappings(true).writeOnly(true)
-                    .bypass(true).build();
+            return Capabilities.builder(4096)
+                    .pageSizes((1L << 12) | (1L << 21))
+                    .blockMappings(true)
+                    .writeOnly(true)
+                    .bypass(true)
+                    .build();
         }
     }
 
@@ -193,7 +206,11 @@ class ConformanceKitSelfTest {
     static class UnderDeclared extends TestKit {
         @Override
         protected Capabilities capabilities() {
-            return Capabilities.builder(4096).pageSizes((1L << 12) | (1L << 21)).streams(1).writeOnly(true).build();
+            return Capabilities.builder(4096)
+                    .pageSizes((1L << 12) | (1L << 21))
+                    .streams(1)
+                    .writeOnly(true)
+                    .build();
         }
     }
 
@@ -201,7 +218,10 @@ class ConformanceKitSelfTest {
     static class WriteOnlyUndeclared extends TestKit {
         @Override
         protected Capabilities capabilities() {
-            return Capabilities.builder(4096).pageSizes((1L << 12) | (1L << 21)).blockMappings(true).build();
+            return Capabilities.builder(4096)
+                    .pageSizes((1L << 12) | (1L << 21))
+                    .blockMappings(true)
+                    .build();
         }
     }
 
@@ -209,8 +229,12 @@ class ConformanceKitSelfTest {
     static class WrongLifetime extends TestKit {
         @Override
         protected Capabilities capabilities() {
-            return Capabilities.builder(4096).pageSizes((1L << 12) | (1L << 21)).blockMappings(true).writeOnly(true)
-                    .tableLifetime(TableLifetime.UNTIL_FREED).build();
+            return Capabilities.builder(4096)
+                    .pageSizes((1L << 12) | (1L << 21))
+                    .blockMappings(true)
+                    .writeOnly(true)
+                    .tableLifetime(TableLifetime.UNTIL_FREED)
+                    .build();
         }
     }
 
@@ -224,15 +248,14 @@ class ConformanceKitSelfTest {
     }
 
     /** What one launch of the kit reported: outcomes, display names and skipped tests, by check method name. */
-    private record Report(Map<String, TestExecutionResult> results, Map<String, String> displayNames,
-            List<String> skipped) {
-    }
+    private record Report(
+            Map<String, TestExecutionResult> results, Map<String, String> displayNames, List<String> skipped) {}
 
     private static Report launch(DiscoverySelector selector) {
         Report report = new Report(new TreeMap<>(), new TreeMap<>(), new ArrayList<>());
         Launcher launcher = LauncherFactory.create();
-        launcher.execute(LauncherDiscoveryRequestBuilder.request().selectors(selector).build(),
-                new TestExecutionListener() {
+        launcher.execute(
+                LauncherDiscoveryRequestBuilder.request().selectors(selector).build(), new TestExecutionListener() {
                     @Override
                     public void executionSkipped(TestIdentifier id, String reason) {
                         report.skipped().add(id.getDisplayName() + ": " + reason);
@@ -243,7 +266,9 @@ class ConformanceKitSelfTest {
                         if (!id.isTest()) {
                             return;
                         }
-                        id.getSource().filter(MethodSource.class::isInstance).map(MethodSource.class::cast)
+                        id.getSource()
+                                .filter(MethodSource.class::isInstance)
+                                .map(MethodSource.class::cast)
                                 .ifPresent(m -> {
                                     report.results().put(m.getMethodName(), result);
                                     report.displayNames().put(m.getMethodName(), id.getDisplayName());
@@ -259,17 +284,25 @@ class ConformanceKitSelfTest {
 
     /** The rule a check of the kit proves. */
     private static KitRule ruleOf(String check) {
-        return Arrays.stream(IommuBackendConformanceKit.class.getMethods()).filter(m -> m.getName().equals(check))
-                .map(m -> m.getAnnotation(Checks.class)).filter(Objects::nonNull).findFirst().orElseThrow().value();
+        return Arrays.stream(IommuBackendConformanceKit.class.getMethods())
+                .filter(m -> m.getName().equals(check))
+                .map(m -> m.getAnnotation(Checks.class))
+                .filter(Objects::nonNull)
+                .findFirst()
+                .orElseThrow()
+                .value();
     }
 
     private static void onlyFails(Class<?> kit, String check, String ruleText) {
         Map<String, TestExecutionResult> results = run(kit, selectMethod(kit, check));
         assertThat(results).containsKey(check);
         TestExecutionResult r = results.get(check);
-        assertThat(r.getStatus()).as(check + " against " + kit.getSimpleName())
+        assertThat(r.getStatus())
+                .as(check + " against " + kit.getSimpleName())
                 .isEqualTo(TestExecutionResult.Status.FAILED);
-        assertThat(message(r)).as("failure message of " + check).contains(ruleText)
+        assertThat(message(r))
+                .as("failure message of " + check)
+                .contains(ruleText)
                 .startsWith("[" + kit.getSimpleName() + " on test test-4k IOMMU 'test-unit'")
                 .contains("] " + ruleOf(check).id() + " ");
     }
@@ -279,9 +312,11 @@ class ConformanceKitSelfTest {
         Report report = launch(selectClass(Correct16k.class));
         assertThat(report.results()).hasSizeGreaterThan(40);
         assertThat(report.skipped()).isEmpty();
-        report.results().forEach((check, r) -> assertThat(r.getStatus())
-                .as(check + ": " + r.getThrowable().map(Throwable::toString).orElse(""))
-                .isEqualTo(TestExecutionResult.Status.SUCCESSFUL));
+        report.results()
+                .forEach((check, r) -> assertThat(r.getStatus())
+                        .as(check + ": "
+                                + r.getThrowable().map(Throwable::toString).orElse(""))
+                        .isEqualTo(TestExecutionResult.Status.SUCCESSFUL));
     }
 
     @Test
@@ -289,23 +324,30 @@ class ConformanceKitSelfTest {
         Report report = launch(selectClass(Correct.class));
         assertThat(report.results()).hasSizeGreaterThan(40);
         assertThat(report.skipped()).isEmpty();
-        report.results().forEach((check, r) -> assertThat(r.getStatus())
-                .as(check + ": " + r.getThrowable().map(Throwable::toString).orElse(""))
-                .isEqualTo(TestExecutionResult.Status.SUCCESSFUL));
+        report.results()
+                .forEach((check, r) -> assertThat(r.getStatus())
+                        .as(check + ": "
+                                + r.getThrowable().map(Throwable::toString).orElse(""))
+                        .isEqualTo(TestExecutionResult.Status.SUCCESSFUL));
     }
 
     @Test
     void everyCheckIsDisplayedAsItsRuleIdAndStatement() {
         Report report = launch(selectClass(Correct.class));
         assertThat(report.displayNames()).isNotEmpty();
-        report.displayNames().forEach((check, name) -> assertThat(name).as(check)
-                .isEqualTo(ruleOf(check).displayName()));
+        report.displayNames()
+                .forEach((check, name) ->
+                        assertThat(name).as(check).isEqualTo(ruleOf(check).displayName()));
     }
 
     @Test
     void everyRuleIsCheckedByExactlyOneMethodOfTheKit() {
         List<KitRule> checked = Arrays.stream(IommuBackendConformanceKit.class.getMethods())
-                .map(m -> m.getAnnotation(Checks.class)).filter(Objects::nonNull).map(Checks::value).sorted().toList();
+                .map(m -> m.getAnnotation(Checks.class))
+                .filter(Objects::nonNull)
+                .map(Checks::value)
+                .sorted()
+                .toList();
         assertThat(checked).containsExactly(KitRule.values());
     }
 
@@ -314,8 +356,10 @@ class ConformanceKitSelfTest {
         assertThat(KitRule.MAP_3.id()).isEqualTo("MAP-3");
         assertThat(KitRule.byId("IOTLB-2")).isEqualTo(KitRule.IOTLB_2);
         assertThat(KitRule.UNMAP_1.displayName()).isEqualTo("UNMAP-1 " + KitRule.UNMAP_1.statement());
-        assertThatThrownBy(() -> KitRule.byId("MAP-99")).isInstanceOf(InvalidArgumentException.class)
-                .hasMessageContaining("'MAP-99'").hasMessageContaining("DECL-1");
+        assertThatThrownBy(() -> KitRule.byId("MAP-99"))
+                .isInstanceOf(InvalidArgumentException.class)
+                .hasMessageContaining("'MAP-99'")
+                .hasMessageContaining("DECL-1");
     }
 
     /**
@@ -329,15 +373,25 @@ class ConformanceKitSelfTest {
         Report report = launch(selectClass(UnderDeclared.class));
         Map<String, TestExecutionResult> results = report.results();
         assertThat(report.skipped()).isEmpty();
-        assertThat(results.values()).extracting(TestExecutionResult::getStatus)
+        assertThat(results.values())
+                .extracting(TestExecutionResult::getStatus)
                 .doesNotContain(TestExecutionResult.Status.ABORTED);
-        assertThat(results).doesNotContainKeys("domainsIsolateStreams", "streamsSharingDomainSeeSameMemory",
-                "mapUsesBlockLeaves", "straddlingRangeGetsBlockInside", "unmapRefusesToCutBlock",
-                "identityDomainPassesThrough", "writeOnlyRefusedWithoutIt", "accessOutsideSubPageWindowFaults");
-        for (String check : new String[] {"identityDomainRefusedWithoutBypass", "readOfWriteOnlyFaults",
-                "noSubPageWindowWithoutIt"}) {
+        assertThat(results)
+                .doesNotContainKeys(
+                        "domainsIsolateStreams",
+                        "streamsSharingDomainSeeSameMemory",
+                        "mapUsesBlockLeaves",
+                        "straddlingRangeGetsBlockInside",
+                        "unmapRefusesToCutBlock",
+                        "identityDomainPassesThrough",
+                        "writeOnlyRefusedWithoutIt",
+                        "accessOutsideSubPageWindowFaults");
+        for (String check :
+                new String[] {"identityDomainRefusedWithoutBypass", "readOfWriteOnlyFaults", "noSubPageWindowWithoutIt"
+                }) {
             assertThat(results).containsKey(check);
-            assertThat(results.get(check).getStatus()).as(check + ": " + message(results.get(check)))
+            assertThat(results.get(check).getStatus())
+                    .as(check + ": " + message(results.get(check)))
                     .isEqualTo(TestExecutionResult.Status.SUCCESSFUL);
         }
     }
@@ -350,20 +404,25 @@ class ConformanceKitSelfTest {
         while (row.find()) {
             listed.add(row.group(1));
         }
-        assertThat(listed).as("rule IDs in the README's rule table, in order")
-                .containsExactlyElementsOf(Arrays.stream(KitRule.values()).map(KitRule::id).toList());
+        assertThat(listed)
+                .as("rule IDs in the README's rule table, in order")
+                .containsExactlyElementsOf(
+                        Arrays.stream(KitRule.values()).map(KitRule::id).toList());
     }
 
     @Test
     void aBackendThatMapsBlocksItDoesNotDeclareIsCaught() {
-        onlyFails(UnderDeclared.class,
+        onlyFails(
+                UnderDeclared.class,
                 "mapUsesGranulePagesWithoutBlocks",
                 "rule 'without block mappings, map uses granule pages even where a block would fit' broken: after"
                         + " map(");
-        onlyFails(UnderDeclared.class,
+        onlyFails(
+                UnderDeclared.class,
                 "straddlingRangeGetsGranulePagesWithoutBlocks",
                 "rule 'without block mappings, map uses granule pages throughout a range straddling a would-be block'");
-        onlyFails(UnderDeclared.class,
+        onlyFails(
+                UnderDeclared.class,
                 "unmapCutsPageRunWithoutBlocks",
                 "rule 'without block mappings, unmap of one granule from the middle of a block-sized range succeeds"
                         + " and leaves the rest mapped' broken: unmap(");
@@ -371,13 +430,13 @@ class ConformanceKitSelfTest {
 
     @Test
     void aBackendWhoseTablesLiveOtherwiseThanDeclaredIsCaught() {
-        onlyFails(WrongLifetime.class, "tablesLiveAsDeclared",
-                "rule 'the declared table lifetime is the format's'");
+        onlyFails(WrongLifetime.class, "tablesLiveAsDeclared", "rule 'the declared table lifetime is the format's'");
     }
 
     @Test
     void aBackendWithSubPageWindowsItDoesNotDeclareIsCaught() {
-        onlyFails(UndeclaredSubPageWindows.class,
+        onlyFails(
+                UndeclaredSubPageWindows.class,
                 "noSubPageWindowWithoutIt",
                 "rule 'without sub-page protection no leaf has a sub-page window and devices reach the whole page'"
                         + " broken: the hardware walk at IOVA 0x1000 finds");
@@ -385,7 +444,9 @@ class ConformanceKitSelfTest {
 
     @Test
     void aBackendThatGrantsWriteOnlyItDoesNotDeclareIsCaught() {
-        onlyFails(WriteOnlyUndeclared.class, "writeOnlyRefusedWithoutIt",
+        onlyFails(
+                WriteOnlyUndeclared.class,
+                "writeOnlyRefusedWithoutIt",
                 "rule 'a format without write-only mappings refuses Prot.WRITE instead of granting reads' broken:"
                         + " map(0x1000, .., Prot.WRITE) should throw InvalidArgumentException but the backend"
                         + " completed normally");
@@ -393,42 +454,53 @@ class ConformanceKitSelfTest {
 
     @Test
     void aBackendThatFlushesOnUnmapBreaksStaleUntilFlush() {
-        onlyFails(FlushOnUnmap.class, "unmapStaysStaleUntilFlush",
+        onlyFails(
+                FlushOnUnmap.class,
+                "unmapStaysStaleUntilFlush",
                 "rule 'a cached translation stays usable until flushIotlb (stale until flush)' broken: after unmap"
                         + " without flush the device access faulted");
     }
 
     @Test
     void aBackendThatFlushesOnUnmapBreaksTheGatherForm() {
-        onlyFails(FlushOnUnmap.class, "unmapFastIsStaleUntilTheGatherIsSynced",
+        onlyFails(
+                FlushOnUnmap.class,
+                "unmapFastIsStaleUntilTheGatherIsSynced",
                 "rule 'unmapFast is stale until the gather is synced' broken: a device read at IOVA");
     }
 
     @Test
     void aBackendWhoseIovaToPhysDisagreesWithTheWalkIsCaught() {
-        onlyFails(IovaToPhysOff.class, "iovaToPhysAgreesWithWalk",
-                "rule 'iovaToPhys agrees with the hardware walk'");
+        onlyFails(IovaToPhysOff.class, "iovaToPhysAgreesWithWalk", "rule 'iovaToPhys agrees with the hardware walk'");
     }
 
     @Test
     void aBackendThatIgnoresReadOnlyIsCaught() {
-        onlyFails(IgnoresReadOnly.class, "writeToReadOnlyFaults",
+        onlyFails(
+                IgnoresReadOnly.class,
+                "writeToReadOnlyFaults",
                 "rule 'a device write to a read-only mapping faults with PERMISSION and writes nothing' broken: a device"
                         + " write to read-only IOVA 0x1000 should throw DeviceFaultException but the backend completed"
                         + " normally");
-        onlyFails(IgnoresReadOnly.class, "walkReportsGrantedRights",
+        onlyFails(
+                IgnoresReadOnly.class,
+                "walkReportsGrantedRights",
                 "rule 'a READ leaf allows reads and forbids writes'");
     }
 
     @Test
     void aBackendThatLeaksTablesOnCloseIsCaught() {
-        onlyFails(LeaksTables.class, "closeReturnsEveryTablePage",
+        onlyFails(
+                LeaksTables.class,
+                "closeReturnsEveryTablePage",
                 "rule 'closing a domain returns every table page to the page allocator'");
     }
 
     @Test
     void aDomainThatNeverHonoursAnInjectedMapFailureIsCaught() {
-        onlyFails(IgnoresInjectedMapFailure.class, "failedMapChangesNothing",
+        onlyFails(
+                IgnoresInjectedMapFailure.class,
+                "failedMapChangesNothing",
                 "the domain never honours an injected map failure");
     }
 
@@ -438,10 +510,13 @@ class ConformanceKitSelfTest {
         results.forEach((check, r) -> {
             if (check.equals("everyPageSizeMapsAsOneLeaf")) {
                 assertThat(r.getStatus()).isEqualTo(TestExecutionResult.Status.FAILED);
-                assertThat(message(r)).contains("every declared page size is mapped as one leaf of that size")
+                assertThat(message(r))
+                        .contains("every declared page size is mapped as one leaf of that size")
                         .contains("32 MiB");
             } else {
-                assertThat(r.getStatus()).as(check + ": " + message(r)).isEqualTo(TestExecutionResult.Status.SUCCESSFUL);
+                assertThat(r.getStatus())
+                        .as(check + ": " + message(r))
+                        .isEqualTo(TestExecutionResult.Status.SUCCESSFUL);
             }
         });
     }
@@ -462,39 +537,50 @@ class ConformanceKitSelfTest {
 
     @Test
     void aBackendThatMapsOutsideItsApertureIsCaught() {
-        onlyFails(NoApertureCheck.class, "mapRefusesOutsideAperture",
+        onlyFails(
+                NoApertureCheck.class,
+                "mapRefusesOutsideAperture",
                 "rule 'map refuses ranges outside the aperture' broken: map(");
     }
 
     @Test
     void aBackendThatOverwritesExistingMappingsIsCaught() {
-        onlyFails(OverwritesOnConflict.class, "mapRefusesOverlap",
+        onlyFails(
+                OverwritesOnConflict.class,
+                "mapRefusesOverlap",
                 "should throw MappingConflictException but the backend completed normally");
     }
 
     @Test
     void aBackendWhoseStreamsShareOneTableIsCaught() {
-        onlyFails(StreamsShareOneTable.class, "domainsIsolateStreams",
+        onlyFails(
+                StreamsShareOneTable.class,
+                "domainsIsolateStreams",
                 "rule 'each stream walks its own domain's tables'");
     }
 
     @Test
     void aBackendWhoseFailedMapLeavesPartOfTheRangeMappedIsCaught() {
-        onlyFails(MapNotAtomic.class, "failedMapChangesNothing",
+        onlyFails(
+                MapNotAtomic.class,
+                "failedMapChangesNothing",
                 "rule 'a map that fails partway (table page or map failure) changes nothing' broken: map(");
     }
 
     @Test
     void aBackendThatMiscountsUnmappedBytesIsCaughtByTheRandomRun() {
-        onlyFails(UnmapMiscounts.class, "randomMapsAgreeWithModel",
+        onlyFails(
+                UnmapMiscounts.class,
+                "randomMapsAgreeWithModel",
                 "rule 'map and unmap behave as a reference model of their rules (seed ");
-        onlyFails(UnmapMiscounts.class, "unmapReturnsBytesUnmapped",
-                "rule 'unmap returns the bytes unmapped'");
+        onlyFails(UnmapMiscounts.class, "unmapReturnsBytesUnmapped", "rule 'unmap returns the bytes unmapped'");
     }
 
     @Test
     void aBackendThatDeclaresBypassItLacksIsCaught() {
-        onlyFails(OverDeclared.class, "identityDomainPassesThrough",
+        onlyFails(
+                OverDeclared.class,
+                "identityDomainPassesThrough",
                 "rule 'a unit declaring bypass creates identity domains' broken: createDomain(IDENTITY) threw");
     }
 }

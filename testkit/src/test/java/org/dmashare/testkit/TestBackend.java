@@ -11,6 +11,7 @@ import org.dmashare.iommu.Prot;
 import org.dmashare.iommu.support.AbstractIommu;
 import org.dmashare.iommu.support.BaseDomain;
 import org.dmashare.iommu.support.PagingDomain;
+import org.dmashare.memory.FailureInjector;
 import org.dmashare.memory.PhysicalMemory;
 import org.dmashare.pgtable.PageTableWalker;
 import org.dmashare.pgtable.PteFormat;
@@ -22,8 +23,7 @@ import org.dmashare.pgtable.PteKind;
  * about.
  */
 final class TestBackend {
-    private TestBackend() {
-    }
+    private TestBackend() {}
 
     /** Deliberate contract violations. */
     enum Bug {
@@ -159,10 +159,10 @@ final class TestBackend {
     }
 
     static Iommu create(PhysicalMemory memory, int streams, int granuleShift, Set<Bug> bugs) {
-        Format f = new Format(granuleShift, bugs.contains(Bug.HALF_PAGE_WINDOWS),
-                bugs.contains(Bug.LARGE_BLOCK_STRAY_ADDRESS_BIT));
-        IommuBackend.Variant v = new IommuBackend.Variant("test-" + (1 << (granuleShift - 10)) + "k", 1L << granuleShift,
-                f.pageSizes(), "test");
+        Format f = new Format(
+                granuleShift, bugs.contains(Bug.HALF_PAGE_WINDOWS), bugs.contains(Bug.LARGE_BLOCK_STRAY_ADDRESS_BIT));
+        IommuBackend.Variant v = new IommuBackend.Variant(
+                "test-" + (1 << (granuleShift - 10)) + "k", 1L << granuleShift, f.pageSizes(), "test");
         return new Unit(v, memory, streams, f, bugs.isEmpty() ? EnumSet.noneOf(Bug.class) : EnumSet.copyOf(bugs));
     }
 
@@ -174,7 +174,12 @@ final class TestBackend {
         Unit(IommuBackend.Variant v, PhysicalMemory memory, int streams, Format format, Set<Bug> bugs) {
             // With NO_APERTURE_CHECK the aperture is half the format's range; the unit reports the
             // aperture's width, so that only the missing check is wrong.
-            super("test", v, "test-unit", memory, streams,
+            super(
+                    "test",
+                    v,
+                    "test-unit",
+                    memory,
+                    streams,
                     bugs.contains(Bug.NO_APERTURE_CHECK) ? format.inputBits() - 1 : format.inputBits(),
                     format.outputBits());
             this.format = format;
@@ -190,7 +195,8 @@ final class TestBackend {
         @Override
         protected synchronized void programStream(int streamId, BaseDomain domain) {
             root[streamId] = domain != null && domain.type() == DomainType.PAGING
-                    ? ((PagingDomain) domain).table().rootPa() : 0;
+                    ? ((PagingDomain) domain).table().rootPa()
+                    : 0;
         }
 
         @Override
@@ -209,8 +215,13 @@ final class TestBackend {
             private final Unit unit;
 
             Domain(Unit unit) {
-                super(unit, unit.format, 0, unit.bugs.contains(Bug.NO_APERTURE_CHECK)
-                        ? 1L << (unit.format.inputBits() - 1) : 1L << unit.format.inputBits());
+                super(
+                        unit,
+                        unit.format,
+                        0,
+                        unit.bugs.contains(Bug.NO_APERTURE_CHECK)
+                                ? 1L << (unit.format.inputBits() - 1)
+                                : 1L << unit.format.inputBits());
                 this.unit = unit;
             }
 
@@ -228,14 +239,14 @@ final class TestBackend {
                     return;
                 }
                 if (unit.bugs.contains(Bug.IGNORES_INJECTED_MAP_FAILURE)
-                        && unit.memory().failures().pending(org.dmashare.memory.FailureInjector.Point.MAP)) {
+                        && unit.memory().failures().pending(FailureInjector.Point.MAP)) {
                     try {
-                        unit.memory().failures().check(org.dmashare.memory.FailureInjector.Point.MAP);
+                        unit.memory().failures().check(FailureInjector.Point.MAP);
                     } catch (MappingConflictException swallowed) {
                         // the bug, as a domain that never checks the injector shows it: the map goes
                         // ahead and the injected failure is still pending afterwards
                         table().map(iova, pa, size, p);
-                        unit.memory().failures().failNth(org.dmashare.memory.FailureInjector.Point.MAP, 1);
+                        unit.memory().failures().failNth(FailureInjector.Point.MAP, 1);
                         return;
                     }
                 }

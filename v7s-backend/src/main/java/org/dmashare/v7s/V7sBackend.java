@@ -25,14 +25,17 @@ public final class V7sBackend implements IommuBackend {
     public static final String NAME = "arm-v7s";
     /** Streams when the configuration says 0. */
     public static final int DEFAULT_STREAMS = 16;
+
     private static final int MAX_STREAMS = 256;
     private static final Set<String> OPTIONS = Set.of("ns", "bypass");
-    private static final List<Variant> VARIANTS = List.of(new Variant("v7s", V7sFormat.SMALL, V7sFormat.PAGE_SIZES,
+    private static final List<Variant> VARIANTS = List.of(new Variant(
+            "v7s",
+            V7sFormat.SMALL,
+            V7sFormat.PAGE_SIZES,
             "ARM v7 short descriptors: 32-bit IOVA and PA, 4K|64K|1M|16M, 1 KiB level-2 tables"));
 
     /** Creates the backend; {@link java.util.ServiceLoader} calls this. */
-    public V7sBackend() {
-    }
+    public V7sBackend() {}
 
     @Override
     public String name() {

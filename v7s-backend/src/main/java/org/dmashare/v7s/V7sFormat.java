@@ -64,6 +64,7 @@ public final class V7sFormat implements PteFormat {
     static final long C = 1L << 3;
     /** Attribute byte bits, before the per-level shift: AP0, AP1, TEX[2:0], AP2, S, nG. */
     static final long ATTR_AP0 = 1L;
+
     static final long ATTR_AP1 = 1L << 1;
     static final long ATTR_TEX1 = 1L << 2;
     static final long ATTR_AP2 = 1L << 5;
@@ -169,8 +170,12 @@ public final class V7sFormat implements PteFormat {
         long attr = ATTR_NG | ATTR_S | ATTR_TEX1 | ATTR_AP0 | ATTR_AP1 | (prot.write() ? 0 : ATTR_AP2);
         long cache = prot.cache() ? B | C : 0;
         if (level == 0) {
-            long pte = (attr << L1_ATTR_SHIFT) | L1_TYPE_SECTION | cache | (prot.noExec() ? L1_XN : 0)
-                    | (ns ? L1_NS : 0) | (size == SUPERSECTION ? L1_SUPERSECTION : 0);
+            long pte = (attr << L1_ATTR_SHIFT)
+                    | L1_TYPE_SECTION
+                    | cache
+                    | (prot.noExec() ? L1_XN : 0)
+                    | (ns ? L1_NS : 0)
+                    | (size == SUPERSECTION ? L1_SUPERSECTION : 0);
             return pte | (pa & L1_SECTION_MASK);
         }
         long small = (attr << L2_ATTR_SHIFT) | L2_TYPE_SMALL | cache | (prot.noExec() ? L2_SMALL_XN : 0);
@@ -179,7 +184,9 @@ public final class V7sFormat implements PteFormat {
         }
         // arm_v7s_pte_to_cont: XN from bit 0 to bit 15, TEX from [8:6] to [14:12], type 01.
         long tex = (small >>> 6) & 0b111;
-        long large = (small & ~(0b111L << 6) & ~TYPE_MASK) | (tex << 12) | L2_TYPE_LARGE
+        long large = (small & ~(0b111L << 6) & ~TYPE_MASK)
+                | (tex << 12)
+                | L2_TYPE_LARGE
                 | ((small & L2_SMALL_XN) != 0 ? L2_LARGE_XN : 0);
         return large | (pa & L2_LARGE_MASK);
     }

@@ -23,6 +23,7 @@ public final class V7sIommu extends AbstractIommu {
     public static final long TTBR_COHERENT_ATTRS = 0x6A;
     /** The TTBR bits holding the root table's address (16 KiB aligned). */
     public static final long TTBR_ADDRESS_MASK = 0xFFFF_C000L;
+
     private static final int MODE_BLOCKED = 0;
     private static final int MODE_TRANSLATE = 1;
     private static final int MODE_BYPASS = 2;
@@ -32,7 +33,12 @@ public final class V7sIommu extends AbstractIommu {
     private final int[] mode;
     private final long[] ttbr;
 
-    V7sIommu(IommuBackend.Variant variant, String name, PhysicalMemory memory, int streams, V7sFormat format,
+    V7sIommu(
+            IommuBackend.Variant variant,
+            String name,
+            PhysicalMemory memory,
+            int streams,
+            V7sFormat format,
             boolean bypass) {
         super(V7sBackend.NAME, variant, name, memory, streams, format.inputBits(), format.outputBits());
         this.format = format;
@@ -98,7 +104,8 @@ public final class V7sIommu extends AbstractIommu {
             return new PageTableWalker.Result(null, IommuFault.Reason.BLOCKED, -1);
         }
         if (m == MODE_BYPASS) {
-            return new PageTableWalker.Result(new Translation(iova, iova, variant().granule(), Prot.READ_WRITE), null, -1);
+            return new PageTableWalker.Result(
+                    new Translation(iova, iova, variant().granule(), Prot.READ_WRITE), null, -1);
         }
         return PageTableWalker.walk(memory(), format, base & TTBR_ADDRESS_MASK, iova);
     }

@@ -16,7 +16,8 @@ class V7sConformanceTest extends IommuBackendConformanceKit {
 
     @Override
     protected Iommu createIommu(PhysicalMemory memory, int streams) {
-        return new V7sBackend().create(IommuConfig.builder("v7s").streams(streams).build(), memory);
+        return new V7sBackend()
+                .create(IommuConfig.builder("v7s").streams(streams).build(), memory);
     }
 
     @Override

@@ -3,9 +3,9 @@ package org.dmashare.v7s;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import org.dmashare.iommu.DeviceFaultException;
 import org.dmashare.InvalidArgumentException;
 import org.dmashare.MappingConflictException;
+import org.dmashare.iommu.DeviceFaultException;
 import org.dmashare.iommu.DmaDevice;
 import org.dmashare.iommu.Iommu;
 import org.dmashare.iommu.IommuBackends;
@@ -14,6 +14,7 @@ import org.dmashare.iommu.IommuDomain;
 import org.dmashare.iommu.IommuFault;
 import org.dmashare.iommu.Prot;
 import org.dmashare.iommu.support.PagingDomain;
+import org.dmashare.memory.PageUse;
 import org.dmashare.memory.PhysicalMemory;
 import org.junit.jupiter.api.Test;
 
@@ -22,12 +23,14 @@ class V7sIommuTest {
     private static final long BASE = 0x4000_0000L;
 
     private final PhysicalMemory memory = PhysicalMemory.create(BASE, 1L << 28, 4096);
-    private final Iommu unit = new V7sBackend().create(IommuConfig.builder("v7s").name("v7s0").build(), memory);
+    private final Iommu unit =
+            new V7sBackend().create(IommuConfig.builder("v7s").name("v7s0").build(), memory);
 
     @Test
     void backendIsFoundByServiceLoaderUnderItsName() {
         assertThat(IommuBackends.available()).anyMatch(b -> b.name().equals("arm-v7s"));
-        assertThat(new V7sBackend().variants()).singleElement()
+        assertThat(new V7sBackend().variants())
+                .singleElement()
                 .satisfies(v -> assertThat(v.pageSizes()).isEqualTo(0x0111_1000L));
     }
 
@@ -45,7 +48,7 @@ class V7sIommuTest {
         IommuDomain d = unit.createDomain();
         DmaDevice dev = unit.device(0);
         dev.attach(d);
-        long buf = memory.allocator().allocate(1L << 24, org.dmashare.memory.PageUse.BUFFER);
+        long buf = memory.allocator().allocate(1L << 24, PageUse.BUFFER);
         memory.write(buf + 0x12_3456, new byte[] {42});
         d.map(0x0100_0000L, buf, 1L << 24, Prot.READ_WRITE); // one supersection
         d.map(0x0000_1000L, buf + 0x12_3000, 0x1000, Prot.READ); // a small page
@@ -55,7 +58,9 @@ class V7sIommuTest {
         assertThat(dev.read(0x0000_1456L, 1)).containsExactly(42);
         assertThat(dev.read(0x0001_3456L, 1)).containsExactly(42);
         assertThat(dev.read(0x0032_3456L, 1)).containsExactly(42);
-        assertThat(unit.walk(0, 0x0001_3456L)).get().satisfies(t -> assertThat(t.pageSize()).isEqualTo(0x1_0000));
+        assertThat(unit.walk(0, 0x0001_3456L))
+                .get()
+                .satisfies(t -> assertThat(t.pageSize()).isEqualTo(0x1_0000));
     }
 
     @Test
@@ -79,7 +84,9 @@ class V7sIommuTest {
         d.map(0x0001_0000L, BASE, 0x1_0000, Prot.READ_WRITE);
         dev.read(0x0001_0000L, 4);
         d.unmap(0x0001_0000L, 0x1_0000);
-        assertThat(dev.read(0x0001_0000L, 4)).as("stale IOTLB entry still translates").hasSize(4);
+        assertThat(dev.read(0x0001_0000L, 4))
+                .as("stale IOTLB entry still translates")
+                .hasSize(4);
         d.flushIotlb();
         assertThatThrownBy(() -> dev.read(0x0001_0000L, 4)).isInstanceOf(DeviceFaultException.class);
     }
@@ -91,23 +98,32 @@ class V7sIommuTest {
         for (int i = 0; i < 4; i++) {
             d.map(((long) i << 20) + 0x1000, BASE, 0x1000, Prot.READ);
         }
-        assertThat(memory.allocator().usage().tableBytes() - before).as("four 1 KiB tables in one 4 KiB page")
+        assertThat(memory.allocator().usage().tableBytes() - before)
+                .as("four 1 KiB tables in one 4 KiB page")
                 .isEqualTo(0x1000);
         d.map(4L << 20, BASE, 0x1000, Prot.READ);
-        assertThat(memory.allocator().usage().tableBytes() - before).as("a fifth needs a second page")
+        assertThat(memory.allocator().usage().tableBytes() - before)
+                .as("a fifth needs a second page")
                 .isEqualTo(0x2000);
         for (int i = 0; i <= 4; i++) {
             assertThat(d.unmap(((long) i << 20) + (i < 4 ? 0x1000 : 0), 0x1000)).isEqualTo(0x1000);
         }
-        assertThat(memory.allocator().usage().tableBytes() - before).as("__arm_v7s_unmap keeps emptied L2 tables")
+        assertThat(memory.allocator().usage().tableBytes() - before)
+                .as("__arm_v7s_unmap keeps emptied L2 tables")
                 .isEqualTo(0x2000);
         d.map(0x2000, BASE, 0x1000, Prot.READ);
-        assertThat(memory.allocator().usage().tableBytes() - before).as("a map into a kept table allocates nothing")
+        assertThat(memory.allocator().usage().tableBytes() - before)
+                .as("a map into a kept table allocates nothing")
                 .isEqualTo(0x2000);
-        assertThat(d.unmap(4L << 20, 1L << 20)).as("the fifth table's whole 1 MiB").isZero();
-        assertThat(memory.allocator().usage().tableBytes() - before).as("its table freed, and with it the second page")
+        assertThat(d.unmap(4L << 20, 1L << 20))
+                .as("the fifth table's whole 1 MiB")
+                .isZero();
+        assertThat(memory.allocator().usage().tableBytes() - before)
+                .as("its table freed, and with it the second page")
                 .isEqualTo(0x1000);
-        assertThat(d.unmap(0, 4L << 20)).as("the other four tables' whole megabytes").isEqualTo(0x1000);
+        assertThat(d.unmap(0, 4L << 20))
+                .as("the other four tables' whole megabytes")
+                .isEqualTo(0x1000);
         assertThat(memory.allocator().usage().tableBytes()).isEqualTo(before);
         d.close();
         assertThat(memory.allocator().usage().tableBytes()).isZero();
@@ -118,9 +134,11 @@ class V7sIommuTest {
         IommuDomain d = unit.createDomain();
         d.map(0x0001_0000L, BASE, 0x1_0000, Prot.READ);
         d.map(0x0100_0000L, BASE, 1L << 24, Prot.READ);
-        assertThatThrownBy(() -> d.unmap(0x0001_0000L, 0x1000)).isInstanceOf(MappingConflictException.class)
+        assertThatThrownBy(() -> d.unmap(0x0001_0000L, 0x1000))
+                .isInstanceOf(MappingConflictException.class)
                 .hasMessageContaining("64 KiB");
-        assertThatThrownBy(() -> d.unmap(0x0100_0000L, 0x10_0000)).isInstanceOf(MappingConflictException.class)
+        assertThatThrownBy(() -> d.unmap(0x0100_0000L, 0x10_0000))
+                .isInstanceOf(MappingConflictException.class)
                 .hasMessageContaining("16 MiB");
         assertThat(d.iovaToPhys(0x0001_f000L)).isEqualTo(BASE + 0xf000);
         assertThat(d.iovaToPhys(0x01ff_f000L)).isEqualTo(BASE + 0xff_f000);
@@ -142,8 +160,11 @@ class V7sIommuTest {
         Iommu u = new V7sBackend().create(IommuConfig.builder("v7s").build(), high);
         IommuDomain d = u.createDomain();
         assertThatThrownBy(() -> d.map(0x1000, 0x1_0000_0000L, 0x1000, Prot.READ))
-                .isInstanceOf(InvalidArgumentException.class).hasMessageContaining("32-bit output");
-        assertThatThrownBy(() -> new V7sBackend().create(IommuConfig.builder("v7s").inputBits(34).build(), memory))
-                .isInstanceOf(InvalidArgumentException.class).hasMessageContaining("input bits 34");
+                .isInstanceOf(InvalidArgumentException.class)
+                .hasMessageContaining("32-bit output");
+        assertThatThrownBy(() -> new V7sBackend()
+                        .create(IommuConfig.builder("v7s").inputBits(34).build(), memory))
+                .isInstanceOf(InvalidArgumentException.class)
+                .hasMessageContaining("input bits 34");
     }
 }

@@ -6,9 +6,9 @@ import org.dmashare.iommu.Prot;
 import org.dmashare.memory.PhysicalMemory;
 import org.dmashare.pgtable.IoPageTable;
 import org.dmashare.pgtable.PageTableWalker;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
-import org.junit.jupiter.api.Test;
 
 /**
  * The worked vectors of reference/pgtable-formats.md section 1.11, written by the engine into
@@ -58,9 +58,13 @@ class V7sReferenceVectorsTest {
         try (IoPageTable t = new IoPageTable(m, new V7sFormat(false))) {
             t.map(iova, pa, size, prot(prot));
             long pointer = l1(m, t, iova);
-            assertThat(pointer & 0x3FF).as("level-1 slot holds a table pointer T | 0x001").isEqualTo(1);
+            assertThat(pointer & 0x3FF)
+                    .as("level-1 slot holds a table pointer T | 0x001")
+                    .isEqualTo(1);
             long table = pointer & ~0x3FFL;
-            assertThat(t.tablePages()).as("the level-2 table is one of the table's own, 1 KiB").contains(table);
+            assertThat(t.tablePages())
+                    .as("the level-2 table is one of the table's own, 1 KiB")
+                    .contains(table);
             assertThat(t.tableBytes(table)).isEqualTo(1024);
             int first = (int) ((iova >>> 12) & 0xFF);
             for (int i = 0; i < 256; i++) {
@@ -80,8 +84,8 @@ class V7sReferenceVectorsTest {
         "10, 0x03000000, 0x03000000, 0x1000000, RW_NX_CACHE, true, 16, 0x030F1C1E",
         "10w, 0x03000000, 0x03000000, 0x1000000, RW, true, 16, 0x030F1C02",
     })
-    void level1VectorsAreBitExact(String id, long iova, long pa, long size, String prot, boolean ns, int copies,
-            long expected) {
+    void level1VectorsAreBitExact(
+            String id, long iova, long pa, long size, String prot, boolean ns, int copies, long expected) {
         PhysicalMemory m = memory();
         try (IoPageTable t = new IoPageTable(m, new V7sFormat(ns))) {
             t.map(iova, pa, size, prot(prot));
@@ -127,9 +131,11 @@ class V7sReferenceVectorsTest {
             var walk = PageTableWalker.walk(m, f, t.rootPa(), 0xFF9ABCDEL);
             assertThat(walk.translation().pageSize()).isEqualTo(V7sFormat.SUPERSECTION);
             assertThat(walk.translation().pa()).isEqualTo(0x5E9ABCDEL);
-            assertThat(PageTableWalker.leaves(m, f, t.rootPa())).as("each replicated leaf listed once")
+            assertThat(PageTableWalker.leaves(m, f, t.rootPa()))
+                    .as("each replicated leaf listed once")
                     .extracting(tr -> tr.iova() + "->" + tr.pa() + "/" + tr.pageSize())
-                    .containsExactly(0x00AB0000L + "->" + 0x3CD50000L + "/" + 0x10000,
+                    .containsExactly(
+                            0x00AB0000L + "->" + 0x3CD50000L + "/" + 0x10000,
                             0xFF000000L + "->" + 0x5E000000L + "/" + 0x1000000);
         }
     }

@@ -41,6 +41,7 @@ public abstract class AbstractIommu implements Iommu {
     private final int outputBits;
     private final StreamDevice[] devices;
     private final Iotlb iotlb;
+
     @GuardedBy("faults")
     private final ArrayDeque<IommuFault> faults = new ArrayDeque<>();
 
@@ -55,8 +56,14 @@ public abstract class AbstractIommu implements Iommu {
      * @param inputBits IOVA width
      * @param outputBits physical address width
      */
-    protected AbstractIommu(String backend, IommuBackend.Variant variant, String name, PhysicalMemory memory,
-            int streams, int inputBits, int outputBits) {
+    protected AbstractIommu(
+            String backend,
+            IommuBackend.Variant variant,
+            String name,
+            PhysicalMemory memory,
+            int streams,
+            int inputBits,
+            int outputBits) {
         this.backend = Objects.requireNonNull(backend, "backend");
         this.variant = Objects.requireNonNull(variant, "variant");
         this.name = Objects.requireNonNull(name, "name");
@@ -155,8 +162,8 @@ public abstract class AbstractIommu implements Iommu {
      */
     protected final void checkStream(int streamId) {
         if (streamId < 0 || streamId >= devices.length) {
-            throw new InvalidArgumentException("stream " + streamId + " does not exist on " + name + "; it has streams 0.."
-                    + (devices.length - 1));
+            throw new InvalidArgumentException("stream " + streamId + " does not exist on " + name
+                    + "; it has streams 0.." + (devices.length - 1));
         }
     }
 
@@ -209,8 +216,7 @@ public abstract class AbstractIommu implements Iommu {
      * @param fault the fault
      * @param level the walk level at which it failed (-1 if none)
      */
-    protected void onFault(IommuFault fault, int level) {
-    }
+    protected void onFault(IommuFault fault, int level) {}
 
     /**
      * Invalidates the IOTLB entries of the given streams, as the hardware's invalidation command

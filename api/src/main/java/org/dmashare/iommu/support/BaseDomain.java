@@ -1,9 +1,12 @@
 package org.dmashare.iommu.support;
 
+import java.util.Arrays;
+import java.util.Locale;
 import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import org.dmashare.Hex;
+import org.dmashare.InvalidArgumentException;
 import org.dmashare.ObjectClosedException;
 import org.dmashare.iommu.DmaDevice;
 import org.dmashare.iommu.DomainType;
@@ -24,6 +27,7 @@ public abstract class BaseDomain implements IommuDomain {
      * allocates. Never modified once published; the invalidate hook only reads it.
      */
     private volatile int[] streamIds = new int[0];
+
     private volatile boolean closed;
 
     /**
@@ -83,8 +87,8 @@ public abstract class BaseDomain implements IommuDomain {
                 sids[n++] = d.streamId();
             }
         }
-        sids = java.util.Arrays.copyOf(sids, n);
-        java.util.Arrays.sort(sids);
+        sids = Arrays.copyOf(sids, n);
+        Arrays.sort(sids);
         streamIds = sids;
     }
 
@@ -106,7 +110,7 @@ public abstract class BaseDomain implements IommuDomain {
     public void syncMap(long iova, long size) {
         long g = granule();
         if (size <= 0 || iova < 0 || iova > Long.MAX_VALUE - size || (iova | size) % g != 0) {
-            throw new org.dmashare.InvalidArgumentException("syncMap of " + Hex.of(iova) + " + " + Hex.of(size) + " on "
+            throw new InvalidArgumentException("syncMap of " + Hex.of(iova) + " + " + Hex.of(size) + " on "
                     + this + " refused: the range must be a positive number of granules (" + Hex.size(g)
                     + ") at a granule-aligned IOVA, as map requires");
         }
@@ -146,12 +150,11 @@ public abstract class BaseDomain implements IommuDomain {
     }
 
     /** Frees what the domain owns (page tables); called once, after every device is detached. */
-    protected void release() {
-    }
+    protected void release() {}
 
     @Override
     public String toString() {
-        return type.toString().toLowerCase(java.util.Locale.ROOT) + " domain " + Hex.of(System.identityHashCode(this))
-                + " of " + iommu.name();
+        return type.toString().toLowerCase(Locale.ROOT) + " domain " + Hex.of(System.identityHashCode(this)) + " of "
+                + iommu.name();
     }
 }

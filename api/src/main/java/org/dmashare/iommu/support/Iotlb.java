@@ -52,8 +52,10 @@ final class Iotlb {
             streams.set(sid, cache);
         }
         long mask = (1L << granuleShift) - 1;
-        cache.put(t.iova() >>> granuleShift, new Translation(t.iova() & ~mask, t.pa() & ~mask, t.pageSize(), t.prot(),
-                t.windowStart(), t.windowEnd()));
+        cache.put(
+                t.iova() >>> granuleShift,
+                new Translation(
+                        t.iova() & ~mask, t.pa() & ~mask, t.pageSize(), t.prot(), t.windowStart(), t.windowEnd()));
     }
 
     synchronized void invalidate(int sid) {

@@ -45,7 +45,9 @@ public class PagingDomain extends BaseDomain {
         long granule = 1L << format.granuleShift();
         int bits = format.inputBits();
         long limit = bits >= 63 ? Long.MAX_VALUE : 1L << bits;
-        if (apertureStart < 0 || apertureEnd <= apertureStart || apertureEnd > limit
+        if (apertureStart < 0
+                || apertureEnd <= apertureStart
+                || apertureEnd > limit
                 || ((apertureStart | apertureEnd) & (granule - 1)) != 0 && apertureEnd != Long.MAX_VALUE) {
             throw new InvalidArgumentException("aperture " + Hex.of(apertureStart) + ".." + Hex.of(apertureEnd)
                     + " refused: it must be non-empty, aligned to the granule " + Hex.size(granule)
@@ -55,7 +57,8 @@ public class PagingDomain extends BaseDomain {
         long first = Math.max(apertureStart, granule);
         // A memory with per-CPU page lists models an SMP kernel: its domains keep per-CPU IOVA caches too.
         this.iovas = iommu.memory().allocator().hasPageCaches()
-                ? IovaAllocator.withRangeCaches(first, apertureEnd, granule, iommu.memory().failures())
+                ? IovaAllocator.withRangeCaches(
+                        first, apertureEnd, granule, iommu.memory().failures())
                 : new IovaAllocator(first, apertureEnd, granule, iommu.memory().failures());
         this.iovaSpace = DomainIovas.view(iovas);
         this.apertureStart = apertureStart;
@@ -74,8 +77,7 @@ public class PagingDomain extends BaseDomain {
      * @param rootPa the new top table's physical address
      * @param topLevel its level
      */
-    protected void topChanged(long rootPa, int topLevel) {
-    }
+    protected void topChanged(long rootPa, int topLevel) {}
 
     /**
      * The page table this domain edits.

@@ -48,8 +48,8 @@ final class StreamDevice implements DmaDevice {
     public void attach(IommuDomain domain) {
         Objects.requireNonNull(domain, "domain");
         if (!(domain instanceof BaseDomain) || domain.iommu() != iommu) {
-            throw new InvalidArgumentException("cannot attach stream " + sid + " of " + iommu.name() + " to "
-                    + domain + ": the domain belongs to another IOMMU");
+            throw new InvalidArgumentException("cannot attach stream " + sid + " of " + iommu.name() + " to " + domain
+                    + ": the domain belongs to another IOMMU");
         }
         iommu.attach(this, (BaseDomain) domain);
     }

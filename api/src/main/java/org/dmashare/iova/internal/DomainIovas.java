@@ -14,8 +14,7 @@ import org.dmashare.iova.IovaSpace;
  * other code can free a range a buffer still holds.
  */
 public final class DomainIovas {
-    private DomainIovas() {
-    }
+    private DomainIovas() {}
 
     /**
      * The read-only view of {@code allocator} that a domain publishes.
@@ -43,9 +42,10 @@ public final class DomainIovas {
         if (space instanceof View v) {
             return v.allocator;
         }
-        throw new InvalidArgumentException("IOVA space " + space + " (" + space.getClass().getName() + ") has no"
-                + " allocator the core can use: a domain must inherit iovaSpace() from"
-                + " org.dmashare.iommu.support.PagingDomain or delegate it to a domain that does");
+        throw new InvalidArgumentException(
+                "IOVA space " + space + " (" + space.getClass().getName() + ") has no"
+                        + " allocator the core can use: a domain must inherit iovaSpace() from"
+                        + " org.dmashare.iommu.support.PagingDomain or delegate it to a domain that does");
     }
 
     /** Reads through to the allocator; no method changes it. */
@@ -98,8 +98,7 @@ public final class DomainIovas {
 
         @Override
         public String toString() {
-            return "IOVA space " + Hex.range(start(), end() - start()) + ", " + liveRanges()
-                    + " live ranges";
+            return "IOVA space " + Hex.range(start(), end() - start()) + ", " + liveRanges() + " live ranges";
         }
     }
 }

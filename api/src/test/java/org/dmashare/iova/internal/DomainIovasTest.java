@@ -82,7 +82,8 @@ class DomainIovasTest {
                 return foreign.snapshot();
             }
         };
-        assertThatThrownBy(() -> DomainIovas.allocator(wrapper)).isInstanceOf(InvalidArgumentException.class)
+        assertThatThrownBy(() -> DomainIovas.allocator(wrapper))
+                .isInstanceOf(InvalidArgumentException.class)
                 .hasMessageContaining("has no allocator the core can use")
                 .hasMessageContaining("PagingDomain");
         assertThatThrownBy(() -> DomainIovas.allocator(null)).isInstanceOf(NullPointerException.class);

@@ -1,5 +1,6 @@
 package org.dmashare.examples.cli;
 
+import java.net.URISyntaxException;
 import java.net.URLClassLoader;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -17,7 +18,10 @@ import picocli.CommandLine.Option;
  * {@code dmashare backends}: the discovered backends with their variants, granules and page sizes,
  * and for a backend from {@code --plugin-path} the plug-in it came from.
  */
-@Command(name = "backends", mixinStandardHelpOptions = true, versionProvider = DmashareCommand.Version.class,
+@Command(
+        name = "backends",
+        mixinStandardHelpOptions = true,
+        versionProvider = DmashareCommand.Version.class,
         description = "List the IOMMU backends found with ServiceLoader: the built-in ones and those of --plugin-path.")
 final class BackendsCommand implements Callable<Integer> {
 
@@ -43,9 +47,18 @@ final class BackendsCommand implements Callable<Integer> {
                     row.put("plugin", plugin);
                     out.add(row);
                 } else {
-                    System.out.printf("%-12s %-10s granule %-8s pages %-16s %s%s%n", b.name(), v.name(), human(v.granule()),
-                            String.join("|", pageSizes(v.pageSizes()).stream().map(BackendsCommand::human).toList()),
-                            v.description(), plugin == null ? "" : " [plug-in " + plugin + "]");
+                    System.out.printf(
+                            "%-12s %-10s granule %-8s pages %-16s %s%s%n",
+                            b.name(),
+                            v.name(),
+                            human(v.granule()),
+                            String.join(
+                                    "|",
+                                    pageSizes(v.pageSizes()).stream()
+                                            .map(BackendsCommand::human)
+                                            .toList()),
+                            v.description(),
+                            plugin == null ? "" : " [plug-in " + plugin + "]");
                 }
             }
         }
@@ -64,7 +77,7 @@ final class BackendsCommand implements Callable<Integer> {
         var source = b.getClass().getProtectionDomain().getCodeSource();
         try {
             return source == null ? "?" : Path.of(source.getLocation().toURI()).toString();
-        } catch (java.net.URISyntaxException | IllegalArgumentException e) {
+        } catch (URISyntaxException | IllegalArgumentException e) {
             return source.getLocation().toString();
         }
     }
@@ -82,7 +95,10 @@ final class BackendsCommand implements Callable<Integer> {
     static String human(long bytes) {
         String s = Hex.size(bytes);
         int paren = s.indexOf(" (");
-        return (paren < 0 ? s : s.substring(0, paren)).replace(" KiB", "K").replace(" MiB", "M").replace(" GiB", "G")
+        return (paren < 0 ? s : s.substring(0, paren))
+                .replace(" KiB", "K")
+                .replace(" MiB", "M")
+                .replace(" GiB", "G")
                 .replace(" TiB", "T");
     }
 }

@@ -17,7 +17,10 @@ import picocli.CommandLine.Spec;
  * {@code dmashare demo}: the DCP/PIODMA driver callbacks, legacy and migrated, on an M1-like
  * platform, one row per buffer and path.
  */
-@Command(name = "demo", mixinStandardHelpOptions = true, versionProvider = DmashareCommand.Version.class,
+@Command(
+        name = "demo",
+        mixinStandardHelpOptions = true,
+        versionProvider = DmashareCommand.Version.class,
         description = "Run the DCP's allocate_buffer and map_piodma requests (16K, 20K, 100K and 1M, memory fragmented"
                 + " first) through the legacy DMA-API driver pattern and through the migrated one, and report what each"
                 + " device reaches. Errors are listed in full below the table.")
@@ -29,18 +32,26 @@ final class DemoCommand implements Callable<Integer> {
     @Option(names = "--json", description = "Print the rows as JSON.")
     boolean json;
 
-    @Option(names = "--page-size", defaultValue = "4K", converter = Sizes.class, paramLabel = "4K|16K",
+    @Option(
+            names = "--page-size",
+            defaultValue = "4K",
+            converter = Sizes.class,
+            paramLabel = "4K|16K",
             description = "The kernel's PAGE_SIZE (default ${DEFAULT-VALUE}).")
     long pageSize;
 
-    @Option(names = "--profile", paramLabel = "P",
-            description = "Run the legacy path under this DMA-API profile only: ${COMPLETION-CANDIDATES} (default: all).")
+    @Option(
+            names = "--profile",
+            paramLabel = "P",
+            description =
+                    "Run the legacy path under this DMA-API profile only: ${COMPLETION-CANDIDATES} (default: all).")
     Profile profile;
 
     @Override
     public Integer call() {
         if (pageSize != 4096 && pageSize != 16384) {
-            throw new CommandLine.ParameterException(spec.commandLine(), "--page-size must be 4K or 16K, got " + pageSize);
+            throw new CommandLine.ParameterException(
+                    spec.commandLine(), "--page-size must be 4K or 16K, got " + pageSize);
         }
         List<Profile> profiles = profile == null ? List.of(Profile.values()) : List.of(profile);
         List<DcpDemo.Row> rows = DcpDemo.run((int) pageSize, profiles);
@@ -61,7 +72,8 @@ final class DemoCommand implements Callable<Integer> {
             }
             System.out.println(Json.write(out));
         } else {
-            System.out.printf("DCP (dcp-dart sid 0) and PIODMA (disp0-dart sid 4), t8020 DARTs, 16 KiB granule, PAGE_SIZE %s%n%n",
+            System.out.printf(
+                    "DCP (dcp-dart sid 0) and PIODMA (disp0-dart sid 4), t8020 DARTs, 16 KiB granule, PAGE_SIZE %s%n%n",
                     BackendsCommand.human(pageSize));
             System.out.print(DcpDemo.table(rows));
         }

@@ -20,14 +20,16 @@ import picocli.CommandLine.Model.UsageMessageSpec;
  * line on stderr naming the problem). {@code help COMMAND} and {@code --help} on every command
  * print the usage; {@code --version} prints the version.
  */
-@Command(name = "dmashare", mixinStandardHelpOptions = true, versionProvider = DmashareCommand.Version.class,
+@Command(
+        name = "dmashare",
+        mixinStandardHelpOptions = true,
+        versionProvider = DmashareCommand.Version.class,
         description = "Safe cross-device DMA buffer sharing over modelled IOMMUs. Without a command, runs demo.",
         subcommands = {DemoCommand.class, BackendsCommand.class, ShareCommand.class, CommandLine.HelpCommand.class})
 public final class DmashareCommand implements Callable<Integer> {
 
     /** Creates the command; picocli calls this. */
-    public DmashareCommand() {
-    }
+    public DmashareCommand() {}
 
     /**
      * Runs the default subcommand, {@code demo}.
@@ -48,8 +50,10 @@ public final class DmashareCommand implements Callable<Integer> {
     public static CommandLine commandLine() {
         CommandLine cli = new CommandLine(new DmashareCommand());
         CommandLine share = cli.getSubcommands().get("share");
-        share.getHelpSectionMap().put(UsageMessageSpec.SECTION_KEY_FOOTER,
-                help -> ((ShareCommand) share.getCommand()).domainsHelp() + help.footer());
+        share.getHelpSectionMap()
+                .put(
+                        UsageMessageSpec.SECTION_KEY_FOOTER,
+                        help -> ((ShareCommand) share.getCommand()).domainsHelp() + help.footer());
         cli.setParameterExceptionHandler((ex, args) -> {
             PrintWriter err = ex.getCommandLine().getErr();
             err.println("dmashare: " + ex.getMessage());
@@ -59,10 +63,13 @@ public final class DmashareCommand implements Callable<Integer> {
         cli.setExecutionExceptionHandler((ex, commandLine, parseResult) -> {
             PrintWriter err = commandLine.getErr();
             Throwable cause = ex instanceof UncheckedIOException u ? u.getCause() : ex;
-            String line = cause instanceof FileSystemException fs ? "cannot write " + OutputPaths.describe(fs)
-                    : cause instanceof IOException io ? "cannot write: " + io.getMessage()
-                    : (cause instanceof DmaShareException ? cause.getClass().getSimpleName() : "error") + ": "
-                            + cause.getMessage();
+            String line = cause instanceof FileSystemException fs
+                    ? "cannot write " + OutputPaths.describe(fs)
+                    : cause instanceof IOException io
+                            ? "cannot write: " + io.getMessage()
+                            : (cause instanceof DmaShareException
+                                            ? cause.getClass().getSimpleName()
+                                            : "error") + ": " + cause.getMessage();
             err.println("dmashare: " + line);
             err.flush();
             return 1;
@@ -89,8 +96,10 @@ public final class DmashareCommand implements Callable<Integer> {
                     p.load(in);
                 }
             }
-            return new String[] {"dmashare " + p.getProperty("version", "(unknown version)") + " (Java "
-                    + Runtime.version() + ", " + System.getProperty("java.vm.name") + ")"};
+            return new String[] {
+                "dmashare " + p.getProperty("version", "(unknown version)") + " (Java " + Runtime.version() + ", "
+                        + System.getProperty("java.vm.name") + ")"
+            };
         }
     }
 }

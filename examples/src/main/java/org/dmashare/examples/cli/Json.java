@@ -9,8 +9,7 @@ import java.util.Map;
  * strings, numbers, booleans and null.
  */
 final class Json {
-    private Json() {
-    }
+    private Json() {}
 
     static String write(Object value) {
         StringBuilder out = new StringBuilder();
@@ -27,7 +26,8 @@ final class Json {
             out.append(value);
         } else if (value instanceof Map) {
             out.append('{');
-            Iterator<? extends Map.Entry<?, ?>> it = ((Map<?, ?>) value).entrySet().iterator();
+            Iterator<? extends Map.Entry<?, ?>> it =
+                    ((Map<?, ?>) value).entrySet().iterator();
             while (it.hasNext()) {
                 Map.Entry<?, ?> e = it.next();
                 quote(out, String.valueOf(e.getKey()));

@@ -15,8 +15,7 @@ import picocli.CommandLine;
  * written; and words a file-system error that still happens while writing (exit 1).
  */
 final class OutputPaths {
-    private OutputPaths() {
-    }
+    private OutputPaths() {}
 
     /**
      * A file to create or overwrite: not empty, not a folder, in an existing writable folder.
@@ -82,12 +81,17 @@ final class OutputPaths {
      * @return for example {@code /x/y.svg: no such file or folder}
      */
     static String describe(FileSystemException e) {
-        String reason = e.getReason() != null ? e.getReason()
-                : e instanceof NoSuchFileException ? "no such file or folder"
-                : e instanceof AccessDeniedException ? "permission denied"
-                : e instanceof FileAlreadyExistsException ? "already exists"
-                : e instanceof NotDirectoryException ? "not a folder"
-                : e.getClass().getSimpleName();
+        String reason = e.getReason() != null
+                ? e.getReason()
+                : e instanceof NoSuchFileException
+                        ? "no such file or folder"
+                        : e instanceof AccessDeniedException
+                                ? "permission denied"
+                                : e instanceof FileAlreadyExistsException
+                                        ? "already exists"
+                                        : e instanceof NotDirectoryException
+                                                ? "not a folder"
+                                                : e.getClass().getSimpleName();
         return e.getFile() + (e.getOtherFile() == null ? "" : " -> " + e.getOtherFile()) + ": " + reason;
     }
 }

@@ -34,7 +34,9 @@ final class PluginPath {
     @Spec(Spec.Target.MIXEE)
     CommandSpec mixee;
 
-    @Option(names = "--plugin-path", paramLabel = "PATH",
+    @Option(
+            names = "--plugin-path",
+            paramLabel = "PATH",
             description = "Backend plug-ins: jars and folders (a folder's classes and the jars directly in it),"
                     + " separated by '${sys:path.separator}'.")
     String path;
@@ -64,11 +66,12 @@ final class PluginPath {
         try {
             return IommuBackends.available(loader);
         } catch (ServiceConfigurationError | LinkageError e) {
-            throw new CommandLine.ParameterException(mixee.commandLine(), "--plugin-path " + path
-                    + ": a backend plug-in cannot be loaded: " + oneLine(e));
+            throw new CommandLine.ParameterException(
+                    mixee.commandLine(),
+                    "--plugin-path " + path + ": a backend plug-in cannot be loaded: " + oneLine(e));
         } catch (InvalidArgumentException e) {
-            throw new CommandLine.ParameterException(mixee.commandLine(),
-                    (path == null ? "" : "--plugin-path " + path + ": ") + e.getMessage());
+            throw new CommandLine.ParameterException(
+                    mixee.commandLine(), (path == null ? "" : "--plugin-path " + path + ": ") + e.getMessage());
         }
     }
 
@@ -86,7 +89,9 @@ final class PluginPath {
         }
         throw new InvalidArgumentException("no IOMMU backend named '" + name + "'; found "
                 + found.stream().map(IommuBackend::name).toList()
-                + (path == null ? " (a plug-in jar is added with --plugin-path)" : " (with --plugin-path " + path + ")"));
+                + (path == null
+                        ? " (a plug-in jar is added with --plugin-path)"
+                        : " (with --plugin-path " + path + ")"));
     }
 
     private List<Path> entry(String entry) {
@@ -107,7 +112,8 @@ final class PluginPath {
         List<Path> out = new ArrayList<>(List.of(p));
         try (Stream<Path> files = Files.list(p)) {
             for (Path jar : files.filter(f -> f.getFileName().toString().endsWith(".jar") && Files.isRegularFile(f))
-                    .sorted().toList()) {
+                    .sorted()
+                    .toList()) {
                 checkJar(jar.toString(), jar);
                 out.add(jar);
             }
@@ -126,7 +132,8 @@ final class PluginPath {
     }
 
     private CommandLine.ParameterException bad(String entry, String reason) {
-        return new CommandLine.ParameterException(mixee.commandLine(), "--plugin-path entry '" + entry + "': " + reason);
+        return new CommandLine.ParameterException(
+                mixee.commandLine(), "--plugin-path entry '" + entry + "': " + reason);
     }
 
     /** The error and its causes' messages on one line. */
@@ -134,7 +141,8 @@ final class PluginPath {
         StringBuilder out = new StringBuilder();
         for (Throwable t = e; t != null; t = t.getCause()) {
             String m = t.getMessage();
-            out.append(out.length() == 0 ? "" : ": caused by ").append(t.getClass().getSimpleName())
+            out.append(out.length() == 0 ? "" : ": caused by ")
+                    .append(t.getClass().getSimpleName())
                     .append(m == null ? "" : " (" + m.replaceAll("\\s+", " ").strip() + ")");
         }
         return out.toString();

@@ -32,7 +32,10 @@ import picocli.CommandLine.Spec;
  * {@code dmashare share}: creates one IOMMU per {@code --domain} (stream 0 each), shares one
  * buffer among them and prints the layout: the physical blocks and each domain's IOVA range.
  */
-@Command(name = "share", mixinStandardHelpOptions = true, versionProvider = DmashareCommand.Version.class,
+@Command(
+        name = "share",
+        mixinStandardHelpOptions = true,
+        versionProvider = DmashareCommand.Version.class,
         description = "Create one IOMMU instance per --domain (stream 0 attached to a new domain), share one buffer"
                 + " among the domains and print the layout: the physical blocks and each domain's IOVA range."
                 + " Output files are checked before anything is done.",
@@ -46,11 +49,18 @@ final class ShareCommand implements Callable<Integer> {
     @Mixin
     PluginPath plugins;
 
-    @Option(names = "--domain", required = true, paramLabel = "BACKEND:VARIANT",
+    @Option(
+            names = "--domain",
+            required = true,
+            paramLabel = "BACKEND:VARIANT",
             description = "A domain on a new IOMMU instance; repeat for more. What is found is listed below.")
     List<String> domains;
 
-    @Option(names = "--size", required = true, converter = Sizes.class, paramLabel = "SIZE",
+    @Option(
+            names = "--size",
+            required = true,
+            converter = Sizes.class,
+            paramLabel = "SIZE",
             description = "Buffer size, e.g. 20K or 0x5000.")
     long size;
 
@@ -60,27 +70,39 @@ final class ShareCommand implements Callable<Integer> {
     @Option(names = "--json", description = "Print the layout as JSON.")
     boolean json;
 
-    @Option(names = "--svg", paramLabel = "FILE",
-            description = "Write a picture of the layout as SVG: physical memory and each domain to scale, each IOVA chunk"
-                    + " joined to the physical block it maps.")
+    @Option(
+            names = "--svg",
+            paramLabel = "FILE",
+            description =
+                    "Write a picture of the layout as SVG: physical memory and each domain to scale, each IOVA chunk"
+                            + " joined to the physical block it maps.")
     Path svg;
 
-    @Option(names = "--dump", paramLabel = "DIR",
+    @Option(
+            names = "--dump",
+            paramLabel = "DIR",
             description = "Write each DART instance's register and table dump as DIR/<instance name>.json (DIR is"
                     + " created if missing; needs an apple-dart --domain).")
     Path dump;
 
-    @Option(names = "--page-size", defaultValue = "4K", converter = Sizes.class, paramLabel = "4K|16K",
+    @Option(
+            names = "--page-size",
+            defaultValue = "4K",
+            converter = Sizes.class,
+            paramLabel = "4K|16K",
             description = "CPU page size of the modelled kernel (default ${DEFAULT-VALUE}).")
     long pageSize;
 
-    @Option(names = "--memory", defaultValue = "4G", converter = Sizes.class, paramLabel = "SIZE",
+    @Option(
+            names = "--memory",
+            defaultValue = "4G",
+            converter = Sizes.class,
+            paramLabel = "SIZE",
             description = "Modelled RAM at 0x8_0000_0000, up to 4T (default ${DEFAULT-VALUE}); sparse, costs nothing"
                     + " until touched.")
     long memorySize;
 
-    record Target(IommuBackend backend, String variant, String name) {
-    }
+    record Target(IommuBackend backend, String variant, String name) {}
 
     /** Where RAM goes when a unit's output width cannot reach 0x8_0000_0000 (ARM v7s: 32 bits). */
     static final long LOW_RAM_BASE = 0x4000_0000L;
@@ -93,8 +115,15 @@ final class ShareCommand implements Callable<Integer> {
         int oas = 64;
         PhysicalMemory probe = PhysicalMemory.create(LOW_RAM_BASE, pageSize, (int) pageSize);
         for (Target t : targets) {
-            oas = Math.min(oas, t.backend().create(IommuConfig.builder(t.variant()).name(t.name()).build(), probe)
-                    .outputBits());
+            oas = Math.min(
+                    oas,
+                    t.backend()
+                            .create(
+                                    IommuConfig.builder(t.variant())
+                                            .name(t.name())
+                                            .build(),
+                                    probe)
+                            .outputBits());
         }
         long reach = oas >= 63 ? Long.MAX_VALUE : 1L << oas;
         if (RAM_BASE + memorySize <= reach) {
@@ -104,8 +133,10 @@ final class ShareCommand implements Callable<Integer> {
         if (size < pageSize) {
             throw bad("a unit with a " + oas + "-bit output width cannot reach any modelled RAM");
         }
-        spec.commandLine().getErr().println("note: RAM placed at " + Hex.range(LOW_RAM_BASE, size) + " so that every unit's "
-                + oas + "-bit output width reaches it");
+        spec.commandLine()
+                .getErr()
+                .println("note: RAM placed at " + Hex.range(LOW_RAM_BASE, size) + " so that every unit's " + oas
+                        + "-bit output width reaches it");
         return PhysicalMemory.create(LOW_RAM_BASE, size, (int) pageSize);
     }
 
@@ -135,13 +166,17 @@ final class ShareCommand implements Callable<Integer> {
         PhysicalMemory memory = placeMemory(targets);
         List<IommuDomain> created = new ArrayList<>();
         for (Target t : targets) {
-            Iommu iommu = t.backend().create(IommuConfig.builder(t.variant()).name(t.name()).build(), memory);
+            Iommu iommu = t.backend()
+                    .create(IommuConfig.builder(t.variant()).name(t.name()).build(), memory);
             IommuDomain d = iommu.createDomain();
             iommu.device(0).attach(d);
             created.add(d);
         }
-        SharedBuffer buffer = new DmaSharing(memory).allocate(size, created,
-                ShareOptions.builder().identicalIova(identicalIova).build());
+        SharedBuffer buffer = new DmaSharing(memory)
+                .allocate(
+                        size,
+                        created,
+                        ShareOptions.builder().identicalIova(identicalIova).build());
         if (svg != null) {
             Files.writeString(svg, Svg.render(buffer, created), StandardCharsets.UTF_8);
         }
@@ -149,7 +184,10 @@ final class ShareCommand implements Callable<Integer> {
             Files.createDirectories(dump);
             for (IommuDomain d : created) {
                 if (d.iommu() instanceof DartIommu dart) {
-                    Files.writeString(dump.resolve(d.iommu().name() + ".json"), dart.dump().toJson(), StandardCharsets.UTF_8);
+                    Files.writeString(
+                            dump.resolve(d.iommu().name() + ".json"),
+                            dart.dump().toJson(),
+                            StandardCharsets.UTF_8);
                 }
             }
         }
@@ -169,8 +207,14 @@ final class ShareCommand implements Callable<Integer> {
         StringBuilder out = new StringBuilder("%nBACKEND:VARIANT found (add backends with --plugin-path):%n");
         try {
             for (IommuBackend b : plugins.backends()) {
-                out.append("  ").append(b.name()).append(": ")
-                        .append(String.join(", ", b.variants().stream().map(IommuBackend.Variant::name).toList()));
+                out.append("  ")
+                        .append(b.name())
+                        .append(": ")
+                        .append(String.join(
+                                ", ",
+                                b.variants().stream()
+                                        .map(IommuBackend.Variant::name)
+                                        .toList()));
                 String plugin = BackendsCommand.plugin(b);
                 out.append(plugin == null ? "" : " [plug-in " + plugin + "]").append("%n");
             }
@@ -235,8 +279,9 @@ final class ShareCommand implements Callable<Integer> {
     }
 
     private static void printText(SharedBuffer buffer, List<IommuDomain> created) {
-        System.out.printf("buffer %s, alignment %s, mapped length %s%n", Hex.size(buffer.size()),
-                Hex.size(buffer.alignment()), Hex.size(buffer.length()));
+        System.out.printf(
+                "buffer %s, alignment %s, mapped length %s%n",
+                Hex.size(buffer.size()), Hex.size(buffer.alignment()), Hex.size(buffer.length()));
         System.out.println("physical blocks (buffer order):");
         long offset = 0;
         for (ScatterList.Segment s : buffer.blocks()) {
@@ -245,8 +290,9 @@ final class ShareCommand implements Callable<Integer> {
         }
         System.out.println("IOVA ranges (stream 0 of each IOMMU):");
         for (IommuDomain d : created) {
-            System.out.printf("  %-28s granule %-8s iova %s%n", d.iommu().name(), BackendsCommand.human(d.granule()),
-                    Hex.range(buffer.iova(d), buffer.length()));
+            System.out.printf(
+                    "  %-28s granule %-8s iova %s%n",
+                    d.iommu().name(), BackendsCommand.human(d.granule()), Hex.range(buffer.iova(d), buffer.length()));
         }
     }
 }

@@ -34,7 +34,8 @@ final class Sizes implements CommandLine.ITypeConverter<Long> {
         }
         long value;
         try {
-            value = t.startsWith("0x") || t.startsWith("0X") ? Long.parseLong(t.substring(2).replace("_", ""), 16)
+            value = t.startsWith("0x") || t.startsWith("0X")
+                    ? Long.parseLong(t.substring(2).replace("_", ""), 16)
                     : Long.parseLong(t);
         } catch (NumberFormatException e) {
             throw new CommandLine.TypeConversionException("'" + text + "' is not a size; give " + FORMAT);

@@ -31,19 +31,21 @@ final class Svg {
     private static final int FONT = 12;
     /** Advance of one character of the monospace font at {@link #FONT} px, rounded up. */
     private static final double CHAR = 7.5;
+
     private static final int LINE = 17;
     private static final int MARGIN = 20;
     private static final int BAR = 30;
     private static final int GUTTER = 46;
     private static final int BREAK = 24;
     private static final int MIN_LANE = 900;
-    private static final String[] FILL = {"#8ecae6", "#ffb703", "#90be6d", "#f4a3a8", "#cdb4db", "#f9c74f", "#80ced7",
-        "#e9c46a", "#b5e48c", "#ffafcc"};
-    private static final String[] STROKE = {"#1d6f93", "#a66f00", "#4c7a33", "#b5464e", "#7b5a94", "#a67c00", "#2b7f89",
-        "#8c6d1f", "#5e8a2e", "#b3487a"};
+    private static final String[] FILL = {
+        "#8ecae6", "#ffb703", "#90be6d", "#f4a3a8", "#cdb4db", "#f9c74f", "#80ced7", "#e9c46a", "#b5e48c", "#ffafcc"
+    };
+    private static final String[] STROKE = {
+        "#1d6f93", "#a66f00", "#4c7a33", "#b5464e", "#7b5a94", "#a67c00", "#2b7f89", "#8c6d1f", "#5e8a2e", "#b3487a"
+    };
 
-    private Svg() {
-    }
+    private Svg() {}
 
     /**
      * The picture of {@code buffer} mapped into {@code domains}.
@@ -88,8 +90,8 @@ final class Svg {
                 + ", alignment A = " + Hex.size(buffer.alignment()) + ", " + n + (n == 1 ? " block" : " blocks") + ", "
                 + domains.size() + (domains.size() == 1 ? " domain" : " domains"));
         legend.add("lines join each IOVA chunk to the physical block it maps; colours and numbers name the blocks");
-        String physTitle = "physical memory: the blocks in address order"
-                + (breaks > 0 ? " (// marks a gap, not to scale)" : "");
+        String physTitle =
+                "physical memory: the blocks in address order" + (breaks > 0 ? " (// marks a gap, not to scale)" : "");
         List<String> laneTitles = new ArrayList<>();
         for (IommuDomain d : domains) {
             laneTitles.add(d.iommu().name() + " (granule " + BackendsCommand.human(d.granule()) + "): IOVA "
@@ -143,8 +145,15 @@ final class Svg {
             ScatterList.Segment prev = blocks.get(byPa.get(k - 1));
             if (blocks.get(byPa.get(k)).pa() != prev.pa() + prev.length()) {
                 double bx = physX[byPa.get(k)] - gap / 2;
-                out.append(String.format(Locale.ROOT, "<path d=\"M%.1f %d l-3 %d M%.1f %d l-3 %d\" stroke=\"#444\""
-                        + " stroke-width=\"1.2\"/>%n", bx - 1, physTop + 4, BAR - 8, bx + 2.5, physTop + 4, BAR - 8));
+                out.append(String.format(
+                        Locale.ROOT,
+                        "<path d=\"M%.1f %d l-3 %d M%.1f %d l-3 %d\" stroke=\"#444\"" + " stroke-width=\"1.2\"/>%n",
+                        bx - 1,
+                        physTop + 4,
+                        BAR - 8,
+                        bx + 2.5,
+                        physTop + 4,
+                        BAR - 8));
             }
         }
         int physBottom = physTop + BAR;
@@ -157,9 +166,19 @@ final class Svg {
                 double from = chunkX[i] + weight[i] * unit / 2;
                 double to = physX[i] + weight[i] * unit / 2;
                 double mid = (top + physBottom) / 2.0;
-                lines.append(String.format(Locale.ROOT, "<path class=\"link\" d=\"M%.1f %d C%.1f %.1f %.1f %.1f %.1f %d\""
-                        + " fill=\"none\" stroke=\"%s\" stroke-width=\"1.5\" stroke-opacity=\"0.75\"/>%n", from, top, from,
-                        mid, to, mid, to, physBottom, STROKE[i % STROKE.length]));
+                lines.append(String.format(
+                        Locale.ROOT,
+                        "<path class=\"link\" d=\"M%.1f %d C%.1f %.1f %.1f %.1f %.1f %d\""
+                                + " fill=\"none\" stroke=\"%s\" stroke-width=\"1.5\" stroke-opacity=\"0.75\"/>%n",
+                        from,
+                        top,
+                        from,
+                        mid,
+                        to,
+                        mid,
+                        to,
+                        physBottom,
+                        STROKE[i % STROKE.length]));
             }
             y = top + BAR + GUTTER;
         }
@@ -169,41 +188,64 @@ final class Svg {
             y += LINE;
         }
         int height = y - LINE + MARGIN;
-        return String.format(Locale.ROOT, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\""
-                + " viewBox=\"0 0 %d %d\" font-family=\"monospace\" font-size=\"%d\" xml:space=\"preserve\">%n", width,
-                height, width, height, FONT)
+        return String.format(
+                        Locale.ROOT,
+                        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\""
+                                + " viewBox=\"0 0 %d %d\" font-family=\"monospace\" font-size=\"%d\" xml:space=\"preserve\">%n",
+                        width,
+                        height,
+                        width,
+                        height,
+                        FONT)
                 + "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n" + lines + out + "</svg>\n";
     }
 
     private static String scaleLine(boolean log, long min, long max, double unit) {
-        String span = "block lengths " + BackendsCommand.human(min) + (min == max ? "" : " to " + BackendsCommand.human(max));
-        return log ? String.format(Locale.ROOT, "widths: logarithmic scale (%s): (1 + log2(length / %s)) x %.1f px",
-                span, BackendsCommand.human(min), unit)
-                : String.format(Locale.ROOT, "widths: linear scale (%s): %.1f px per %s", span, unit,
+        String span =
+                "block lengths " + BackendsCommand.human(min) + (min == max ? "" : " to " + BackendsCommand.human(max));
+        return log
+                ? String.format(
+                        Locale.ROOT,
+                        "widths: logarithmic scale (%s): (1 + log2(length / %s)) x %.1f px",
+                        span,
+                        BackendsCommand.human(min),
+                        unit)
+                : String.format(
+                        Locale.ROOT,
+                        "widths: linear scale (%s): %.1f px per %s",
+                        span,
+                        unit,
                         BackendsCommand.human(min));
     }
 
-    private static List<String> table(SharedBuffer buffer, List<IommuDomain> domains, List<ScatterList.Segment> blocks,
-            long[] offset) {
+    private static List<String> table(
+            SharedBuffer buffer, List<IommuDomain> domains, List<ScatterList.Segment> blocks, long[] offset) {
         int pa = "physical block".length();
         for (ScatterList.Segment s : blocks) {
             pa = Math.max(pa, Hex.range(s.pa(), s.length()).length());
         }
         int[] col = new int[domains.size()];
-        StringBuilder header = new StringBuilder(String.format("%-4s %-" + pa + "s  %-8s", "#", "physical block", "length"));
+        StringBuilder header =
+                new StringBuilder(String.format("%-4s %-" + pa + "s  %-8s", "#", "physical block", "length"));
         for (int c = 0; c < domains.size(); c++) {
             String name = domains.get(c).iommu().name();
-            col[c] = Math.max(name.length(), Hex.of(buffer.iova(domains.get(c)) + buffer.length()).length());
+            col[c] = Math.max(
+                    name.length(),
+                    Hex.of(buffer.iova(domains.get(c)) + buffer.length()).length());
             header.append("  ").append(String.format("%-" + col[c] + "s", name));
         }
         List<String> rows = new ArrayList<>();
         rows.add(header.toString().stripTrailing());
         for (int i = 0; i < Math.min(blocks.size(), TABLE_ROWS); i++) {
             ScatterList.Segment s = blocks.get(i);
-            StringBuilder row = new StringBuilder(String.format("%-4s %-" + pa + "s  %-8s", "#" + (i + 1),
-                    Hex.range(s.pa(), s.length()), BackendsCommand.human(s.length())));
+            StringBuilder row = new StringBuilder(String.format(
+                    "%-4s %-" + pa + "s  %-8s",
+                    "#" + (i + 1),
+                    Hex.range(s.pa(), s.length()),
+                    BackendsCommand.human(s.length())));
             for (int c = 0; c < domains.size(); c++) {
-                row.append("  ").append(String.format("%-" + col[c] + "s", Hex.of(buffer.iova(domains.get(c)) + offset[i])));
+                row.append("  ")
+                        .append(String.format("%-" + col[c] + "s", Hex.of(buffer.iova(domains.get(c)) + offset[i])));
             }
             rows.add(row.toString().stripTrailing());
         }
@@ -215,21 +257,42 @@ final class Svg {
 
     private static String block(double x, int y, double w, int i) {
         String label = "#" + (i + 1);
-        String rect = String.format(Locale.ROOT, "<rect x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"%d\" fill=\"%s\""
-                + " stroke=\"%s\"/>%n", x, y, w, BAR, FILL[i % FILL.length], STROKE[i % STROKE.length]);
-        return label.length() * CHAR + 6 <= w ? rect + text(x + w / 2, y + BAR / 2 + FONT / 2 - 2, label, "middle", false)
+        String rect = String.format(
+                Locale.ROOT,
+                "<rect x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"%d\" fill=\"%s\"" + " stroke=\"%s\"/>%n",
+                x,
+                y,
+                w,
+                BAR,
+                FILL[i % FILL.length],
+                STROKE[i % STROKE.length]);
+        return label.length() * CHAR + 6 <= w
+                ? rect + text(x + w / 2, y + BAR / 2 + FONT / 2 - 2, label, "middle", false)
                 : rect;
     }
 
     /** A lane's title on a white ground, so the lines passing behind it never cross the text. */
     private static String title(double x, int y, String s) {
-        return String.format(Locale.ROOT, "<rect class=\"ground\" x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"%d\""
-                + " fill=\"white\"/>%n", x - 3, y - FONT, s.length() * CHAR + 6, FONT + 5) + text(x, y, s, "start", true);
+        return String.format(
+                        Locale.ROOT,
+                        "<rect class=\"ground\" x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"%d\""
+                                + " fill=\"white\"/>%n",
+                        x - 3,
+                        y - FONT,
+                        s.length() * CHAR + 6,
+                        FONT + 5)
+                + text(x, y, s, "start", true);
     }
 
     private static String text(double x, int y, String s, String anchor, boolean bold) {
-        return String.format(Locale.ROOT, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"%s\"%s>%s</text>%n", x, y, anchor,
-                bold ? " font-weight=\"bold\"" : "", s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;"));
+        return String.format(
+                Locale.ROOT,
+                "<text x=\"%.1f\" y=\"%d\" text-anchor=\"%s\"%s>%s</text>%n",
+                x,
+                y,
+                anchor,
+                bold ? " font-weight=\"bold\"" : "",
+                s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;"));
     }
 
     @SafeVarargs

@@ -5,6 +5,7 @@ import com.google.inject.Injector;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.function.LongUnaryOperator;
 import org.dmashare.Hex;
 import org.dmashare.dmaapi.CoherentBuffer;
 import org.dmashare.dmaapi.DmaApiException;
@@ -29,8 +30,7 @@ public final class DcpDemo {
     /** Bytes of memory fragmented before the requests. */
     public static final long FRAGMENTED = 64L << 20;
 
-    private DcpDemo() {
-    }
+    private DcpDemo() {}
 
     /**
      * One buffer on one path.
@@ -47,9 +47,16 @@ public final class DcpDemo {
      * @param dataMatches whether the CPU's pattern reads back whole by DMA through both devices
      * @param error what went wrong, or null
      */
-    public record Row(String path, String profile, long size, long dcpIova, long piodmaIova, boolean contiguous,
-            long overExposedBytes, boolean dataMatches, String error) {
-    }
+    public record Row(
+            String path,
+            String profile,
+            long size,
+            long dcpIova,
+            long piodmaIova,
+            boolean contiguous,
+            long overExposedBytes,
+            boolean dataMatches,
+            String error) {}
 
     /**
      * Runs the sequence on every path.
@@ -80,10 +87,20 @@ public final class DcpDemo {
         List<Row> rows = new ArrayList<>();
         LegacyDcpEndpoint endpoint;
         try {
-            endpoint = new LegacyDcpEndpoint(platform, IommuDma.builder(platform.memory()).profile(profile).build());
+            endpoint = new LegacyDcpEndpoint(
+                    platform,
+                    IommuDma.builder(platform.memory()).profile(profile).build());
         } catch (DmaApiException e) {
             for (long size : SIZES) {
-                rows.add(new Row("legacy", profile.name(), size, -1, -1, false, 0, false,
+                rows.add(new Row(
+                        "legacy",
+                        profile.name(),
+                        size,
+                        -1,
+                        -1,
+                        false,
+                        0,
+                        false,
                         "probe: " + e.errno().negative() + " " + e.getMessage()));
             }
             return rows;
@@ -102,23 +119,44 @@ public final class DcpDemo {
             CoherentBuffer buf = endpoint.buffer(id);
             SgTable sgt = endpoint.mapping(id);
             boolean mapped = m.ret() == 0 && sgt != null && sgt.nents() > 0;
-            String error = m.ret() != 0 ? "map_piodma rejected (ret " + m.ret() + "): " + lastLog(endpoint)
+            String error = m.ret() != 0
+                    ? "map_piodma rejected (ret " + m.ret() + "): " + lastLog(endpoint)
                     : !mapped ? "map_piodma answered success without a mapping: " + lastLog(endpoint) : null;
             if (buf == null) {
-                rows.add(new Row("legacy", profile.name(), size, -1, -1, false, 0, false,
+                rows.add(new Row(
+                        "legacy",
+                        profile.name(),
+                        size,
+                        -1,
+                        -1,
+                        false,
+                        0,
+                        false,
                         "allocate_buffer: " + lastLog(endpoint)));
                 continue;
             }
             long exposed = ExposureReport.forBuffer(buf).exposedBytes()
-                    + (mapped ? ExposureReport.forMapping(endpoint.piodmaDevice(), sgt, buf.ownedRanges()).exposedBytes() : 0);
+                    + (mapped
+                            ? ExposureReport.forMapping(endpoint.piodmaDevice(), sgt, buf.ownedRanges())
+                                    .exposedBytes()
+                            : 0);
             long piodmaIova = mapped ? m.dva() : -1;
-            boolean contiguous = mapped && reachesInOrder(platform.dcp(), buf.dmaHandle(), size, buf::physicalAddress)
+            boolean contiguous = mapped
+                    && reachesInOrder(platform.dcp(), buf.dmaHandle(), size, buf::physicalAddress)
                     && reachesInOrder(platform.piodma(), piodmaIova, size, buf::physicalAddress);
             byte[] pattern = pattern((int) size, i);
             buf.write(0, pattern);
             String dataError = dataCheck(platform, buf.dmaHandle(), piodmaIova, pattern);
-            rows.add(new Row("legacy", profile.name(), size, buf.dmaHandle(), piodmaIova, contiguous, exposed,
-                    mapped && dataError == null, error != null ? error : dataError));
+            rows.add(new Row(
+                    "legacy",
+                    profile.name(),
+                    size,
+                    buf.dmaHandle(),
+                    piodmaIova,
+                    contiguous,
+                    exposed,
+                    mapped && dataError == null,
+                    error != null ? error : dataError));
         }
         return rows;
     }
@@ -126,8 +164,8 @@ public final class DcpDemo {
     static List<Row> migrated(int pageSize, boolean identical) {
         Injector injector = platform(pageSize);
         DcpPlatform platform = injector.getInstance(DcpPlatform.class);
-        MigratedDcpEndpoint endpoint = new MigratedDcpEndpoint(platform, injector.getInstance(DmaSharing.class),
-                identical);
+        MigratedDcpEndpoint endpoint =
+                new MigratedDcpEndpoint(platform, injector.getInstance(DmaSharing.class), identical);
         String policy = identical ? "identical-iova" : "per-domain-iova";
         List<Row> rows = new ArrayList<>();
         List<DcpEndpoint.AllocateBufferResponse> allocated = new ArrayList<>();
@@ -147,23 +185,29 @@ public final class DcpDemo {
                 rows.add(new Row("migrated", policy, size, a.dva(), -1, false, 0, false, "map_piodma: ret " + m.ret()));
                 continue;
             }
-            long exposed = ExposureReport.scan(platform.dcp(), a.dva(), b.length(), b.blocks()).exposedBytes()
-                    + ExposureReport.scan(platform.piodma(), m.dva(), b.length(), b.blocks()).exposedBytes();
+            long exposed = ExposureReport.scan(platform.dcp(), a.dva(), b.length(), b.blocks())
+                            .exposedBytes()
+                    + ExposureReport.scan(platform.piodma(), m.dva(), b.length(), b.blocks())
+                            .exposedBytes();
             boolean contiguous = reachesInOrder(platform.dcp(), a.dva(), size, b::physicalAddress)
                     && reachesInOrder(platform.piodma(), m.dva(), size, b::physicalAddress);
             byte[] pattern = pattern((int) size, i);
             b.write(0, pattern);
             String dataError = dataCheck(platform, a.dva(), m.dva(), pattern);
-            rows.add(new Row("migrated", policy, size, a.dva(), m.dva(), contiguous, exposed, dataError == null, dataError));
+            rows.add(new Row(
+                    "migrated", policy, size, a.dva(), m.dva(), contiguous, exposed, dataError == null, dataError));
         }
         return rows;
     }
 
     /** Whether every page of {@code [iova, iova + size)} walks to the buffer's byte at the same offset. */
-    private static boolean reachesInOrder(DmaDevice device, long iova, long size, java.util.function.LongUnaryOperator pa) {
+    private static boolean reachesInOrder(DmaDevice device, long iova, long size, LongUnaryOperator pa) {
         for (long o = 0; o < size; o += 0x1000) {
             long expected = pa.applyAsLong(o);
-            long got = device.iommu().walk(device.streamId(), iova + o).map(t -> t.pa()).orElse(-1L);
+            long got = device.iommu()
+                    .walk(device.streamId(), iova + o)
+                    .map(t -> t.pa())
+                    .orElse(-1L);
             if (got != expected) {
                 return false;
             }
@@ -214,8 +258,17 @@ public final class DcpDemo {
     public static String table(List<Row> rows) {
         String format = "%-9s %-31s %8s  %-16s %-16s %-10s %-13s %-5s %s%n";
         StringBuilder out = new StringBuilder();
-        out.append(String.format(format, "path", "profile", "size", "DCP IOVA", "PIODMA IOVA", "contiguous",
-                "over-exposed", "data", "error"));
+        out.append(String.format(
+                format,
+                "path",
+                "profile",
+                "size",
+                "DCP IOVA",
+                "PIODMA IOVA",
+                "contiguous",
+                "over-exposed",
+                "data",
+                "error"));
         List<String> notes = new ArrayList<>();
         for (Row r : rows) {
             boolean both = r.dcpIova() >= 0 && r.piodmaIova() >= 0;
@@ -227,11 +280,21 @@ public final class DcpDemo {
                 }
                 note = "[" + (notes.indexOf(r.error()) + 1) + "]";
             }
-            out.append(String.format(format, r.path(), r.profile(), (r.size() >> 10) + " KiB",
-                    r.dcpIova() < 0 ? "-" : Hex.of(r.dcpIova()), r.piodmaIova() < 0 ? "-" : Hex.of(r.piodmaIova()),
+            out.append(String.format(
+                    format,
+                    r.path(),
+                    r.profile(),
+                    (r.size() >> 10) + " KiB",
+                    r.dcpIova() < 0 ? "-" : Hex.of(r.dcpIova()),
+                    r.piodmaIova() < 0 ? "-" : Hex.of(r.piodmaIova()),
                     !both ? "-" : r.contiguous() ? "yes" : "no",
-                    !any ? "-" : r.overExposedBytes() == 0 ? "0" : Hex.size(r.overExposedBytes()).replaceAll(" \\(.*", ""),
-                    !both ? "-" : r.dataMatches() ? "equal" : "NO", note));
+                    !any
+                            ? "-"
+                            : r.overExposedBytes() == 0
+                                    ? "0"
+                                    : Hex.size(r.overExposedBytes()).replaceAll(" \\(.*", ""),
+                    !both ? "-" : r.dataMatches() ? "equal" : "NO",
+                    note));
         }
         if (!notes.isEmpty()) {
             out.append(String.format("%nerrors:%n"));

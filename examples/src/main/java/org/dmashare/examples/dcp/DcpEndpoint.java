@@ -11,8 +11,7 @@ public interface DcpEndpoint {
      *
      * @param size bytes the firmware asks for
      */
-    record AllocateBufferRequest(long size) {
-    }
+    record AllocateBufferRequest(long size) {}
 
     /**
      * The answer to {@code allocate_buffer}.
@@ -22,16 +21,14 @@ public interface DcpEndpoint {
      * @param dva the buffer's address for the DCP
      * @param dvaSize the size reported to the firmware
      */
-    record AllocateBufferResponse(int ret, int memDescId, long dva, long dvaSize) {
-    }
+    record AllocateBufferResponse(int ret, int memDescId, long dva, long dvaSize) {}
 
     /**
      * The firmware's {@code map_piodma} request.
      *
      * @param buffer a {@code memDescId} from {@code allocate_buffer}
      */
-    record MapPiodmaRequest(int buffer) {
-    }
+    record MapPiodmaRequest(int buffer) {}
 
     /**
      * The answer to {@code map_piodma}.
@@ -41,8 +38,7 @@ public interface DcpEndpoint {
      * @param dva the buffer's address for the PIODMA engine
      * @param vaddr a kernel virtual address; must be 0 (XNU leaks one here)
      */
-    record MapPiodmaResponse(int ret, long dva, long vaddr) {
-    }
+    record MapPiodmaResponse(int ret, long dva, long vaddr) {}
 
     /**
      * Handles {@code allocate_buffer}.

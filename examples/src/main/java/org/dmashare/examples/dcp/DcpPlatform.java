@@ -3,6 +3,7 @@ package org.dmashare.examples.dcp;
 import com.google.inject.Inject;
 import com.google.inject.name.Named;
 import org.dmashare.Hex;
+import org.dmashare.PhysicalMemoryExhaustedException;
 import org.dmashare.iommu.DmaDevice;
 import org.dmashare.iommu.Iommu;
 import org.dmashare.iommu.IommuDomain;
@@ -37,7 +38,8 @@ public final class DcpPlatform {
      * @param displayDart the display DART
      */
     @Inject
-    public DcpPlatform(PhysicalMemory memory, @Named("dcp-dart") Iommu dcpDart, @Named("disp0-dart") Iommu displayDart) {
+    public DcpPlatform(
+            PhysicalMemory memory, @Named("dcp-dart") Iommu dcpDart, @Named("disp0-dart") Iommu displayDart) {
         this.memory = memory;
         this.dcpDart = dcpDart;
         this.displayDart = displayDart;
@@ -108,7 +110,7 @@ public final class DcpPlatform {
             }
             try {
                 memory.allocator().allocateAt(pa, block, PageUse.BUFFER);
-            } catch (org.dmashare.PhysicalMemoryExhaustedException partlyTaken) {
+            } catch (PhysicalMemoryExhaustedException partlyTaken) {
                 continue;
             }
             boolean giveBack = ((pa - memory.base()) / block) % 2 == 1;
@@ -123,7 +125,8 @@ public final class DcpPlatform {
 
     @Override
     public String toString() {
-        return "DcpPlatform[RAM " + Hex.range(memory.base(), memory.size()) + ", PAGE_SIZE " + Hex.size(memory.pageSize())
-                + ", " + dcpDart.name() + " sid " + DCP_STREAM + ", " + displayDart.name() + " sid " + PIODMA_STREAM + "]";
+        return "DcpPlatform[RAM " + Hex.range(memory.base(), memory.size()) + ", PAGE_SIZE "
+                + Hex.size(memory.pageSize()) + ", " + dcpDart.name() + " sid " + DCP_STREAM + ", " + displayDart.name()
+                + " sid " + PIODMA_STREAM + "]";
     }
 }

@@ -36,9 +36,12 @@ public final class DcpPlatformModule extends AbstractModule {
     }
 
     private static Iommu dart(Set<IommuBackend> backends, String name, PhysicalMemory memory) {
-        IommuBackend dart = backends.stream().filter(b -> b.name().equals("apple-dart")).findFirst()
-                .orElseThrow(() -> new InvalidArgumentException("the apple-dart backend is not on the class path; found "
-                        + backends.stream().map(IommuBackend::name).toList()));
+        IommuBackend dart = backends.stream()
+                .filter(b -> b.name().equals("apple-dart"))
+                .findFirst()
+                .orElseThrow(
+                        () -> new InvalidArgumentException("the apple-dart backend is not on the class path; found "
+                                + backends.stream().map(IommuBackend::name).toList()));
         return dart.create(IommuConfig.builder("t8020").name(name).build(), memory);
     }
 

@@ -69,7 +69,8 @@ public final class LegacyDcpEndpoint implements DcpEndpoint {
         try {
             mappings[id] = dcp.getSgtable(buf, dvaSize);
         } catch (DmaApiException ignoredByTheDriver) {
-            kernelLog.add("dma_get_sgtable returned " + ignoredByTheDriver.errno().negative() + " (ignored)");
+            kernelLog.add(
+                    "dma_get_sgtable returned " + ignoredByTheDriver.errno().negative() + " (ignored)");
         }
         return new AllocateBufferResponse(0, id, buf.dmaHandle(), dvaSize);
     }

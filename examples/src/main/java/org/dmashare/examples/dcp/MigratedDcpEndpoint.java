@@ -43,7 +43,10 @@ public final class MigratedDcpEndpoint implements DcpEndpoint {
         this.sharing = sharing;
         this.dcpDomain = platform.dcpDomain();
         this.piodmaDomain = platform.piodmaDomain();
-        this.options = ShareOptions.builder().futureDomains(piodmaDomain).identicalIova(identicalIova).build();
+        this.options = ShareOptions.builder()
+                .futureDomains(piodmaDomain)
+                .identicalIova(identicalIova)
+                .build();
     }
 
     @Override
@@ -111,11 +114,13 @@ public final class MigratedDcpEndpoint implements DcpEndpoint {
 
     /** The errno a failed helper call is answered with. */
     static int errno(DmaShareException e) {
-        Errno errno = e instanceof PhysicalMemoryExhaustedException ? Errno.ENOMEM
-                : e instanceof IovaSpaceExhaustedException ? Errno.ENOSPC
-                : e instanceof MappingConflictException ? Errno.EEXIST
-                : e instanceof GranuleMismatchException ? Errno.EINVAL
-                : Errno.EINVAL;
+        Errno errno = e instanceof PhysicalMemoryExhaustedException
+                ? Errno.ENOMEM
+                : e instanceof IovaSpaceExhaustedException
+                        ? Errno.ENOSPC
+                        : e instanceof MappingConflictException
+                                ? Errno.EEXIST
+                                : e instanceof GranuleMismatchException ? Errno.EINVAL : Errno.EINVAL;
         return errno.negative();
     }
 }

@@ -3,6 +3,7 @@ package org.dmashare.examples.flat;
 import com.google.auto.service.AutoService;
 import java.util.List;
 import java.util.Objects;
+import java.util.Set;
 import org.dmashare.InvalidArgumentException;
 import org.dmashare.iommu.Iommu;
 import org.dmashare.iommu.IommuBackend;
@@ -21,13 +22,16 @@ public final class FlatBackend implements IommuBackend {
     public static final String NAME = "flat";
     /** Streams when the configuration says 0. */
     public static final int DEFAULT_STREAMS = 4;
+
     private static final int MAX_STREAMS = 64;
-    private static final List<Variant> VARIANTS = List.of(new Variant("flat-64k", 1L << FlatFormat.PAGE_SHIFT,
-            1L << FlatFormat.PAGE_SHIFT, "single-level table, 64 KiB pages, 512 MiB IOVA space"));
+    private static final List<Variant> VARIANTS = List.of(new Variant(
+            "flat-64k",
+            1L << FlatFormat.PAGE_SHIFT,
+            1L << FlatFormat.PAGE_SHIFT,
+            "single-level table, 64 KiB pages, 512 MiB IOVA space"));
 
     /** Creates the backend; {@link java.util.ServiceLoader} calls this. */
-    public FlatBackend() {
-    }
+    public FlatBackend() {}
 
     @Override
     public String name() {
@@ -52,7 +56,7 @@ public final class FlatBackend implements IommuBackend {
         Objects.requireNonNull(config, "config");
         Objects.requireNonNull(memory, "memory");
         Variant variant = variant(config.variant());
-        config.requireKnownOptions(NAME, java.util.Set.of());
+        config.requireKnownOptions(NAME, Set.of());
         int streams = config.streamsOr("backend " + NAME, DEFAULT_STREAMS, MAX_STREAMS);
         if (config.inputBits() != 0 && config.inputBits() != FlatFormat.INPUT_BITS) {
             throw new InvalidArgumentException("backend " + NAME + " has a fixed " + FlatFormat.INPUT_BITS

@@ -38,8 +38,8 @@ public final class FlatFormat implements PteFormat {
      */
     public FlatFormat(int outputBits) {
         if (outputBits < 32 || outputBits > MAX_OUTPUT_BITS) {
-            throw new InvalidArgumentException("flat IOMMU output size must be 32.." + MAX_OUTPUT_BITS + " bits, got "
-                    + outputBits);
+            throw new InvalidArgumentException(
+                    "flat IOMMU output size must be 32.." + MAX_OUTPUT_BITS + " bits, got " + outputBits);
         }
         this.outputBits = outputBits;
         this.addressMask = ((1L << outputBits) - 1) & -(1L << PAGE_SHIFT);

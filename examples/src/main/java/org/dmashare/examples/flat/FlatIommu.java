@@ -44,7 +44,8 @@ public final class FlatIommu extends AbstractIommu {
     @Override
     protected synchronized void programStream(int streamId, BaseDomain domain) {
         tableBase[streamId] = domain != null && domain.type() == DomainType.PAGING
-                ? ((PagingDomain) domain).table().rootPa() : 0;
+                ? ((PagingDomain) domain).table().rootPa()
+                : 0;
     }
 
     @Override

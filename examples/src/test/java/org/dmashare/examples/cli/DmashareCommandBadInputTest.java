@@ -39,12 +39,21 @@ class DmashareCommandBadInputTest {
                 new String[] {"share", "--domain", "generic:lpae-4k", "--size", "4K", "--memory", "8T"},
                 new String[] {"share", "--domain", "generic:lpae-4k", "--size", "4K", "--memory", "3K"},
                 new String[] {"share", "--domain", "generic:lpae-4k", "--size", "4K", "--memory", "5000G"},
-                new String[] {"share", "--domain", "generic:lpae-4k", "--size", "4K", "--page-size", "16K", "--memory",
-                    "20K"},
+                new String[] {
+                    "share", "--domain", "generic:lpae-4k", "--size", "4K", "--page-size", "16K", "--memory", "20K"
+                },
                 new String[] {"share", "--domain", "generic:lpae-4k", "--size", "4K", "--page-size", "0"},
                 new String[] {"share", "--domain", "generic:lpae-4k", "--size", "4K", "--frobnicate"},
-                new String[] {"share", "--domain", "generic:lpae-4k", "--domain", "generic:lpae-4k", "--size", "4K",
-                    "--identical-iova=maybe"},
+                new String[] {
+                    "share",
+                    "--domain",
+                    "generic:lpae-4k",
+                    "--domain",
+                    "generic:lpae-4k",
+                    "--size",
+                    "4K",
+                    "--identical-iova=maybe"
+                },
                 new String[] {"demo", "--profile", "NOPE"},
                 new String[] {"demo", "--page-size", "8K"},
                 new String[] {"demo", "--frobnicate"},
@@ -66,7 +75,9 @@ class DmashareCommandBadInputTest {
             withOutputs[args.length + 3] = dir.resolve("dumps").toString();
         }
         Run r = run(withOutputs);
-        assertThat(r.exit()).as("exit code of dmashare %s (stderr: %s)", line, r.err()).isEqualTo(2);
+        assertThat(r.exit())
+                .as("exit code of dmashare %s (stderr: %s)", line, r.err())
+                .isEqualTo(2);
         assertThat(r.err().strip().lines()).as("stderr of dmashare %s", line).hasSize(1);
         assertThat(r.out()).as("stdout of dmashare %s", line).isEmpty();
         try (Stream<Path> files = Files.list(dir)) {

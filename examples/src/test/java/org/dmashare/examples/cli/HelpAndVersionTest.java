@@ -25,7 +25,11 @@ class HelpAndVersionTest {
         }
         Run top = run("help");
         assertThat(top.exit()).isZero();
-        assertThat(top.out()).startsWith("Usage: dmashare").contains("demo").contains("backends").contains("share")
+        assertThat(top.out())
+                .startsWith("Usage: dmashare")
+                .contains("demo")
+                .contains("backends")
+                .contains("share")
                 .contains("help");
         assertThat(run("--help").out()).isEqualTo(top.out());
     }
@@ -42,8 +46,12 @@ class HelpAndVersionTest {
     @Test
     void shareHelpListsTheBackendsAndVariantsFoundAndTheSizeFormat() {
         String help = run("share", "--help").out();
-        assertThat(help).contains("  apple-dart: t8020, t6000, t8110").contains("  generic: lpae-4k, lpae-16k, lpae-64k")
-                .contains("  flat: flat-64k").contains("0x-hexadecimal").contains("4T");
+        assertThat(help)
+                .contains("  apple-dart: t8020, t6000, t8110")
+                .contains("  generic: lpae-4k, lpae-16k, lpae-64k")
+                .contains("  flat: flat-64k")
+                .contains("0x-hexadecimal")
+                .contains("4T");
     }
 
     /** Every sentence of every description reappears whole once the help's line breaks are undone. */
@@ -52,7 +60,9 @@ class HelpAndVersionTest {
         CommandLine cli = DmashareCommand.commandLine();
         for (String command : COMMANDS) {
             String help = run(command, "--help").out();
-            assertThat(help.lines()).as(command).allSatisfy(l -> assertThat(l.length()).isLessThanOrEqualTo(80));
+            assertThat(help.lines())
+                    .as(command)
+                    .allSatisfy(l -> assertThat(l.length()).isLessThanOrEqualTo(80));
             String joined = normalize(help);
             CommandSpec spec = cli.getSubcommands().get(command).getCommandSpec();
             List<String> texts = new ArrayList<>(List.of(spec.usageMessage().description()));
@@ -61,7 +71,9 @@ class HelpAndVersionTest {
             }
             for (String text : texts) {
                 if (!text.contains("${")) {
-                    assertThat(joined).as("%s help keeps '%s' whole", command, text).contains(normalize(text));
+                    assertThat(joined)
+                            .as("%s help keeps '%s' whole", command, text)
+                            .contains(normalize(text));
                 }
             }
         }

@@ -20,14 +20,17 @@ class OutputPathsAndSizesTest {
     @Test
     void dumpIntoAnExistingFileIsRefusedBeforeTheLayoutIsPrinted(@TempDir Path dir) throws Exception {
         Path file = Files.writeString(dir.resolve("taken"), "keep me");
-        assertRefused(dir, run(with(SHARE, "--dump", file.toString())), "--dump '" + file + "': exists and is not a folder");
+        assertRefused(
+                dir, run(with(SHARE, "--dump", file.toString())), "--dump '" + file + "': exists and is not a folder");
         assertThat(Files.readString(file)).isEqualTo("keep me");
     }
 
     @Test
     void svgInAMissingFolderNamesThePathAndTheMissingFolder(@TempDir Path dir) {
         Path svg = dir.resolve("nonexistent").resolve("x.svg");
-        assertRefused(dir, run(with(SHARE, "--svg", svg.toString())),
+        assertRefused(
+                dir,
+                run(with(SHARE, "--svg", svg.toString())),
                 "--svg '" + svg + "': folder " + svg.getParent() + " does not exist");
     }
 
@@ -45,7 +48,9 @@ class OutputPathsAndSizesTest {
     @Test
     void dumpWithoutADartDomainIsRefusedAndCreatesNoFolder(@TempDir Path dir) {
         Path dumps = dir.resolve("dumps");
-        assertRefused(dir, run("share", "--domain", "generic:lpae-4k", "--size", "4K", "--dump", dumps.toString()),
+        assertRefused(
+                dir,
+                run("share", "--domain", "generic:lpae-4k", "--size", "4K", "--dump", dumps.toString()),
                 "--dump '" + dumps + "': only DART instances have dumps and no --domain is apple-dart:VARIANT");
     }
 
@@ -65,21 +70,30 @@ class OutputPathsAndSizesTest {
         assertThat(r.exit()).as(r.err()).isZero();
         Run tooBig = run("share", "--domain", "generic:lpae-4k", "--size", "4K", "--memory", "0x400_0000_1000");
         assertThat(tooBig.exit()).isEqualTo(2);
-        assertThat(tooBig.err()).contains("at most 4T (4 TiB (0x400_0000_0000))").contains("0x400_0000_1000");
+        assertThat(tooBig.err())
+                .contains("at most 4T (4 TiB (0x400_0000_0000))")
+                .contains("0x400_0000_1000");
     }
 
     @Test
     void hexadecimalSizesWithAndWithoutASuffixAreAccepted() {
-        assertThat(run("share", "--domain", "generic:lpae-4k", "--size", "0x5000").out()).contains("buffer 20 KiB");
-        assertThat(run("share", "--domain", "generic:lpae-4k", "--size", "0x14K").out()).contains("buffer 20 KiB");
-        assertThat(run("share", "--domain", "generic:lpae-4k", "--size", "0x5_000").out()).contains("buffer 20 KiB");
+        assertThat(run("share", "--domain", "generic:lpae-4k", "--size", "0x5000")
+                        .out())
+                .contains("buffer 20 KiB");
+        assertThat(run("share", "--domain", "generic:lpae-4k", "--size", "0x14K")
+                        .out())
+                .contains("buffer 20 KiB");
+        assertThat(run("share", "--domain", "generic:lpae-4k", "--size", "0x5_000")
+                        .out())
+                .contains("buffer 20 KiB");
     }
 
     @Test
     void aSizeLargerThanTheMemoryIsABadArgumentNamingBoth() {
         Run r = run("share", "--domain", "generic:lpae-4k", "--size", "8G");
         assertThat(r.exit()).isEqualTo(2);
-        assertThat(r.err().strip()).isEqualTo("dmashare: --size 8 GiB (0x2_0000_0000) does not fit --memory 4 GiB (0x1_0000_0000)");
+        assertThat(r.err().strip())
+                .isEqualTo("dmashare: --size 8 GiB (0x2_0000_0000) does not fit --memory 4 GiB (0x1_0000_0000)");
     }
 
     /** The whole memory is not refused by the command line's own check; the library decides. */
@@ -94,7 +108,10 @@ class OutputPathsAndSizesTest {
     void aSizeThatIsNotASizeSaysWhatIsAccepted() {
         Run r = run("share", "--domain", "generic:lpae-4k", "--size", "12Q");
         assertThat(r.exit()).isEqualTo(2);
-        assertThat(r.err()).contains("'12Q' is not a size").contains("0x-hexadecimal").contains("K, M, G or T");
+        assertThat(r.err())
+                .contains("'12Q' is not a size")
+                .contains("0x-hexadecimal")
+                .contains("K, M, G or T");
     }
 
     private static String[] with(String[] base, String... more) {

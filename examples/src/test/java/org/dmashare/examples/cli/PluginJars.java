@@ -9,8 +9,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.jar.JarEntry;
 import java.util.jar.JarOutputStream;
-import java.util.stream.Stream;
 import java.util.spi.ToolProvider;
+import java.util.stream.Stream;
 
 /**
  * Builds backend plug-ins for the command-line tests as a user would: Java sources compiled
@@ -20,8 +20,7 @@ import java.util.spi.ToolProvider;
 final class PluginJars {
     private static final String SERVICE = "META-INF/services/org.dmashare.iommu.IommuBackend";
 
-    private PluginJars() {
-    }
+    private PluginJars() {}
 
     /**
      * A backend named {@code plugged} with the variant {@code flat-64k}, whose units are those of
@@ -49,7 +48,8 @@ final class PluginJars {
                         return new org.dmashare.examples.flat.FlatBackend().create(config, memory);
                     }
                 }
-                """.formatted(constructorFails ? "if (true) throw new IllegalStateException(\"no hardware here\");" : "");
+                """.formatted(
+                        constructorFails ? "if (true) throw new IllegalStateException(\"no hardware here\");" : "");
     }
 
     /** Compiles the {@code Plugged} source into {@code dir} with its services file; returns dir. */
@@ -60,7 +60,13 @@ final class PluginJars {
         Path classes = dir.resolve("classes");
         Files.createDirectories(classes);
         ToolProvider javac = ToolProvider.findFirst("javac").orElseThrow();
-        int rc = javac.run(System.out, System.err, "-d", classes.toString(), "-cp", System.getProperty("java.class.path"),
+        int rc = javac.run(
+                System.out,
+                System.err,
+                "-d",
+                classes.toString(),
+                "-cp",
+                System.getProperty("java.class.path"),
                 src.toString());
         if (rc != 0) {
             throw new IllegalStateException("the test plug-in did not compile");
@@ -78,7 +84,8 @@ final class PluginJars {
 
     /** Packs a folder into a jar. */
     static Path jar(Path folder, Path jar) throws IOException {
-        try (OutputStream file = Files.newOutputStream(jar); JarOutputStream out = new JarOutputStream(file);
+        try (OutputStream file = Files.newOutputStream(jar);
+                JarOutputStream out = new JarOutputStream(file);
                 Stream<Path> walk = Files.walk(folder)) {
             for (Path p : walk.filter(Files::isRegularFile).sorted().toList()) {
                 out.putNextEntry(new JarEntry(folder.relativize(p).toString().replace('\\', '/')));
@@ -91,7 +98,8 @@ final class PluginJars {
 
     /** A jar holding only the given entries. */
     static Path jarOf(Path jar, Map<String, String> entries) throws IOException {
-        try (OutputStream file = Files.newOutputStream(jar); JarOutputStream out = new JarOutputStream(file)) {
+        try (OutputStream file = Files.newOutputStream(jar);
+                JarOutputStream out = new JarOutputStream(file)) {
             for (String name : List.copyOf(entries.keySet())) {
                 out.putNextEntry(new JarEntry(name));
                 out.write(entries.get(name).getBytes(StandardCharsets.UTF_8));

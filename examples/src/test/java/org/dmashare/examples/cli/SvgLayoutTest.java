@@ -24,6 +24,8 @@ import org.apache.batik.transcoder.TranscoderInput;
 import org.apache.batik.transcoder.TranscoderOutput;
 import org.apache.batik.transcoder.image.PNGTranscoder;
 import org.apache.batik.util.XMLResourceDescriptor;
+import org.assertj.core.data.Offset;
+import org.assertj.core.data.Percentage;
 import org.dmashare.iommu.Iommu;
 import org.dmashare.iommu.IommuBackends;
 import org.dmashare.iommu.IommuConfig;
@@ -31,6 +33,7 @@ import org.dmashare.iommu.IommuDomain;
 import org.dmashare.memory.PageUse;
 import org.dmashare.memory.PhysicalMemory;
 import org.dmashare.sharing.DmaSharing;
+import org.dmashare.sharing.ScatterList;
 import org.dmashare.sharing.SharedBuffer;
 import org.junit.jupiter.api.Test;
 import org.w3c.dom.svg.SVGDocument;
@@ -41,21 +44,24 @@ import org.w3c.dom.svg.SVGDocument;
  * legend naming the scale), and every IOVA chunk is joined to the physical block it maps.
  */
 class SvgLayoutTest {
-    private static final Pattern RECT = Pattern.compile(
-            "<rect x=\"([\\d.]+)\" y=\"(\\d+)\" width=\"([\\d.]+)\" height=\"(\\d+)\"");
+    private static final Pattern RECT =
+            Pattern.compile("<rect x=\"([\\d.]+)\" y=\"(\\d+)\" width=\"([\\d.]+)\" height=\"(\\d+)\"");
     /** A link from (1, 2), the chunk's top centre, to (3, 4), the block's bottom centre. */
     private static final Pattern LINE = Pattern.compile(
             "<path class=\"link\" d=\"M([\\d.]+) (\\d+) C[\\d.]+ [\\d.]+ [\\d.]+ [\\d.]+ ([\\d.]+) (\\d+)\"");
 
-    record Drawing(String svg, SharedBuffer buffer, List<IommuDomain> domains) {
-    }
+    record Drawing(String svg, SharedBuffer buffer, List<IommuDomain> domains) {}
 
     private static Drawing draw(PhysicalMemory memory, long size, String... domains) {
         List<IommuDomain> created = new ArrayList<>();
         for (int i = 0; i < domains.length; i++) {
             String[] bv = domains[i].split(":");
-            Iommu iommu = IommuBackends.find(bv[0]).create(IommuConfig.builder(bv[1]).name(bv[0] + "-" + bv[1] + "-" + i)
-                    .build(), memory);
+            Iommu iommu = IommuBackends.find(bv[0])
+                    .create(
+                            IommuConfig.builder(bv[1])
+                                    .name(bv[0] + "-" + bv[1] + "-" + i)
+                                    .build(),
+                            memory);
             IommuDomain d = iommu.createDomain();
             iommu.device(0).attach(d);
             created.add(d);
@@ -128,24 +134,32 @@ class SvgLayoutTest {
         List<Rectangle2D> rects = new ArrayList<>();
         Matcher r = RECT.matcher(svg);
         while (r.find()) {
-            rects.add(new Rectangle2D.Double(Double.parseDouble(r.group(1)), Double.parseDouble(r.group(2)),
-                    Double.parseDouble(r.group(3)), Double.parseDouble(r.group(4))));
+            rects.add(new Rectangle2D.Double(
+                    Double.parseDouble(r.group(1)),
+                    Double.parseDouble(r.group(2)),
+                    Double.parseDouble(r.group(3)),
+                    Double.parseDouble(r.group(4))));
         }
         List<TextBox> texts = texts(svg);
         assertThat(texts).isNotEmpty();
         Rectangle2D canvas = new Rectangle2D.Double(0, 0, width, height);
         for (TextBox t : texts) {
-            assertThat(canvas.contains(t.bounds())).as("text '%s' at %s inside the %sx%s canvas", t.text(), t.bounds(),
-                    width, height).isTrue();
+            assertThat(canvas.contains(t.bounds()))
+                    .as("text '%s' at %s inside the %sx%s canvas", t.text(), t.bounds(), width, height)
+                    .isTrue();
             if (t.text().matches("#\\d+")) {
-                assertThat(rects).as("the box holding label %s at %s", t.text(), t.bounds())
+                assertThat(rects)
+                        .as("the box holding label %s at %s", t.text(), t.bounds())
                         .anySatisfy(box -> assertThat(box.contains(t.bounds())).isTrue());
             }
         }
         for (int i = 0; i < texts.size(); i++) {
             for (int j = i + 1; j < texts.size(); j++) {
                 assertThat(texts.get(i).bounds().intersects(texts.get(j).bounds()))
-                        .as("'%s' overlaps '%s'", texts.get(i).text(), texts.get(j).text()).isFalse();
+                        .as(
+                                "'%s' overlaps '%s'",
+                                texts.get(i).text(), texts.get(j).text())
+                        .isFalse();
             }
         }
         checkScaleAndConnectors(d, rects);
@@ -163,33 +177,36 @@ class SvgLayoutTest {
             for (int i = 0; i < n; i++) {
                 Rectangle2D chunk = chunks.get(i);
                 Rectangle2D block = physical.get(i);
-                assertThat(chunk.getWidth()).as("chunk %d of lane %d", i + 1, lane).isEqualTo(block.getWidth());
+                assertThat(chunk.getWidth())
+                        .as("chunk %d of lane %d", i + 1, lane)
+                        .isEqualTo(block.getWidth());
                 if (i > 0) {
-                    assertThat(chunk.getX()).as("IOVA chunks are contiguous")
-                            .isCloseTo(chunks.get(i - 1).getMaxX(), org.assertj.core.data.Offset.offset(0.15));
+                    assertThat(chunk.getX())
+                            .as("IOVA chunks are contiguous")
+                            .isCloseTo(chunks.get(i - 1).getMaxX(), Offset.offset(0.15));
                 }
                 assertThat(line.find()).isTrue();
-                assertThat(Double.parseDouble(line.group(1))).isCloseTo(chunk.getCenterX(),
-                        org.assertj.core.data.Offset.offset(0.15));
+                assertThat(Double.parseDouble(line.group(1))).isCloseTo(chunk.getCenterX(), Offset.offset(0.15));
                 assertThat(Double.parseDouble(line.group(2))).isEqualTo(chunk.getY());
-                assertThat(Double.parseDouble(line.group(3))).as("line of chunk %d ends on its block", i + 1)
-                        .isCloseTo(block.getCenterX(), org.assertj.core.data.Offset.offset(0.15));
+                assertThat(Double.parseDouble(line.group(3)))
+                        .as("line of chunk %d ends on its block", i + 1)
+                        .isCloseTo(block.getCenterX(), Offset.offset(0.15));
                 assertThat(Double.parseDouble(line.group(4))).isEqualTo(block.getMaxY());
             }
         }
         assertThat(line.find()).as("one line per chunk").isFalse();
-        List<org.dmashare.sharing.ScatterList.Segment> blocks = d.buffer().blocks().segments();
+        List<ScatterList.Segment> blocks = d.buffer().blocks().segments();
         if (d.svg().contains("linear scale")) {
             double perByte = physical.get(0).getWidth() / blocks.get(0).length();
             for (int i = 0; i < n; i++) {
-                assertThat(physical.get(i).getWidth() / blocks.get(i).length()).as("block %d to scale", i + 1)
-                        .isCloseTo(perByte, org.assertj.core.data.Percentage.withPercentage(1));
+                assertThat(physical.get(i).getWidth() / blocks.get(i).length())
+                        .as("block %d to scale", i + 1)
+                        .isCloseTo(perByte, Percentage.withPercentage(1));
             }
         }
     }
 
-    record TextBox(String text, Rectangle2D bounds) {
-    }
+    record TextBox(String text, Rectangle2D bounds) {}
 
     /** Every text element as Batik lays it out, with its bounds on the canvas. */
     private static List<TextBox> texts(String svg) throws Exception {
@@ -207,7 +224,9 @@ class SvgLayoutTest {
     private static void collect(GraphicsNode node, List<TextBox> out) {
         if (node instanceof TextNode t) {
             AffineTransform at = t.getGlobalTransform() == null ? new AffineTransform() : t.getGlobalTransform();
-            out.add(new TextBox(t.getText(), at.createTransformedShape(t.getPrimitiveBounds()).getBounds2D()));
+            out.add(new TextBox(
+                    t.getText(),
+                    at.createTransformedShape(t.getPrimitiveBounds()).getBounds2D()));
         } else if (node instanceof CompositeGraphicsNode c) {
             for (Object child : c.getChildren()) {
                 collect((GraphicsNode) child, out);

@@ -55,9 +55,11 @@ class DcpEndpointTest {
         for (long o = 0; o < b.length(); o += 0x1000) {
             long offset = o;
             assertThat(p.piodma().iommu().walk(4, m.dva() + o).map(t -> t.pa()).orElse(-1L))
-                    .as("PIODMA offset %x", offset).isEqualTo(b.physicalAddress(o));
+                    .as("PIODMA offset %x", offset)
+                    .isEqualTo(b.physicalAddress(o));
         }
-        assertThat(ep.mapPiodma(new MapPiodmaRequest(a.memDescId())).dva()).as("mapping twice is idempotent")
+        assertThat(ep.mapPiodma(new MapPiodmaRequest(a.memDescId())).dva())
+                .as("mapping twice is idempotent")
                 .isEqualTo(m.dva());
     }
 
@@ -67,17 +69,21 @@ class DcpEndpointTest {
         DcpPlatform p = inj.getInstance(DcpPlatform.class);
         MigratedDcpEndpoint ep = new MigratedDcpEndpoint(p, inj.getInstance(DmaSharing.class), false);
         for (int bad : new int[] {0, -1, 1, MigratedDcpEndpoint.MAX_BUFFERS, Integer.MAX_VALUE}) {
-            assertThat(ep.mapPiodma(new MapPiodmaRequest(bad)).ret()).as("map_piodma(%d)", bad)
+            assertThat(ep.mapPiodma(new MapPiodmaRequest(bad)).ret())
+                    .as("map_piodma(%d)", bad)
                     .isEqualTo(Errno.EINVAL.negative());
         }
         for (int i = 1; i < MigratedDcpEndpoint.MAX_BUFFERS; i++) {
-            assertThat(ep.allocateBuffer(new AllocateBufferRequest(0x4000)).memDescId()).isEqualTo(i);
+            assertThat(ep.allocateBuffer(new AllocateBufferRequest(0x4000)).memDescId())
+                    .isEqualTo(i);
         }
         AllocateBufferResponse full = ep.allocateBuffer(new AllocateBufferRequest(0x4000));
         assertThat(full.ret()).isEqualTo(Errno.ENOSPC.negative());
         assertThat(full.memDescId()).isZero();
         assertThat(ep.releaseBuffer(5)).isZero();
-        assertThat(ep.allocateBuffer(new AllocateBufferRequest(0x4000)).memDescId()).as("a freed id is reused").isEqualTo(5);
+        assertThat(ep.allocateBuffer(new AllocateBufferRequest(0x4000)).memDescId())
+                .as("a freed id is reused")
+                .isEqualTo(5);
         assertThat(ep.allocateBuffer(new AllocateBufferRequest(0)).ret()).isEqualTo(Errno.EINVAL.negative());
     }
 
@@ -115,7 +121,8 @@ class DcpEndpointTest {
     void legacyEndpointConsumesIdsPastAFullTableAndReportsSuccess() {
         Injector inj = injector(16384);
         DcpPlatform p = inj.getInstance(DcpPlatform.class);
-        LegacyDcpEndpoint ep = new LegacyDcpEndpoint(p, IommuDma.builder(p.memory()).profile(Profile.ASAHI_GRANULE).build());
+        LegacyDcpEndpoint ep = new LegacyDcpEndpoint(
+                p, IommuDma.builder(p.memory()).profile(Profile.ASAHI_GRANULE).build());
         AllocateBufferResponse last = null;
         for (int i = 1; i <= LegacyDcpEndpoint.MAX_MAPPINGS + 1; i++) {
             last = ep.allocateBuffer(new AllocateBufferRequest(0x4000));
@@ -142,8 +149,12 @@ class DcpEndpointTest {
         List<DcpDemo.Row> rows = DcpDemo.legacy(4096, Profile.ASAHI_GRANULE_NO_SGTABLE_GUARD);
         DcpDemo.Row twenty = rows.get(1);
         assertThat(twenty.size()).isEqualTo(20 << 10);
-        assertThat(twenty.overExposedBytes()).as("12 KiB of spillover to each of DCP and PIODMA").isEqualTo(2 * 0x3000);
-        assertThat(rows.get(0).overExposedBytes()).as("16 KiB fills whole granules").isZero();
+        assertThat(twenty.overExposedBytes())
+                .as("12 KiB of spillover to each of DCP and PIODMA")
+                .isEqualTo(2 * 0x3000);
+        assertThat(rows.get(0).overExposedBytes())
+                .as("16 KiB fills whole granules")
+                .isZero();
         assertThat(rows).allSatisfy(r -> assertThat(r.contiguous()).isTrue());
     }
 

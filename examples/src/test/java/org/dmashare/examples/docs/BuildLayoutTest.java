@@ -20,15 +20,16 @@ import org.junit.jupiter.api.Test;
 class BuildLayoutTest {
     private static final Path ROOT = Path.of("..");
     /** Modules that are not published libraries. */
-    private static final List<String> NOT_LIBRARIES = List.of("examples", "benchmarks", "bom", "backend-archetype",
-            "integration-tests");
+    private static final List<String> NOT_LIBRARIES =
+            List.of("examples", "benchmarks", "bom", "backend-archetype", "integration-tests");
 
     @Test
     void theBomHasTheProjectVersionAndEveryLibraryModule() throws Exception {
         String bom = Files.readString(ROOT.resolve("bom/pom.xml"));
         assertThat(bom).doesNotContain("<parent>");
-        assertThat(bom).contains("<artifactId>dmashare-bom</artifactId>\n  <version>"
-                + ReadmeExcerptsTest.projectVersion() + "</version>");
+        assertThat(bom)
+                .contains("<artifactId>dmashare-bom</artifactId>\n  <version>" + ReadmeExcerptsTest.projectVersion()
+                        + "</version>");
         String root = Files.readString(ROOT.resolve("pom.xml"));
         Matcher module = Pattern.compile("<module>([^<]+)</module>").matcher(root);
         List<String> libraries = new ArrayList<>();
@@ -42,8 +43,10 @@ class BuildLayoutTest {
         }
         assertThat(libraries).contains("dmashare-api", "dmashare-testkit");
         for (String artifact : libraries) {
-            assertThat(bom).as("the BOM lists %s", artifact).contains("<artifactId>" + artifact + "</artifactId>\n"
-                    + "        <version>${project.version}</version>");
+            assertThat(bom)
+                    .as("the BOM lists %s", artifact)
+                    .contains("<artifactId>" + artifact + "</artifactId>\n"
+                            + "        <version>${project.version}</version>");
         }
     }
 
@@ -52,14 +55,20 @@ class BuildLayoutTest {
         Path plugin = ROOT.resolve("backend-archetype/src/it/backend-plugin");
         Path templates = ROOT.resolve("backend-archetype/src/main/resources/archetype-resources");
         Map<String, String> pairs = Map.of(
-                "src/main/java/org/example/iommu/SimpleFormat.java", "src/main/java/__classPrefix__Format.java",
-                "src/main/java/org/example/iommu/SimpleIommu.java", "src/main/java/__classPrefix__Iommu.java",
-                "src/main/java/org/example/iommu/SimpleBackend.java", "src/main/java/__classPrefix__Backend.java",
+                "src/main/java/org/example/iommu/SimpleFormat.java",
+                "src/main/java/__classPrefix__Format.java",
+                "src/main/java/org/example/iommu/SimpleIommu.java",
+                "src/main/java/__classPrefix__Iommu.java",
+                "src/main/java/org/example/iommu/SimpleBackend.java",
+                "src/main/java/__classPrefix__Backend.java",
                 "src/test/java/org/example/iommu/SimpleBackendConformanceTest.java",
                 "src/test/java/__classPrefix__BackendConformanceTest.java",
-                "pom.xml", "pom.xml");
+                "pom.xml",
+                "pom.xml");
         try (Stream<Path> files = Files.walk(templates)) {
-            assertThat(files.filter(Files::isRegularFile).count()).as("template files").isEqualTo(pairs.size());
+            assertThat(files.filter(Files::isRegularFile).count())
+                    .as("template files")
+                    .isEqualTo(pairs.size());
         }
         for (Map.Entry<String, String> pair : pairs.entrySet()) {
             String expected = Files.readString(plugin.resolve(pair.getKey()))
@@ -73,7 +82,9 @@ class BuildLayoutTest {
                     .replace("<artifactId>simple-iommu-backend</artifactId>", "<artifactId>${artifactId}</artifactId>")
                     .replace("<version>1.0-SNAPSHOT</version>", "<version>${version}</version>")
                     .replace("@project.version@", "${dmashareVersion}");
-            assertThat(Files.readString(templates.resolve(pair.getValue()))).as(pair.getValue()).isEqualTo(expected);
+            assertThat(Files.readString(templates.resolve(pair.getValue())))
+                    .as(pair.getValue())
+                    .isEqualTo(expected);
         }
     }
 }

@@ -19,17 +19,18 @@ import org.junit.jupiter.api.Test;
  */
 class ReadmeExcerptsTest {
     private static final Path ROOT = Path.of("..");
-    private static final Pattern MARKER = Pattern.compile("<!-- excerpt: (\\S+) -->\\n```[a-z]*\\n(.*?)\\n```", Pattern.DOTALL);
+    private static final Pattern MARKER =
+            Pattern.compile("<!-- excerpt: (\\S+) -->\\n```[a-z]*\\n(.*?)\\n```", Pattern.DOTALL);
 
-    record Excerpt(String path, List<String> lines) {
-    }
+    record Excerpt(String path, List<String> lines) {}
 
     static List<Excerpt> excerpts() throws Exception {
         String readme = Files.readString(ROOT.resolve("README.md"));
         Matcher m = MARKER.matcher(readme);
         List<Excerpt> out = new ArrayList<>();
         while (m.find()) {
-            out.add(new Excerpt(m.group(1), m.group(2).lines().map(String::stripTrailing).toList()));
+            out.add(new Excerpt(
+                    m.group(1), m.group(2).lines().map(String::stripTrailing).toList()));
         }
         return out;
     }
@@ -44,16 +45,21 @@ class ReadmeExcerptsTest {
     @Test
     void everyExcerptIsConsecutiveLinesOfTheFileItNames() throws Exception {
         List<Excerpt> excerpts = excerpts();
-        assertThat(excerpts).extracting(Excerpt::path).contains(
-                "backend-archetype/src/it/consumer/pom.xml",
-                "backend-archetype/src/it/consumer/src/main/java/org/example/consumer/UsingTheLibrary.java",
-                "backend-archetype/src/it/backend-plugin/pom.xml");
+        assertThat(excerpts)
+                .extracting(Excerpt::path)
+                .contains(
+                        "backend-archetype/src/it/consumer/pom.xml",
+                        "backend-archetype/src/it/consumer/src/main/java/org/example/consumer/UsingTheLibrary.java",
+                        "backend-archetype/src/it/backend-plugin/pom.xml");
         String version = projectVersion();
         for (Excerpt e : excerpts) {
             Path file = ROOT.resolve(e.path());
             assertThat(file).as("file named by an excerpt").isRegularFile();
-            List<String> lines = Files.readString(file).replace("@project.version@", version).lines()
-                    .map(String::stripTrailing).toList();
+            List<String> lines = Files.readString(file)
+                    .replace("@project.version@", version)
+                    .lines()
+                    .map(String::stripTrailing)
+                    .toList();
             assertThat(e.lines()).as(e.path()).hasSizeGreaterThan(5);
             assertThat(Collections.indexOfSubList(lines, e.lines()))
                     .as("README excerpt of %s is consecutive lines of it:%n%s", e.path(), String.join("\n", e.lines()))
@@ -63,8 +69,13 @@ class ReadmeExcerptsTest {
 
     @Test
     void theUsingTheLibraryExampleIsShownWholeWithEveryImport() throws Exception {
-        Excerpt java = excerpts().stream().filter(e -> e.path().endsWith("UsingTheLibrary.java")).findFirst().orElseThrow();
-        List<String> file = Files.readAllLines(ROOT.resolve(java.path())).stream().map(String::stripTrailing).toList();
+        Excerpt java = excerpts().stream()
+                .filter(e -> e.path().endsWith("UsingTheLibrary.java"))
+                .findFirst()
+                .orElseThrow();
+        List<String> file = Files.readAllLines(ROOT.resolve(java.path())).stream()
+                .map(String::stripTrailing)
+                .toList();
         assertThat(java.lines()).isEqualTo(file);
     }
 }

@@ -16,7 +16,8 @@ class FlatBackendConformanceTest extends IommuBackendConformanceKit {
 
     @Override
     protected Iommu createIommu(PhysicalMemory memory, int streams) {
-        return IommuBackends.find("flat").create(IommuConfig.builder("flat-64k").streams(streams).build(), memory);
+        return IommuBackends.find("flat")
+                .create(IommuConfig.builder("flat-64k").streams(streams).build(), memory);
     }
 
     @Override

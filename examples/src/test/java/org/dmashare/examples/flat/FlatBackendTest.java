@@ -25,7 +25,8 @@ class FlatBackendTest {
     void serviceLoaderFindsTheFlatBackendNextToTheGenericOne() {
         assertThat(IommuBackends.available()).extracting(IommuBackend::name).contains("flat", "generic");
         assertThat(IommuBackends.find("flat")).isInstanceOf(FlatBackend.class);
-        assertThat(IommuBackends.find("flat").variants()).extracting(IommuBackend.Variant::name)
+        assertThat(IommuBackends.find("flat").variants())
+                .extracting(IommuBackend.Variant::name)
                 .containsExactly("flat-64k");
     }
 
@@ -41,15 +42,22 @@ class FlatBackendTest {
     @Test
     void settingsOutOfRangeAreRefusedSayingWhatIsAccepted() {
         FlatBackend flat = new FlatBackend();
-        assertThatThrownBy(() -> flat.create(IommuConfig.builder("flat-64k").streams(65).build(), memory))
-                .isInstanceOf(InvalidArgumentException.class).hasMessageContaining("1..64");
-        assertThatThrownBy(() -> flat.create(IommuConfig.builder("flat-64k").inputBits(32).build(), memory))
-                .isInstanceOf(InvalidArgumentException.class).hasMessageContaining("29-bit");
-        assertThatThrownBy(() -> flat.create(IommuConfig.builder("flat-64k").option("bypass", "true").build(), memory))
-                .isInstanceOf(InvalidArgumentException.class).hasMessageContaining("no option 'bypass'")
+        assertThatThrownBy(() ->
+                        flat.create(IommuConfig.builder("flat-64k").streams(65).build(), memory))
+                .isInstanceOf(InvalidArgumentException.class)
+                .hasMessageContaining("1..64");
+        assertThatThrownBy(() -> flat.create(
+                        IommuConfig.builder("flat-64k").inputBits(32).build(), memory))
+                .isInstanceOf(InvalidArgumentException.class)
+                .hasMessageContaining("29-bit");
+        assertThatThrownBy(() -> flat.create(
+                        IommuConfig.builder("flat-64k").option("bypass", "true").build(), memory))
+                .isInstanceOf(InvalidArgumentException.class)
+                .hasMessageContaining("no option 'bypass'")
                 .hasMessageContaining("accepts none");
         assertThatThrownBy(() -> flat.create(IommuConfig.of("flat-4k"), memory))
-                .isInstanceOf(InvalidArgumentException.class).hasMessageContaining("flat-64k");
+                .isInstanceOf(InvalidArgumentException.class)
+                .hasMessageContaining("flat-64k");
     }
 
     @Test
@@ -60,7 +68,8 @@ class FlatBackendTest {
         long pa = memory.base() + 0x3_0000;
         d.map(0x5_0000, pa, 0x1_0000, Prot.WRITE.withNoExec());
         long table = unit.tableBase(0);
-        assertThat(memory.readLong(table + 8L * 5)).isEqualTo(pa | FlatFormat.VALID | FlatFormat.WRITE | FlatFormat.NOEXEC);
+        assertThat(memory.readLong(table + 8L * 5))
+                .isEqualTo(pa | FlatFormat.VALID | FlatFormat.WRITE | FlatFormat.NOEXEC);
         assertThat(d).translates(0x5_0000 + 0x123).to(pa + 0x123).withLeafSize(0x1_0000);
         d.close();
         assertThat(unit.tableBase(0)).isZero();

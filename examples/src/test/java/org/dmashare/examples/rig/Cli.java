@@ -10,8 +10,7 @@ import picocli.CommandLine;
 
 /** Runs the {@code dmashare} command line in-process and captures what it prints. */
 public final class Cli {
-    private Cli() {
-    }
+    private Cli() {}
 
     /**
      * One run of the command line.
@@ -20,8 +19,7 @@ public final class Cli {
      * @param out what it printed on standard output
      * @param err what it printed on standard error
      */
-    public record Run(int exit, String out, String err) {
-    }
+    public record Run(int exit, String out, String err) {}
 
     /**
      * Runs {@code dmashare args...}.

@@ -25,17 +25,31 @@ import java.util.List;
 @AnalyzeClasses(packages = "org.dmashare", importOptions = ImportOption.DoNotIncludeTests.class)
 class ModuleLayeringTest {
     /** The core's packages: what {@code dmashare-api} holds. */
-    private static final List<String> CORE = List.of("org.dmashare", "org.dmashare.internal", "org.dmashare.memory",
-            "org.dmashare.iova", "org.dmashare.pgtable", "org.dmashare.iommu", "org.dmashare.iommu.support",
+    private static final List<String> CORE = List.of(
+            "org.dmashare",
+            "org.dmashare.internal",
+            "org.dmashare.memory",
+            "org.dmashare.iova",
+            "org.dmashare.pgtable",
+            "org.dmashare.iommu",
+            "org.dmashare.iommu.support",
             "org.dmashare.sharing");
 
     /** Each backend's package: the two shipped ones, the example written as a user would, and those planned. */
-    private static final List<String> BACKENDS = List.of("org.dmashare.generic", "org.dmashare.dart",
-            "org.dmashare.examples.flat", "org.dmashare.v7s", "org.dmashare.amd");
+    private static final List<String> BACKENDS = List.of(
+            "org.dmashare.generic",
+            "org.dmashare.dart",
+            "org.dmashare.examples.flat",
+            "org.dmashare.v7s",
+            "org.dmashare.amd");
 
     /** Packages built on the core that are not backends. */
-    private static final List<String> ABOVE_THE_CORE = List.of("org.dmashare.dmaapi", "org.dmashare.inject",
-            "org.dmashare.examples", "org.dmashare.testkit", "org.dmashare.benchmarks");
+    private static final List<String> ABOVE_THE_CORE = List.of(
+            "org.dmashare.dmaapi",
+            "org.dmashare.inject",
+            "org.dmashare.examples",
+            "org.dmashare.testkit",
+            "org.dmashare.benchmarks");
 
     private static boolean inOrUnder(String pkg, String root) {
         return pkg.equals(root) || pkg.startsWith(root + ".");
@@ -62,7 +76,8 @@ class ModuleLayeringTest {
             DescribedPredicate.describe("are in the core " + CORE, c -> isCore(c.getPackageName()));
 
     private static final DescribedPredicate<JavaClass> BUILT_ON_THE_CORE = DescribedPredicate.describe(
-            "are in a backend or a module built on the core", c -> backendOf(c.getPackageName()) != null
+            "are in a backend or a module built on the core",
+            c -> backendOf(c.getPackageName()) != null
                     || ABOVE_THE_CORE.stream().anyMatch(p -> inOrUnder(c.getPackageName(), p)));
 
     /** A backend's class may name the JDK, the core, its own backend and AutoService's annotation. */
@@ -72,8 +87,11 @@ class ModuleLayeringTest {
                 public void check(JavaClass c, ConditionEvents events) {
                     String own = backendOf(c.getPackageName());
                     for (Dependency d : c.getDirectDependenciesFromSelf()) {
-                        String target = d.getTargetClass().getBaseComponentType().getPackageName();
-                        boolean allowed = target.startsWith("java.") || isCore(target) || inOrUnder(target, own)
+                        String target =
+                                d.getTargetClass().getBaseComponentType().getPackageName();
+                        boolean allowed = target.startsWith("java.")
+                                || isCore(target)
+                                || inOrUnder(target, own)
                                 || inOrUnder(target, "com.google.auto.service");
                         if (!allowed) {
                             events.add(SimpleConditionEvent.violated(d, d.getDescription()));
@@ -83,18 +101,23 @@ class ModuleLayeringTest {
             };
 
     @ArchTest
-    static final ArchRule backendsDependOnEachOtherOnlyThroughTheCore = classes().that(IN_A_BACKEND)
+    static final ArchRule backendsDependOnEachOtherOnlyThroughTheCore = classes()
+            .that(IN_A_BACKEND)
             .should(NAME_ONLY_THE_JDK_THE_CORE_AND_THEIR_OWN_BACKEND)
             .because("DESIGN.md: backends and examples never depend on each other except through api");
 
     @ArchTest
-    static final ArchRule coreNamesNothingBuiltOnIt = noClasses().that(IN_THE_CORE)
-            .should().dependOnClassesThat(BUILT_ON_THE_CORE)
+    static final ArchRule coreNamesNothingBuiltOnIt = noClasses()
+            .that(IN_THE_CORE)
+            .should()
+            .dependOnClassesThat(BUILT_ON_THE_CORE)
             .because("DESIGN.md: api never names a backend, and holds nothing but the core");
 
     @ArchTest
     static final ArchRule dmaApiModelAndGuiceModuleNameNoBackend = noClasses()
-            .that().resideInAnyPackage("org.dmashare.dmaapi..", "org.dmashare.inject..")
-            .should().dependOnClassesThat(IN_A_BACKEND)
+            .that()
+            .resideInAnyPackage("org.dmashare.dmaapi..", "org.dmashare.inject..")
+            .should()
+            .dependOnClassesThat(IN_A_BACKEND)
             .because("they run over whatever backends ServiceLoader finds");
 }

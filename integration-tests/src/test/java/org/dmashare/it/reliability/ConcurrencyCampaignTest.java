@@ -6,6 +6,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.ExecutorService;
@@ -18,10 +19,10 @@ import org.dmashare.InvalidArgumentException;
 import org.dmashare.MappingConflictException;
 import org.dmashare.ObjectClosedException;
 import org.dmashare.PhysicalMemoryExhaustedException;
-import org.dmashare.it.rig.Rig;
 import org.dmashare.iommu.DeviceFaultException;
 import org.dmashare.iommu.IommuDomain;
 import org.dmashare.iova.IovaAllocator;
+import org.dmashare.it.rig.Rig;
 import org.dmashare.sharing.PageLease;
 import org.dmashare.sharing.ShareOptions;
 import org.dmashare.sharing.SharedBuffer;
@@ -50,8 +51,17 @@ class ConcurrencyCampaignTest {
     static final int SLOT = 0x1000;
     static final int POOL = 2 * THREADS;
     private static final AtomicLongArray TOTALS = new AtomicLongArray(9);
-    private static final String[] KINDS = {"allocations", "late shares", "unshares", "closes", "DMA round trips",
-        "races refused cleanly", "faults explained by a racing unmap", "runs", "imports of an export"};
+    private static final String[] KINDS = {
+        "allocations",
+        "late shares",
+        "unshares",
+        "closes",
+        "DMA round trips",
+        "races refused cleanly",
+        "faults explained by a racing unmap",
+        "runs",
+        "imports of an export"
+    };
 
     /** A pooled buffer with counters of the unshares and closes that started and that finished. */
     record Entry(SharedBuffer buffer, AtomicLong started, AtomicLong finished) {
@@ -110,7 +120,11 @@ class ConcurrencyCampaignTest {
                         if (e == null || choice < 5) {
                             long size = (long) SLOT * THREADS + random.nextInt(0x1_0000);
                             ShareOptions o = random.nextInt(4) == 0
-                                    ? ShareOptions.builder().identicalIova(true).futureDomains(late).build() : opts;
+                                    ? ShareOptions.builder()
+                                            .identicalIova(true)
+                                            .futureDomains(late)
+                                            .build()
+                                    : opts;
                             SharedBuffer b = rig.sharing.allocate(size, rig.domains.subList(0, 2), o);
                             synchronized (pool) {
                                 pool.add(new Entry(b));
@@ -136,8 +150,8 @@ class ConcurrencyCampaignTest {
                             // close the owner while this importer's DMA goes on
                             SharedBuffer imported;
                             try (PageLease lease = e.buffer().export()) {
-                                imported = rig.sharing.importScatterList(lease, e.buffer().blocks(), List.of(late),
-                                        ShareOptions.DEFAULTS);
+                                imported = rig.sharing.importScatterList(
+                                        lease, e.buffer().blocks(), List.of(late), ShareOptions.DEFAULTS);
                             }
                             synchronized (pool) {
                                 pool.add(new Entry(imported));
@@ -149,7 +163,8 @@ class ConcurrencyCampaignTest {
                     } catch (ObjectClosedException | MappingConflictException | PhysicalMemoryExhaustedException race) {
                         TOTALS.incrementAndGet(5); // closed by another thread, identical range taken, memory full
                     } catch (InvalidArgumentException race) {
-                        if (!race.getMessage().contains("already mapped") && !race.getMessage().contains("not mapped")) {
+                        if (!race.getMessage().contains("already mapped")
+                                && !race.getMessage().contains("not mapped")) {
                             throw race;
                         }
                         TOTALS.incrementAndGet(5); // another thread shared or unshared it first
@@ -163,7 +178,9 @@ class ConcurrencyCampaignTest {
         if (!finished) {
             executor.shutdownNow();
         }
-        assertThat(finished).as("no deadlock: %d threads x %d operations finished within 120 s", THREADS, OPS).isTrue();
+        assertThat(finished)
+                .as("no deadlock: %d threads x %d operations finished within 120 s", THREADS, OPS)
+                .isTrue();
         for (Future<?> f : work) {
             f.get();
         }
@@ -177,7 +194,8 @@ class ConcurrencyCampaignTest {
             holders.put(rig.memory.allocator().holding(b.physicalAddress(0)).holder(), b.length());
         }
         assertThat(rig.memory.allocator().usage().bufferBytes())
-                .isEqualTo(bufferBytes + holders.values().stream().mapToLong(Long::longValue).sum());
+                .isEqualTo(bufferBytes
+                        + holders.values().stream().mapToLong(Long::longValue).sum());
         for (IommuDomain d : rig.domains) {
             List<IovaAllocator.Range> ranges = new ArrayList<>();
             for (SharedBuffer b : live) {
@@ -185,15 +203,19 @@ class ConcurrencyCampaignTest {
                     Rig.assertContiguous(b, d);
                     ranges.add(new IovaAllocator.Range(b.iova(d), b.length()));
                     byte[] cpu = b.read(0, (int) b.length());
-                    assertThat(Rig.device(d).read(b.iova(d), (int) b.length())).as("DMA through %s", d).isEqualTo(cpu);
+                    assertThat(Rig.device(d).read(b.iova(d), (int) b.length()))
+                            .as("DMA through %s", d)
+                            .isEqualTo(cpu);
                 }
             }
             ranges.sort((p, q) -> Long.compare(p.start(), q.start()));
             for (int i = 1; i < ranges.size(); i++) {
-                assertThat(ranges.get(i).start()).as("no overlapping IOVA ranges in %s", d)
+                assertThat(ranges.get(i).start())
+                        .as("no overlapping IOVA ranges in %s", d)
                         .isGreaterThanOrEqualTo(ranges.get(i - 1).end());
             }
-            assertThat(d.iovaSpace().snapshot().allocated()).as("IOVA allocator of %s holds exactly the live ranges", d)
+            assertThat(d.iovaSpace().snapshot().allocated())
+                    .as("IOVA allocator of %s holds exactly the live ranges", d)
                     .isEqualTo(ranges);
             Rig.assertNoOverExposure(d, live);
             d.iommu().clearFaults();
@@ -222,16 +244,18 @@ class ConcurrencyCampaignTest {
             Rig.device(w.domain()).write(w.iova() + offset, data);
             for (SharedBuffer.Mapping m : mappings) {
                 byte[] back = Rig.device(m.domain()).read(m.iova() + offset, SLOT);
-                if (!Arrays.equals(back, data) && !unmapInProgress && e.started().get() == started) {
-                    throw new AssertionError("DMA through " + m + " read other bytes than thread " + thread + " wrote, with"
-                            + " no unshare or close of " + e.buffer() + " overlapping");
+                if (!Arrays.equals(back, data)
+                        && !unmapInProgress
+                        && e.started().get() == started) {
+                    throw new AssertionError("DMA through " + m + " read other bytes than thread " + thread
+                            + " wrote, with" + " no unshare or close of " + e.buffer() + " overlapping");
                 }
             }
             TOTALS.incrementAndGet(4);
         } catch (DeviceFaultException fault) {
             if (!unmapInProgress && e.started().get() == started) {
-                throw new AssertionError("device fault on " + e.buffer() + " with no unshare or close overlapping: " + fault,
-                        fault);
+                throw new AssertionError(
+                        "device fault on " + e.buffer() + " with no unshare or close overlapping: " + fault, fault);
             }
             TOTALS.incrementAndGet(6);
         }
@@ -241,7 +265,7 @@ class ConcurrencyCampaignTest {
     static void summary() {
         StringBuilder s = new StringBuilder();
         for (int i = 0; i < KINDS.length; i++) {
-            s.append(i == 0 ? "" : ", ").append(String.format(java.util.Locale.ROOT, "%,d %s", TOTALS.get(i), KINDS[i]));
+            s.append(i == 0 ? "" : ", ").append(String.format(Locale.ROOT, "%,d %s", TOTALS.get(i), KINDS[i]));
         }
         Campaign.summary("concurrency", "%d threads x %,d operations per run: %s", THREADS, OPS, s);
     }

@@ -3,14 +3,15 @@ package org.dmashare.it.reliability;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
 import java.util.function.Supplier;
 import java.util.stream.Stream;
 import org.dmashare.DmaShareException;
-import org.dmashare.it.rig.Rig;
 import org.dmashare.dart.DartBackend;
 import org.dmashare.dart.DartDump;
 import org.dmashare.dart.DartFirmware;
@@ -18,8 +19,9 @@ import org.dmashare.dart.DartIommu;
 import org.dmashare.dart.DartVariant;
 import org.dmashare.iommu.IommuConfig;
 import org.dmashare.iommu.IommuDomain;
-import org.dmashare.iommu.support.PagingDomain;
 import org.dmashare.iommu.Prot;
+import org.dmashare.iommu.support.PagingDomain;
+import org.dmashare.it.rig.Rig;
 import org.dmashare.memory.FailureInjector;
 import org.dmashare.memory.FailureInjector.Point;
 import org.dmashare.memory.PageUse;
@@ -71,10 +73,16 @@ class FailNthTest {
             long fb = rig.memory.allocator().allocate(FB_SIZE, PageUse.BUFFER);
             rig.memory.fill(fb, FB_SIZE, (byte) 0xFB);
             DartDump firmware = DartFirmware.of(DartVariant.of(lockedVariant), rig.memory)
-                    .map(0, FB_IOVA, fb, FB_SIZE, Prot.READ_WRITE).dump();
-            dart = new DartBackend().restore(firmware,
-                    IommuConfig.builder(lockedVariant).name("locked-" + lockedVariant).option("locked", "true").build(),
-                    rig.memory);
+                    .map(0, FB_IOVA, fb, FB_SIZE, Prot.READ_WRITE)
+                    .dump();
+            dart = new DartBackend()
+                    .restore(
+                            firmware,
+                            IommuConfig.builder(lockedVariant)
+                                    .name("locked-" + lockedVariant)
+                                    .option("locked", "true")
+                                    .build(),
+                            rig.memory);
             IommuDomain d = dart.createDomain();
             dart.device(0).attach(d);
             rig.domains.add(d);
@@ -89,8 +97,7 @@ class FailNthTest {
     }
 
     /** Everything a failed run must leave as it was, the firmware's root table and registers included. */
-    record Snapshot(Rig.State state, String firmwareRoot, String registers) {
-    }
+    record Snapshot(Rig.State state, String firmwareRoot, String registers) {}
 
     static Snapshot snapshot(Rig rig, DartIommu locked) {
         if (locked == null) {
@@ -111,15 +118,19 @@ class FailNthTest {
                 own.append(i).append('=').append(Long.toHexString(pte)).append(' ');
             }
         }
-        return new Snapshot(rig.state(), own.toString(),
-                java.util.Arrays.toString(locked.ttbrs(0)) + " tcr " + locked.tcr(0));
+        return new Snapshot(rig.state(), own.toString(), Arrays.toString(locked.ttbrs(0)) + " tcr " + locked.tcr(0));
     }
 
     /**
      * Runs {@code op} with the k-th event at {@code point} failing for k = 1, 2, ... until it
      * succeeds; after each failure the snapshot must equal the one before. Returns the failing runs.
      */
-    static <T> int failEveryNth(String what, Supplier<Snapshot> snap, PhysicalMemory memory, Point point, Supplier<T> op,
+    static <T> int failEveryNth(
+            String what,
+            Supplier<Snapshot> snap,
+            PhysicalMemory memory,
+            Point point,
+            Supplier<T> op,
             Consumer<T> undo) {
         FailureInjector failures = memory.failures();
         int failed = 0;
@@ -130,10 +141,12 @@ class FailNthTest {
             try {
                 result = op.get();
             } catch (DmaShareException e) {
-                assertThat(failures.pending(point)).as("%s: run %d failed for another reason than the injected one: %s",
-                        what, k, e).isFalse();
+                assertThat(failures.pending(point))
+                        .as("%s: run %d failed for another reason than the injected one: %s", what, k, e)
+                        .isFalse();
                 failures.clear();
-                assertThat(snap.get()).as("%s: state after failing at %s #%d (%s)", what, point, k, e.getMessage())
+                assertThat(snap.get())
+                        .as("%s: state after failing at %s #%d (%s)", what, point, k, e.getMessage())
                         .isEqualTo(before);
                 failed++;
                 continue;
@@ -162,10 +175,16 @@ class FailNthTest {
         Rig rig = new Rig(64L << 20, 4096, FOUR);
         List<IommuDomain> targets = rig.domains.subList(0, n);
         Rig.State initial = rig.state();
-        int failed = failEveryNth("allocate into " + n + " domains", () -> snapshot(rig, null), rig.memory, point,
-                () -> rig.sharing.allocate(0x2_4000, targets), SharedBuffer::close);
+        int failed = failEveryNth(
+                "allocate into " + n + " domains",
+                () -> snapshot(rig, null),
+                rig.memory,
+                point,
+                () -> rig.sharing.allocate(0x2_4000, targets),
+                SharedBuffer::close);
         if (point == Point.IOVA_ALLOCATION || point == Point.MAP || point == Point.PAGE_ALLOCATION) {
-            assertThat(failed).as("each domain (or block) consults %s at least once", point)
+            assertThat(failed)
+                    .as("each domain (or block) consults %s at least once", point)
                     .isGreaterThanOrEqualTo(point == Point.PAGE_ALLOCATION ? 1 : n);
         }
         assertThat(rig.state()).isEqualTo(initial);
@@ -181,12 +200,18 @@ class FailNthTest {
     void importOfAnExportIntoNDomainsUnwindsWhereverItFailsAndDropsItsPin(int n, Point point) {
         Rig rig = new Rig(64L << 20, 4096, FOUR);
         Rig.State initial = rig.state();
-        SharedBuffer owner = rig.sharing.allocate(0x3_0000, rig.domains.subList(0, 1),
+        SharedBuffer owner = rig.sharing.allocate(
+                0x3_0000,
+                rig.domains.subList(0, 1),
                 ShareOptions.builder().alignment(0x1_0000).build());
         PageLease lease = owner.export();
         List<IommuDomain> targets = rig.domains.subList(0, n);
-        int failed = failEveryNth("import of an export into " + n + " domains", () -> snapshot(rig, null), rig.memory,
-                point, () -> rig.sharing.importScatterList(lease, owner.blocks(), targets, ShareOptions.DEFAULTS),
+        int failed = failEveryNth(
+                "import of an export into " + n + " domains",
+                () -> snapshot(rig, null),
+                rig.memory,
+                point,
+                () -> rig.sharing.importScatterList(lease, owner.blocks(), targets, ShareOptions.DEFAULTS),
                 SharedBuffer::close);
         if (point == Point.IOVA_ALLOCATION || point == Point.MAP) {
             assertThat(failed).isGreaterThanOrEqualTo(n);
@@ -206,9 +231,15 @@ class FailNthTest {
             sharing.allocate(0x4_0000, rig.domains).close();
         }
         List<IommuDomain> targets = rig.domains.subList(0, n);
-        failEveryNth("allocate into " + n + " domains with quarantined ranges", () -> new Snapshot(rig.state(),
-                quarantined(sharing, rig.domains), ""), rig.memory, point,
-                () -> sharing.allocate(0x2_4000, targets, ShareOptions.builder().identicalIova(n % 2 == 0).build()),
+        failEveryNth(
+                "allocate into " + n + " domains with quarantined ranges",
+                () -> new Snapshot(rig.state(), quarantined(sharing, rig.domains), ""),
+                rig.memory,
+                point,
+                () -> sharing.allocate(
+                        0x2_4000,
+                        targets,
+                        ShareOptions.builder().identicalIova(n % 2 == 0).build()),
                 SharedBuffer::close);
         sharing.drainIovaQuarantine();
     }
@@ -222,7 +253,8 @@ class FailNthTest {
     }
 
     static Stream<Arguments> lockedVariantsAndPoints() {
-        return Stream.of("t8020", "t6000", "t8110").flatMap(v -> Stream.of(Point.values()).map(p -> Arguments.of(v, p)));
+        return Stream.of("t8020", "t6000", "t8110")
+                .flatMap(v -> Stream.of(Point.values()).map(p -> Arguments.of(v, p)));
     }
 
     @ParameterizedTest(name = "locked {0}, {1}")
@@ -235,19 +267,26 @@ class FailNthTest {
         Snapshot initial = snapshot(l.rig, l.dart);
         for (boolean identical : new boolean[] {false, true}) {
             ShareOptions opts = ShareOptions.builder().identicalIova(identical).build();
-            failEveryNth("allocate into locked " + variant + (identical ? " (identical IOVA)" : ""),
-                    () -> snapshot(l.rig, l.dart), l.rig.memory, point,
+            failEveryNth(
+                    "allocate into locked " + variant + (identical ? " (identical IOVA)" : ""),
+                    () -> snapshot(l.rig, l.dart),
+                    l.rig.memory,
+                    point,
                     () -> {
                         SharedBuffer b = l.rig.sharing.allocate(0x3_0000, l.rig.domains, opts);
                         // the install really happened: the driver's root entry is in the firmware's table
                         long iova = b.iova(l.rig.domain(0));
                         assertThat(l.dart.device(0).read(iova, 1)).hasSize(1);
                         return b;
-                    }, SharedBuffer::close);
+                    },
+                    SharedBuffer::close);
         }
         assertThat(snapshot(l.rig, l.dart)).isEqualTo(initial);
-        assertThat(l.dart.device(0).read(FB_IOVA, 4)).as("the firmware's framebuffer survives").containsOnly((byte) 0xFB);
-        assertThat(l.dart.device(0).read(resident.iova(l.rig.domain(0)), 0x8000)).as("the resident buffer survives")
+        assertThat(l.dart.device(0).read(FB_IOVA, 4))
+                .as("the firmware's framebuffer survives")
+                .containsOnly((byte) 0xFB);
+        assertThat(l.dart.device(0).read(resident.iova(l.rig.domain(0)), 0x8000))
+                .as("the resident buffer survives")
                 .isEqualTo(Rig.pattern(0x8000, 7));
         resident.close();
     }
@@ -260,8 +299,13 @@ class FailNthTest {
         ShareOptions opts = ShareOptions.builder().futureDomains(locked).build();
         try (SharedBuffer b = l.rig.sharing.allocate(0x5_0000, l.rig.domains.subList(1, 3), opts)) {
             Snapshot before = snapshot(l.rig, l.dart);
-            int failed = failEveryNth("late share into locked " + variant, () -> snapshot(l.rig, l.dart), l.rig.memory,
-                    point, () -> b.shareWith(locked), iova -> b.unshare(locked));
+            int failed = failEveryNth(
+                    "late share into locked " + variant,
+                    () -> snapshot(l.rig, l.dart),
+                    l.rig.memory,
+                    point,
+                    () -> b.shareWith(locked),
+                    iova -> b.unshare(locked));
             if (point == Point.IOVA_ALLOCATION || point == Point.MAP) {
                 assertThat(failed).isGreaterThanOrEqualTo(1);
             }
@@ -276,8 +320,13 @@ class FailNthTest {
         PageLease lease = l.rig.sharing.allocatePages(4 * 0x8000, 0x8000);
         ScatterList list = Rig.lentSegments(lease, 0x8000, 3);
         Snapshot initial = snapshot(l.rig, l.dart);
-        int failed = failEveryNth("import into locked " + variant, () -> snapshot(l.rig, l.dart), l.rig.memory, point,
-                () -> l.rig.sharing.importScatterList(lease, list, l.rig.domains, ShareOptions.DEFAULTS), SharedBuffer::close);
+        int failed = failEveryNth(
+                "import into locked " + variant,
+                () -> snapshot(l.rig, l.dart),
+                l.rig.memory,
+                point,
+                () -> l.rig.sharing.importScatterList(lease, list, l.rig.domains, ShareOptions.DEFAULTS),
+                SharedBuffer::close);
         if (point == Point.IOVA_ALLOCATION || point == Point.MAP) {
             assertThat(failed).isGreaterThanOrEqualTo(3);
         }
@@ -289,28 +338,47 @@ class FailNthTest {
     void restoringALockedDartClaimsTheFirmwareTablesAtomically(String variant, Point point) {
         PhysicalMemory source = PhysicalMemory.create(Rig.RAM_BASE, 64L << 20, 4096);
         long fb = source.allocator().allocate(FB_SIZE, PageUse.BUFFER);
-        DartDump dump = DartFirmware.of(DartVariant.of(variant), source).map(0, FB_IOVA, fb, FB_SIZE, Prot.READ)
-                .map(1, 0x4000, fb, 0x8000, Prot.READ_WRITE).dump();
+        DartDump dump = DartFirmware.of(DartVariant.of(variant), source)
+                .map(0, FB_IOVA, fb, FB_SIZE, Prot.READ)
+                .map(1, 0x4000, fb, 0x8000, Prot.READ_WRITE)
+                .dump();
         PhysicalMemory fresh = PhysicalMemory.create(Rig.RAM_BASE, 64L << 20, 4096);
-        IommuConfig config = IommuConfig.builder(variant).name("restored").option("locked", "true").build();
+        IommuConfig config = IommuConfig.builder(variant)
+                .name("restored")
+                .option("locked", "true")
+                .build();
         Supplier<Snapshot> state = () -> {
             StringBuilder pages = new StringBuilder();
             for (long pa : dump.memory().keySet()) {
                 pages.append(HexFormat.of().formatHex(fresh.read(pa, 0x4000))).append(',');
             }
             // No domain yet: every block (claimed firmware table pages included) and every table byte must match.
-            return new Snapshot(new Rig.State(fresh.allocator().allocatedBlocks(), fresh.allocator().usage().bufferBytes(),
-                    java.util.Map.of(), java.util.Map.of(), fresh.allocator().usage().tableBytes()), pages.toString(), "");
+            return new Snapshot(
+                    new Rig.State(
+                            fresh.allocator().allocatedBlocks(),
+                            fresh.allocator().usage().bufferBytes(),
+                            Map.of(),
+                            Map.of(),
+                            fresh.allocator().usage().tableBytes()),
+                    pages.toString(),
+                    "");
         };
         Snapshot initial = state.get();
-        failEveryNth("restore of locked " + variant, state, fresh, point,
-                () -> new DartBackend().restore(dump, config, fresh), dart -> {
+        failEveryNth(
+                "restore of locked " + variant,
+                state,
+                fresh,
+                point,
+                () -> new DartBackend().restore(dump, config, fresh),
+                dart -> {
                     assertThat(dart.isLocked()).isTrue();
                     assertThat(dart.walk(0, FB_IOVA)).isPresent();
                 });
         assertThat(initial.state().blocks()).isEmpty();
         for (long pa : dump.memory().keySet()) {
-            assertThat(fresh.allocator().isAllocated(pa, 0x4000)).as("firmware table page %s claimed", pa).isTrue();
+            assertThat(fresh.allocator().isAllocated(pa, 0x4000))
+                    .as("firmware table page %s claimed", pa)
+                    .isTrue();
         }
     }
 
@@ -343,10 +411,14 @@ class FailNthTest {
         FailureInjector failures = rig.memory.failures();
         for (boolean identical : new boolean[] {false, true}) {
             // blocks and pages: 2 MiB + 20 KiB maps 2 MiB blocks where the format has them
-            SharedBuffer a = rig.sharing.allocate(0x20_5000, rig.domains,
+            SharedBuffer a = rig.sharing.allocate(
+                    0x20_5000,
+                    rig.domains,
                     ShareOptions.builder().identicalIova(identical).build());
             // (late-shared per-domain IOVA: an identical range of the first two may lie outside a third's space)
-            SharedBuffer b = rig.sharing.allocate(0x5000, rig.domains.subList(0, 2),
+            SharedBuffer b = rig.sharing.allocate(
+                    0x5000,
+                    rig.domains.subList(0, 2),
                     ShareOptions.builder().futureDomains(rig.domain(2)).build());
             b.shareWith(rig.domain(2));
             List<Long> iovas = new ArrayList<>();
@@ -362,15 +434,21 @@ class FailNthTest {
             a.close();
             a.close();
             for (Point p : Point.values()) {
-                assertThat(failures.events(p)).as("events at %s during unshare and close", p).isZero();
-                assertThat(failures.pending(p)).as("%s still armed: never consulted", p).isTrue();
+                assertThat(failures.events(p))
+                        .as("events at %s during unshare and close", p)
+                        .isZero();
+                assertThat(failures.pending(p))
+                        .as("%s still armed: never consulted", p)
+                        .isTrue();
             }
             failures.clear();
             assertThat(snapshot(rig, dart)).as("everything returned").isEqualTo(initial);
             for (int i = 0; i < rig.domains.size(); i++) {
                 IommuDomain d = rig.domain(i);
                 long iova = iovas.get(i);
-                assertThat(d.iommu().walk(0, iova)).as("nothing reachable in %s after close", d).isEmpty();
+                assertThat(d.iommu().walk(0, iova))
+                        .as("nothing reachable in %s after close", d)
+                        .isEmpty();
             }
             CASES.incrementAndGet();
         }
@@ -398,7 +476,12 @@ class FailNthTest {
 
     @AfterAll
     static void summary() {
-        Campaign.summary("fail-nth", "%,d operation/point cases, %,d failing runs unwound with the state restored"
-                + " (%,d injection points tried)", CASES.get(), UNWOUND.get(), EVENTS_TRIED.get());
+        Campaign.summary(
+                "fail-nth",
+                "%,d operation/point cases, %,d failing runs unwound with the state restored"
+                        + " (%,d injection points tried)",
+                CASES.get(),
+                UNWOUND.get(),
+                EVENTS_TRIED.get());
     }
 }

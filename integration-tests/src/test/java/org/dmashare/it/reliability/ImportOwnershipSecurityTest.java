@@ -15,6 +15,7 @@ import org.dmashare.iommu.IommuFault;
 import org.dmashare.it.rig.Rig;
 import org.dmashare.memory.PageAllocator;
 import org.dmashare.memory.PageUse;
+import org.dmashare.sharing.DmaSharing;
 import org.dmashare.sharing.PageLease;
 import org.dmashare.sharing.ScatterList;
 import org.dmashare.sharing.ShareOptions;
@@ -39,15 +40,21 @@ class ImportOwnershipSecurityTest {
     @Test
     void importOfFreePagesIsRefusedSoTheirNextOwnersSecretStaysUnreachable() {
         long free = 0x8_0200_0000L;
-        assertThat(rig.memory.allocator().holding(free)).as("the attacked pages are free").isNull();
+        assertThat(rig.memory.allocator().holding(free))
+                .as("the attacked pages are free")
+                .isNull();
         try (PageLease attacker = rig.sharing.allocatePages(0x4000, 0x4000)) {
             Rig.State before = rig.state();
-            assertThatThrownBy(() -> rig.sharing.importScatterList(attacker,
-                    ScatterList.of(new ScatterList.Segment(free, 0x4000)), List.of(e), ShareOptions.DEFAULTS))
+            assertThatThrownBy(() -> rig.sharing.importScatterList(
+                            attacker,
+                            ScatterList.of(new ScatterList.Segment(free, 0x4000)),
+                            List.of(e),
+                            ShareOptions.DEFAULTS))
                     .isExactlyInstanceOf(UnsafeScatterListException.class)
                     .hasMessageContaining("segment 0 [" + Hex.of(free))
                     .hasMessageContaining("is free")
-                    .satisfies(x -> assertThat(((UnsafeScatterListException) x).segmentIndex()).isZero());
+                    .satisfies(x -> assertThat(((UnsafeScatterListException) x).segmentIndex())
+                            .isZero());
             assertThat(rig.state()).as("a refused import changes nothing").isEqualTo(before);
         }
         // the victim's buffer lands on those pages; device e has no way to them
@@ -80,34 +87,45 @@ class ImportOwnershipSecurityTest {
             imported = rig.sharing.importScatterList(lease, owner.blocks(), List.of(e), ShareOptions.DEFAULTS);
         }
         owner.close();
-        assertThatThrownBy(() -> Rig.device(d).read(ownerIova, 1)).as("the owner's own mapping is gone")
+        assertThatThrownBy(() -> Rig.device(d).read(ownerIova, 1))
+                .as("the owner's own mapping is gone")
                 .isInstanceOf(DeviceFaultException.class);
         d.iommu().clearFaults();
-        assertThat(rig.memory.allocator().holding(pa)).as("the import pins the pages after the owner closed")
+        assertThat(rig.memory.allocator().holding(pa))
+                .as("the import pins the pages after the owner closed")
                 .isEqualTo(new PageAllocator.Holding(pa, 0x4000, PageUse.BUFFER, holder));
         List<SharedBuffer> next = new ArrayList<>();
         for (int i = 0; i < 64; i++) {
             SharedBuffer b = rig.sharing.allocate(0x4000, List.of(d));
             b.write(0, SECRET);
-            assertThat(b.physicalAddress(0)).as("a pinned page is never handed to another owner").isNotEqualTo(pa);
+            assertThat(b.physicalAddress(0))
+                    .as("a pinned page is never handed to another owner")
+                    .isNotEqualTo(pa);
             next.add(b);
         }
         byte[] seen = Rig.device(e).read(imported.iova(e), ownerData.length);
-        assertThat(seen).as("device e still reads the pages it was lent, not a new owner's").isEqualTo(ownerData);
+        assertThat(seen)
+                .as("device e still reads the pages it was lent, not a new owner's")
+                .isEqualTo(ownerData);
         imported.close();
-        assertThat(rig.memory.allocator().holding(pa)).as("the last holder closed: the pages are free").isNull();
+        assertThat(rig.memory.allocator().holding(pa))
+                .as("the last holder closed: the pages are free")
+                .isNull();
         next.forEach(SharedBuffer::close);
-        assertThat(rig.memory.allocator().usage().bufferBytes()).as("every page returned").isEqualTo(baseline);
+        assertThat(rig.memory.allocator().usage().bufferBytes())
+                .as("every page returned")
+                .isEqualTo(baseline);
     }
 
     @Test
     void anotherOwnersPagesAreRefusedWithoutItsLeaseNamingTheirHolder() {
         try (SharedBuffer victim = rig.sharing.allocate(0x4000, List.of(d));
                 PageLease attacker = rig.sharing.allocatePages(0x4000, 0x4000)) {
-            long victimHolder = rig.memory.allocator().holding(victim.physicalAddress(0)).holder();
+            long victimHolder =
+                    rig.memory.allocator().holding(victim.physicalAddress(0)).holder();
             Rig.State before = rig.state();
-            assertThatThrownBy(() -> rig.sharing.importScatterList(attacker, victim.blocks(), List.of(e),
-                    ShareOptions.DEFAULTS))
+            assertThatThrownBy(() ->
+                            rig.sharing.importScatterList(attacker, victim.blocks(), List.of(e), ShareOptions.DEFAULTS))
                     .isExactlyInstanceOf(UnsafeScatterListException.class)
                     .hasMessageContaining("segment 0")
                     .hasMessageContaining("holder #" + victimHolder + "'s BUFFER block")
@@ -121,12 +139,18 @@ class ImportOwnershipSecurityTest {
         try (SharedBuffer mapped = rig.sharing.allocate(0x4000, List.of(lpae, d));
                 PageLease attacker = rig.sharing.allocatePages(0x1000, 0)) {
             List<PageAllocator.Block> tables = rig.memory.allocator().allocatedBlocks().stream()
-                    .filter(b -> b.use() == PageUse.PAGE_TABLE).toList();
-            assertThat(tables).as("the domains' tables, the leaf table of lpae-4k among them").isNotEmpty();
+                    .filter(b -> b.use() == PageUse.PAGE_TABLE)
+                    .toList();
+            assertThat(tables)
+                    .as("the domains' tables, the leaf table of lpae-4k among them")
+                    .isNotEmpty();
             Rig.State before = rig.state();
             for (PageAllocator.Block t : tables) {
-                assertThatThrownBy(() -> rig.sharing.importScatterList(attacker,
-                        ScatterList.of(new ScatterList.Segment(t.pa(), 0x1000)), List.of(lpae), ShareOptions.DEFAULTS))
+                assertThatThrownBy(() -> rig.sharing.importScatterList(
+                                attacker,
+                                ScatterList.of(new ScatterList.Segment(t.pa(), 0x1000)),
+                                List.of(lpae),
+                                ShareOptions.DEFAULTS))
                         .as("import of table page %s", t)
                         .isExactlyInstanceOf(UnsafeScatterListException.class)
                         .hasMessageContaining("segment 0")
@@ -145,12 +169,15 @@ class ImportOwnershipSecurityTest {
             assertRefused(lease, 2, "repeats segment 0", seg(p, 0x4000), seg(p + 0x4000, 0x4000), seg(p, 0x4000));
             assertRefused(lease, 1, "overlaps segment 0", seg(p, 0x8000), seg(p + 0x4000, 0x4000));
             assertRefused(lease, 1, "overlaps segment 0", seg(p + 0x8000, 0x4000), seg(p, 0xC000));
-            assertRefused(lease, 2, "overlaps segment 1", seg(p, 0x4000), seg(p + 0x8000, 0x8000),
-                    seg(p + 0xC000, 0x4000));
+            assertRefused(
+                    lease, 2, "overlaps segment 1", seg(p, 0x4000), seg(p + 0x8000, 0x8000), seg(p + 0xC000, 0x4000));
             assertThat(rig.state()).isEqualTo(before);
             // the same pages without the overlap import fine
-            try (SharedBuffer ok = rig.sharing.importScatterList(lease, ScatterList.of(seg(p + 0x8000, 0x8000),
-                    seg(p, 0x8000)), List.of(e), ShareOptions.DEFAULTS)) {
+            try (SharedBuffer ok = rig.sharing.importScatterList(
+                    lease,
+                    ScatterList.of(seg(p + 0x8000, 0x8000), seg(p, 0x8000)),
+                    List.of(e),
+                    ShareOptions.DEFAULTS)) {
                 assertThat(ok.physicalAddress(0)).isEqualTo(p + 0x8000);
             }
         }
@@ -166,18 +193,22 @@ class ImportOwnershipSecurityTest {
 
     @Test
     void aStaleDeviceAccessAfterCloseFaultsWithTranslationWhileQuarantined() {
-        var quarantined = new org.dmashare.sharing.DmaSharing(rig.memory, 4);
+        var quarantined = new DmaSharing(rig.memory, 4);
         SharedBuffer first = quarantined.allocate(0x4000, List.of(d));
         long stale = first.iova(d);
         first.close();
         try (SharedBuffer next = quarantined.allocate(0x4000, List.of(d))) {
             next.write(0, SECRET);
-            assertThat(next.iova(d)).as("the quarantined IOVA is not handed out again").isNotEqualTo(stale);
+            assertThat(next.iova(d))
+                    .as("the quarantined IOVA is not handed out again")
+                    .isNotEqualTo(stale);
             assertThatThrownBy(() -> Rig.device(d).read(stale, SECRET.length))
                     .isInstanceOf(DeviceFaultException.class)
-                    .satisfies(x -> assertThat(((DeviceFaultException) x).fault().reason())
-                            .isEqualTo(IommuFault.Reason.TRANSLATION));
-            assertThat(d.iommu().faults()).as("the stale access is logged")
+                    .satisfies(
+                            x -> assertThat(((DeviceFaultException) x).fault().reason())
+                                    .isEqualTo(IommuFault.Reason.TRANSLATION));
+            assertThat(d.iommu().faults())
+                    .as("the stale access is logged")
                     .anySatisfy(f -> assertThat(f.iova()).isEqualTo(stale));
             d.iommu().clearFaults();
         }
@@ -185,13 +216,14 @@ class ImportOwnershipSecurityTest {
     }
 
     private void assertRefused(PageLease lease, int index, String why, ScatterList.Segment... segments) {
-        assertThatThrownBy(() -> rig.sharing.importScatterList(lease, ScatterList.of(Arrays.asList(segments)), List.of(e),
-                ShareOptions.DEFAULTS))
+        assertThatThrownBy(() -> rig.sharing.importScatterList(
+                        lease, ScatterList.of(Arrays.asList(segments)), List.of(e), ShareOptions.DEFAULTS))
                 .as("import of %s", Arrays.toString(segments))
                 .isExactlyInstanceOf(UnsafeScatterListException.class)
                 .hasMessageContaining("segment " + index + " " + segments[index])
                 .hasMessageContaining(why)
-                .satisfies(x -> assertThat(((UnsafeScatterListException) x).segmentIndex()).isEqualTo(index));
+                .satisfies(x -> assertThat(((UnsafeScatterListException) x).segmentIndex())
+                        .isEqualTo(index));
     }
 
     private static ScatterList.Segment seg(long pa, long length) {

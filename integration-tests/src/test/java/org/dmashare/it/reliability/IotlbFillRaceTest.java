@@ -42,19 +42,26 @@ class IotlbFillRaceTest {
         volatile CountDownLatch resume;
 
         PausableIommu(PhysicalMemory memory) {
-            super("pausable", new IommuBackend.Variant("pausable-64k", 1L << 16, 1L << 16, "test unit"), "pausable",
-                    memory, 1, FlatFormat.INPUT_BITS, 40);
+            super(
+                    "pausable",
+                    new IommuBackend.Variant("pausable-64k", 1L << 16, 1L << 16, "test unit"),
+                    "pausable",
+                    memory,
+                    1,
+                    FlatFormat.INPUT_BITS,
+                    40);
         }
 
         @Override
         protected PagingDomain createPagingDomain() {
-            return new PagingDomain(this, format, 0, 1L << FlatFormat.INPUT_BITS) {
-            };
+            return new PagingDomain(this, format, 0, 1L << FlatFormat.INPUT_BITS) {};
         }
 
         @Override
         protected void programStream(int streamId, BaseDomain domain) {
-            root = domain != null && domain.type() == DomainType.PAGING ? ((PagingDomain) domain).table().rootPa() : 0;
+            root = domain != null && domain.type() == DomainType.PAGING
+                    ? ((PagingDomain) domain).table().rootPa()
+                    : 0;
         }
 
         @Override
@@ -93,7 +100,9 @@ class IotlbFillRaceTest {
             iommu.resume = new CountDownLatch(1);
             CountDownLatch walked = iommu.walked;
             Future<byte[]> inFlight = device.submit(() -> iommu.device(0).read(iova, 4));
-            assertThat(walked.await(10, TimeUnit.SECONDS)).as("the device's walk read the tables").isTrue();
+            assertThat(walked.await(10, TimeUnit.SECONDS))
+                    .as("the device's walk read the tables")
+                    .isTrue();
             buffer.close(); // unmap, flush the IOTLB, free the pages
             iommu.resume.countDown();
             inFlight.get(10, TimeUnit.SECONDS); // the access in flight completes, as on hardware

@@ -3,7 +3,9 @@ package org.dmashare.it.reliability;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.Random;
 import java.util.function.Function;
@@ -11,13 +13,13 @@ import java.util.stream.Stream;
 import org.dmashare.UnsafeScatterListException;
 import org.dmashare.dart.DartDump;
 import org.dmashare.dart.DartIommu;
-import org.dmashare.it.rig.Rig;
 import org.dmashare.iommu.Access;
 import org.dmashare.iommu.DeviceFaultException;
 import org.dmashare.iommu.IommuDomain;
 import org.dmashare.iommu.IommuFault;
 import org.dmashare.iommu.Prot;
 import org.dmashare.iommu.Translation;
+import org.dmashare.it.rig.Rig;
 import org.dmashare.memory.PageAllocator;
 import org.dmashare.memory.PageUse;
 import org.dmashare.sharing.PageLease;
@@ -56,7 +58,8 @@ class IsolationSecurityTest {
         } catch (Throwable e) {
             t = e;
         }
-        assertThat(t).as("%s: %s of IOVA 0x%x through %s must fault", why, access, iova, d)
+        assertThat(t)
+                .as("%s: %s of IOVA 0x%x through %s must fault", why, access, iova, d)
                 .isInstanceOf(DeviceFaultException.class);
         d.iommu().clearFaults();
         probes++;
@@ -75,7 +78,8 @@ class IsolationSecurityTest {
     @MethodSource("trios")
     void deviceReachesNothingOutsideTheBuffersSharedWithItsDomain(String[] set) {
         Rig rig = new Rig(64L << 20, 4096, set);
-        ShareOptions future = ShareOptions.builder().futureDomains(rig.domain(2)).build();
+        ShareOptions future =
+                ShareOptions.builder().futureDomains(rig.domain(2)).build();
         SharedBuffer a = rig.sharing.allocate(0x1_1000, List.of(rig.domain(0), rig.domain(1)), future);
         SharedBuffer b = rig.sharing.allocate(0x3_0000, List.of(rig.domain(1), rig.domain(2)));
         SharedBuffer c = rig.sharing.allocate(0x1000, List.of(rig.domain(2)));
@@ -110,7 +114,8 @@ class IsolationSecurityTest {
                     expectFault(d, iova, Access.WRITE, "outside every buffer shared with the domain");
                 } else {
                     Translation t = d.iommu().walk(0, iova).orElseThrow();
-                    assertThat(t.pa() + (iova - t.iova())).as("IOVA 0x%x in %s reaches its own buffer's byte", iova, d)
+                    assertThat(t.pa() + (iova - t.iova()))
+                            .as("IOVA 0x%x in %s reaches its own buffer's byte", iova, d)
                             .isEqualTo(owner.physicalAddress(iova - owner.iova(d)));
                 }
             }
@@ -130,13 +135,19 @@ class IsolationSecurityTest {
             for (long o = 0; o < b.length(); o += 0x1000) {
                 Rig.device(m.domain()).read(m.iova() + o, 1); // every translation now cached in the IOTLB
             }
-            assertThat(m.domain().iommu().iotlbSize()).as("IOTLB of %s is warm", m.domain()).isPositive();
+            assertThat(m.domain().iommu().iotlbSize())
+                    .as("IOTLB of %s is warm", m.domain())
+                    .isPositive();
         }
         ScatterList blocks = b.blocks();
         b.close();
-        assertThat(rig.memory.allocator().usage().bufferBytes()).as("pages returned").isEqualTo(bufferBytes);
+        assertThat(rig.memory.allocator().usage().bufferBytes())
+                .as("pages returned")
+                .isEqualTo(bufferBytes);
         for (ScatterList.Segment s : blocks) {
-            assertThat(rig.memory.allocator().isAllocated(s.pa(), s.length())).as("block %s freed", s).isFalse();
+            assertThat(rig.memory.allocator().isAllocated(s.pa(), s.length()))
+                    .as("block %s freed", s)
+                    .isFalse();
         }
         for (SharedBuffer.Mapping m : mappings) {
             for (long o = 0; o < b.length(); o += 0x1000) {
@@ -160,7 +171,8 @@ class IsolationSecurityTest {
     @MethodSource("trios")
     void readOnlyMappingRefusesDeviceWrites(String[] set) {
         Rig rig = new Rig(64L << 20, 4096, set);
-        SharedBuffer b = rig.sharing.allocate(0x2_0000, rig.domains, ShareOptions.builder().prot(Prot.READ).build());
+        SharedBuffer b = rig.sharing.allocate(
+                0x2_0000, rig.domains, ShareOptions.builder().prot(Prot.READ).build());
         byte[] content = Rig.pattern((int) b.length(), 5);
         b.write(0, content);
         for (SharedBuffer.Mapping m : b.mappings()) {
@@ -168,15 +180,21 @@ class IsolationSecurityTest {
                 long iova = m.iova() + o;
                 assertThatThrownBy(() -> Rig.device(m.domain()).write(iova, new byte[] {1, 2, 3, 4}))
                         .isInstanceOf(DeviceFaultException.class)
-                        .satisfies(e -> assertThat(((DeviceFaultException) e).fault().reason())
+                        .satisfies(e -> assertThat(
+                                        ((DeviceFaultException) e).fault().reason())
                                 .isEqualTo(IommuFault.Reason.PERMISSION));
                 probes++;
             }
-            assertThat(m.domain().iommu().faults()).allSatisfy(f -> assertThat(f.access()).isEqualTo(Access.WRITE));
+            assertThat(m.domain().iommu().faults())
+                    .allSatisfy(f -> assertThat(f.access()).isEqualTo(Access.WRITE));
             m.domain().iommu().clearFaults();
-            assertThat(Rig.device(m.domain()).read(m.iova(), (int) b.length())).as("reads still work").isEqualTo(content);
+            assertThat(Rig.device(m.domain()).read(m.iova(), (int) b.length()))
+                    .as("reads still work")
+                    .isEqualTo(content);
         }
-        assertThat(b.read(0, (int) b.length())).as("no refused write changed a byte").isEqualTo(content);
+        assertThat(b.read(0, (int) b.length()))
+                .as("no refused write changed a byte")
+                .isEqualTo(content);
         b.close();
         cases++;
     }
@@ -199,12 +217,22 @@ class IsolationSecurityTest {
             List<Function<Rig, SharedBuffer>> paths = List.of(
                     r -> r.sharing.allocate(1, r.domains),
                     r -> r.sharing.allocate(0x1001, r.domains.subList(0, 2)),
-                    r -> r.sharing.allocate(0x5_4321, r.domains, ShareOptions.builder().identicalIova(true).build()),
+                    r -> r.sharing.allocate(
+                            0x5_4321,
+                            r.domains,
+                            ShareOptions.builder().identicalIova(true).build()),
                     r -> r.sharing.allocate(0x20_0001, r.domains),
-                    r -> r.sharing.allocate(0x3000, r.domains, ShareOptions.builder().alignment(0x10_0000).build()),
+                    r -> r.sharing.allocate(
+                            0x3000,
+                            r.domains,
+                            ShareOptions.builder().alignment(0x10_0000).build()),
                     r -> {
-                        SharedBuffer x = r.sharing.allocate(0x6000, r.domains.subList(0, 1),
-                                ShareOptions.builder().futureDomains(r.domain(1), r.domain(2)).build());
+                        SharedBuffer x = r.sharing.allocate(
+                                0x6000,
+                                r.domains.subList(0, 1),
+                                ShareOptions.builder()
+                                        .futureDomains(r.domain(1), r.domain(2))
+                                        .build());
                         x.shareWith(r.domain(2));
                         x.shareWith(r.domain(1));
                         x.unshare(r.domain(0));
@@ -213,8 +241,8 @@ class IsolationSecurityTest {
                     r -> {
                         long a = r.sharing.alignment(r.domains, ShareOptions.DEFAULTS);
                         try (PageLease lease = r.sharing.allocatePages(4 * a, a)) {
-                            return r.sharing.importScatterList(lease, Rig.lentSegments(lease, a, 3), r.domains,
-                                    ShareOptions.DEFAULTS);
+                            return r.sharing.importScatterList(
+                                    lease, Rig.lentSegments(lease, a, 3), r.domains, ShareOptions.DEFAULTS);
                         }
                     });
             for (Function<Rig, SharedBuffer> path : paths) {
@@ -261,10 +289,12 @@ class IsolationSecurityTest {
             segs.add(new ScatterList.Segment(blocks.get(i).pa() + s[0] * 0x1000, s[1] * 0x1000));
         }
         Rig.State before = rig.state();
-        assertThatThrownBy(() -> rig.sharing.importScatterList(lease, ScatterList.of(segs), rig.domains, ShareOptions.DEFAULTS))
+        assertThatThrownBy(() ->
+                        rig.sharing.importScatterList(lease, ScatterList.of(segs), rig.domains, ShareOptions.DEFAULTS))
                 .isExactlyInstanceOf(UnsafeScatterListException.class)
                 .hasMessageContaining("segment " + bad)
-                .satisfies(e -> assertThat(((UnsafeScatterListException) e).segmentIndex()).isEqualTo(bad));
+                .satisfies(e -> assertThat(((UnsafeScatterListException) e).segmentIndex())
+                        .isEqualTo(bad));
         assertThat(rig.state()).isEqualTo(before);
         assertThat(rig.sharing.liveBuffers()).isZero();
         // the same memory as safe segments imports fine
@@ -272,16 +302,23 @@ class IsolationSecurityTest {
         for (ScatterList.Segment s : segs) {
             safe.add(new ScatterList.Segment(s.pa() & -a, a));
         }
-        rig.sharing.importScatterList(lease, ScatterList.of(safe), rig.domains, ShareOptions.DEFAULTS).close();
-        assertThatThrownBy(() -> rig.sharing.importScatterList(lease,
-                ScatterList.of(new ScatterList.Segment(Rig.RAM_BASE + (1L << 30), a)), rig.domains, ShareOptions.DEFAULTS))
-                .isExactlyInstanceOf(UnsafeScatterListException.class).hasMessageContaining("outside memory");
+        rig.sharing
+                .importScatterList(lease, ScatterList.of(safe), rig.domains, ShareOptions.DEFAULTS)
+                .close();
+        assertThatThrownBy(() -> rig.sharing.importScatterList(
+                        lease,
+                        ScatterList.of(new ScatterList.Segment(Rig.RAM_BASE + (1L << 30), a)),
+                        rig.domains,
+                        ShareOptions.DEFAULTS))
+                .isExactlyInstanceOf(UnsafeScatterListException.class)
+                .hasMessageContaining("outside memory");
         lease.close();
         cases++;
     }
 
     static Stream<Arguments> darts() {
-        return Stream.of(Arguments.of("apple-dart:t8020"), Arguments.of("apple-dart:t6000"), Arguments.of("apple-dart:t8110"));
+        return Stream.of(
+                Arguments.of("apple-dart:t8020"), Arguments.of("apple-dart:t6000"), Arguments.of("apple-dart:t8110"));
     }
 
     /**
@@ -300,7 +337,7 @@ class IsolationSecurityTest {
         rig.sharing.allocate(0x4_0000, List.of(old)).close();
         old.close();
         List<SharedBuffer> live = new ArrayList<>();
-        byte[] secret = "SECRET-BUFFER-BYTES!".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+        byte[] secret = "SECRET-BUFFER-BYTES!".getBytes(StandardCharsets.US_ASCII);
         for (int i = 0; i < 40; i++) {
             SharedBuffer b = rig.sharing.allocate(0x4000 * (1 + i % 5), rig.domains);
             for (long o = 0; o + secret.length <= b.length(); o += 0x400) {
@@ -316,12 +353,17 @@ class IsolationSecurityTest {
         List<PageAllocator.Block> blocks = rig.memory.allocator().allocatedBlocks();
         for (var page : dump.memory().entrySet()) {
             long pa = page.getKey();
-            boolean table = blocks.stream().anyMatch(
-                    bl -> bl.use() == PageUse.PAGE_TABLE && pa >= bl.pa() && pa + 0x4000 <= bl.pa() + bl.size());
-            assertThat(table).as("dump page 0x%x is an allocated page-table page", pa).isTrue();
-            assertThat(indexOf(page.getValue(), secret)).as("dump page 0x%x holds no buffer bytes", pa).isNegative();
+            boolean table = blocks.stream()
+                    .anyMatch(bl ->
+                            bl.use() == PageUse.PAGE_TABLE && pa >= bl.pa() && pa + 0x4000 <= bl.pa() + bl.size());
+            assertThat(table)
+                    .as("dump page 0x%x is an allocated page-table page", pa)
+                    .isTrue();
+            assertThat(indexOf(page.getValue(), secret))
+                    .as("dump page 0x%x holds no buffer bytes", pa)
+                    .isNegative();
         }
-        assertThat(dump.toJson()).doesNotContain(java.util.HexFormat.of().formatHex(secret));
+        assertThat(dump.toJson()).doesNotContain(HexFormat.of().formatHex(secret));
         for (SharedBuffer b : live) {
             b.close();
         }

@@ -20,7 +20,6 @@ import org.dmashare.InvalidArgumentException;
 import org.dmashare.MappingConflictException;
 import org.dmashare.UnsafeScatterListException;
 import org.dmashare.iommu.DeviceFaultException;
-import org.dmashare.iommu.DmaDevice;
 import org.dmashare.iommu.IommuDomain;
 import org.dmashare.iommu.Prot;
 import org.dmashare.iommu.Translation;
@@ -67,47 +66,41 @@ class ModelBasedSharingTest {
     static final String[][] SETS = {
         {"lpae-4k", "lpae-16k", "lpae-64k"},
         {"apple-dart:t8020", "apple-dart:t6000", "apple-dart:t8110"},
-        {"apple-dart:t8020", "lpae-4k", "flat:flat-64k"}};
+        {"apple-dart:t8020", "lpae-4k", "flat:flat-64k"}
+    };
     static final String[] SET_NAMES = {"generic", "dart", "mixed"};
     static final int MAX_STEPS = 24;
 
     // ---- actions: plain data, generated from a seed, replayable and shrinkable ----
 
-    sealed interface Action permits Alloc, Share, Unshare, Close, Import, Export, CloseLease, DeviceWrite, DeviceRead {
-    }
+    sealed interface Action permits Alloc, Share, Unshare, Close, Import, Export, CloseLease, DeviceWrite, DeviceRead {}
 
     record Alloc(long size, int domainMask, boolean identical, boolean readOnly, boolean future) implements Action {
         @Override
         public String toString() {
-            return "Alloc(" + Hex.of(size) + ", domains=" + Integer.toBinaryString(domainMask) + (identical ? ", identical" : "")
-                    + (readOnly ? ", read-only" : "") + (future ? ", future" : "") + ")";
+            return "Alloc(" + Hex.of(size) + ", domains=" + Integer.toBinaryString(domainMask)
+                    + (identical ? ", identical" : "") + (readOnly ? ", read-only" : "") + (future ? ", future" : "")
+                    + ")";
         }
     }
 
-    record Share(int pick, int domain) implements Action {
-    }
+    record Share(int pick, int domain) implements Action {}
 
-    record Unshare(int pick, int domain) implements Action {
-    }
+    record Unshare(int pick, int domain) implements Action {}
 
-    record Close(int pick) implements Action {
-    }
+    record Close(int pick) implements Action {}
 
-    record Import(int segments, int unsafeSegment, int domainMask, boolean identical, boolean future) implements Action {
-    }
+    record Import(int segments, int unsafeSegment, int domainMask, boolean identical, boolean future)
+            implements Action {}
 
     /** Lends a live buffer's pages ({@code export}) and imports all of them into the masked domains. */
-    record Export(int pick, int domainMask, boolean keepLease) implements Action {
-    }
+    record Export(int pick, int domainMask, boolean keepLease) implements Action {}
 
-    record CloseLease(int pick) implements Action {
-    }
+    record CloseLease(int pick) implements Action {}
 
-    record DeviceWrite(int pick, int domain, int offset, int length, int data) implements Action {
-    }
+    record DeviceWrite(int pick, int domain, int offset, int length, int data) implements Action {}
 
-    record DeviceRead(int pick, int domain, int offset, int length) implements Action {
-    }
+    record DeviceRead(int pick, int domain, int offset, int length) implements Action {}
 
     static List<Action> generate(Random r) {
         int n = 1 + r.nextInt(MAX_STEPS);
@@ -127,7 +120,11 @@ class ModelBasedSharingTest {
                 }
                 actions.add(new Alloc(size, mask, r.nextInt(3) == 0, r.nextInt(6) == 0, r.nextInt(3) == 0));
             } else if (k < 31) {
-                actions.add(new Import(1 + r.nextInt(4), r.nextInt(3) == 0 ? r.nextInt(4) : -1, mask, r.nextInt(3) == 0,
+                actions.add(new Import(
+                        1 + r.nextInt(4),
+                        r.nextInt(3) == 0 ? r.nextInt(4) : -1,
+                        mask,
+                        r.nextInt(3) == 0,
                         r.nextBoolean()));
             } else if (k < 36) {
                 actions.add(new Export(r.nextInt(64), mask, r.nextBoolean()));
@@ -140,7 +137,8 @@ class ModelBasedSharingTest {
             } else if (k < 70) {
                 actions.add(new Close(r.nextInt(64)));
             } else if (k < 85) {
-                actions.add(new DeviceWrite(r.nextInt(64), r.nextInt(3), r.nextInt(1 << 30), r.nextInt(1 << 30), r.nextInt()));
+                actions.add(new DeviceWrite(
+                        r.nextInt(64), r.nextInt(3), r.nextInt(1 << 30), r.nextInt(1 << 30), r.nextInt()));
             } else {
                 actions.add(new DeviceRead(r.nextInt(64), r.nextInt(3), r.nextInt(1 << 30), r.nextInt(1 << 30)));
             }
@@ -182,8 +180,7 @@ class ModelBasedSharingTest {
     }
 
     /** An open lease in the model. */
-    record Lease(PageLease lease, Group group) {
-    }
+    record Lease(PageLease lease, Group group) {}
 
     static final class Stats {
         long sequences;
@@ -210,6 +207,7 @@ class ModelBasedSharingTest {
         final long initialBufferBytes;
         /** Per domain, its table pages at the last check: what a lifetime that never frees must still hold. */
         final List<Set<Long>> tablesSeen = new ArrayList<>();
+
         final List<IovaAllocator.Snapshot> initialIovas = new ArrayList<>();
         final Stats stats;
         final Consumer<Run> extraInvariant;
@@ -256,7 +254,8 @@ class ModelBasedSharingTest {
         }
 
         ShareOptions options(List<Integer> ds, boolean identical, boolean readOnly, boolean future) {
-            ShareOptions.Builder b = ShareOptions.builder().identicalIova(identical).prot(readOnly ? Prot.READ : Prot.READ_WRITE);
+            ShareOptions.Builder b =
+                    ShareOptions.builder().identicalIova(identical).prot(readOnly ? Prot.READ : Prot.READ_WRITE);
             if (future) {
                 List<IommuDomain> others = new ArrayList<>();
                 for (int i = 0; i < 3; i++) {
@@ -279,7 +278,9 @@ class ModelBasedSharingTest {
                 thrown = t;
             }
             assertThat(thrown).as("refusal expected").isExactlyInstanceOf(type);
-            assertThat(rig.state()).as("a refused call changes nothing (%s)", thrown.getMessage()).isEqualTo(before);
+            assertThat(rig.state())
+                    .as("a refused call changes nothing (%s)", thrown.getMessage())
+                    .isEqualTo(before);
             stats.refusals++;
         }
 
@@ -299,7 +300,9 @@ class ModelBasedSharingTest {
         void registerMappings(Buf x, List<Integer> ds) {
             for (int i : ds) {
                 long iova = x.buffer.iova(d(i));
-                assertThat(iova % x.alignment).as("IOVA %s aligned to %s", Hex.of(iova), Hex.of(x.alignment)).isZero();
+                assertThat(iova % x.alignment)
+                        .as("IOVA %s aligned to %s", Hex.of(iova), Hex.of(x.alignment))
+                        .isZero();
                 if (x.identical) {
                     if (x.identicalIova < 0) {
                         x.identicalIova = iova;
@@ -315,8 +318,8 @@ class ModelBasedSharingTest {
                 List<Integer> ds = domainsOf(al.domainMask());
                 long alignment = alignmentFor(ds, al.future());
                 List<IommuDomain> targets = ds.stream().map(this::d).toList();
-                SharedBuffer b = sharing.allocate(al.size(), targets,
-                        options(ds, al.identical(), al.readOnly(), al.future()));
+                SharedBuffer b =
+                        sharing.allocate(al.size(), targets, options(ds, al.identical(), al.readOnly(), al.future()));
                 Buf x = new Buf();
                 x.buffer = b;
                 x.size = al.size();
@@ -341,16 +344,20 @@ class ModelBasedSharingTest {
                 List<ScatterList.Segment> held = new ArrayList<>();
                 List<ScatterList.Segment> list = new ArrayList<>();
                 int bad = alignment > rig.memory.pageSize() && im.unsafeSegment() >= 0
-                        ? im.unsafeSegment() % im.segments() : -1;
+                        ? im.unsafeSegment() % im.segments()
+                        : -1;
                 PageLease lease = sharing.allocatePages(im.segments() * alignment, alignment);
                 List<ScatterList.Segment> pieces = Rig.chop(lease, alignment);
                 for (int i = 0; i < im.segments(); i++) {
                     long pa = pieces.get(im.segments() - 1 - i).pa(); // last piece first: the runs do not merge
                     held.add(new ScatterList.Segment(pa, alignment));
                     long page = rig.memory.pageSize();
-                    list.add(i != bad ? new ScatterList.Segment(pa, alignment)
-                            : i % 2 == 0 ? new ScatterList.Segment(pa + page, alignment - page)
-                            : new ScatterList.Segment(pa, alignment - page));
+                    list.add(
+                            i != bad
+                                    ? new ScatterList.Segment(pa, alignment)
+                                    : i % 2 == 0
+                                            ? new ScatterList.Segment(pa + page, alignment - page)
+                                            : new ScatterList.Segment(pa, alignment - page));
                 }
                 ScatterList sg = ScatterList.of(list);
                 ShareOptions opts = options(ds, im.identical(), false, im.future());
@@ -361,7 +368,9 @@ class ModelBasedSharingTest {
                         sharing.importScatterList(lease, sg, targets, opts);
                         throw new AssertionError("unsafe scatter list " + sg + " was imported");
                     } catch (UnsafeScatterListException e) {
-                        assertThat(e.segmentIndex()).as("first bad segment named").isEqualTo(bad);
+                        assertThat(e.segmentIndex())
+                                .as("first bad segment named")
+                                .isEqualTo(bad);
                         assertThat(e.getMessage()).contains("segment " + bad);
                     }
                     assertThat(rig.state()).isEqualTo(before);
@@ -414,9 +423,12 @@ class ModelBasedSharingTest {
                     int index = bad;
                     try {
                         sharing.importScatterList(lease, sg, targets, ShareOptions.DEFAULTS);
-                        throw new AssertionError("blocks " + sg + " not aligned to " + Hex.of(alignment) + " were imported");
+                        throw new AssertionError(
+                                "blocks " + sg + " not aligned to " + Hex.of(alignment) + " were imported");
                     } catch (UnsafeScatterListException e) {
-                        assertThat(e.segmentIndex()).as("first bad segment named").isEqualTo(index);
+                        assertThat(e.segmentIndex())
+                                .as("first bad segment named")
+                                .isEqualTo(index);
                     }
                     assertThat(rig.state()).isEqualTo(before);
                     stats.refusals++;
@@ -433,7 +445,9 @@ class ModelBasedSharingTest {
                     y.data = x.data; // the same bytes: a write through either is seen through both
                     assertThat(b.ownsPages()).isFalse();
                     registerMappings(y, ds);
-                    assertThat(b.read(0, (int) y.length)).as("the importer reads the owner's bytes").isEqualTo(x.data);
+                    assertThat(b.read(0, (int) y.length))
+                            .as("the importer reads the owner's bytes")
+                            .isEqualTo(x.data);
                     live.add(y);
                     stats.exports++;
                 }
@@ -495,7 +509,9 @@ class ModelBasedSharingTest {
                 long iova = x.iovas.get(di) + off;
                 if (x.readOnly) {
                     faults(d, () -> Rig.device(d).write(iova, bytes));
-                    assertThat(x.buffer.read(0, (int) x.length)).as("a refused device write writes nothing").isEqualTo(x.data);
+                    assertThat(x.buffer.read(0, (int) x.length))
+                            .as("a refused device write writes nothing")
+                            .isEqualTo(x.data);
                     return;
                 }
                 Rig.device(d).write(iova, bytes);
@@ -504,7 +520,9 @@ class ModelBasedSharingTest {
                 // every other device sees it (cross-device coherence through the tables)
                 for (Map.Entry<Integer, Long> m : x.iovas.entrySet()) {
                     byte[] back = Rig.device(d(m.getKey())).read(m.getValue() + off, len);
-                    assertThat(back).as("device of %s reads what device of %s wrote", d(m.getKey()), d).isEqualTo(bytes);
+                    assertThat(back)
+                            .as("device of %s reads what device of %s wrote", d(m.getKey()), d)
+                            .isEqualTo(bytes);
                     stats.dmaBytes += len;
                 }
             } else if (a instanceof DeviceRead rd) {
@@ -518,7 +536,8 @@ class ModelBasedSharingTest {
                 int len = 1 + rd.length() % (int) Math.min(x.length, 0x9000);
                 int off = (int) (rd.offset() % (x.length - len + 1));
                 byte[] back = Rig.device(d).read(x.iovas.get(di) + off, len);
-                assertThat(back).as("DMA read through %s at offset %s", d, Hex.of(off))
+                assertThat(back)
+                        .as("DMA read through %s at offset %s", d, Hex.of(off))
                         .isEqualTo(Arrays.copyOfRange(x.data, off, off + len));
                 stats.dmaBytes += len;
                 long past = x.iovas.get(di) + x.length;
@@ -550,11 +569,13 @@ class ModelBasedSharingTest {
             g.holders--;
             for (ScatterList.Segment s : g.blocks) {
                 if (g.holders == 0) {
-                    assertThat(rig.memory.allocator().holding(s.pa())).as("the last holder of %s closed: pages free", s)
+                    assertThat(rig.memory.allocator().holding(s.pa()))
+                            .as("the last holder of %s closed: pages free", s)
                             .isNull();
                 } else {
-                    assertThat(rig.memory.allocator().holding(s.pa())).as("%s still has %d holders: pages pinned", s,
-                            g.holders).isNotNull();
+                    assertThat(rig.memory.allocator().holding(s.pa()))
+                            .as("%s still has %d holders: pages pinned", s, g.holders)
+                            .isNotNull();
                 }
             }
             if (g.holders > 0) {
@@ -617,26 +638,33 @@ class ModelBasedSharingTest {
                 assertThat(g.holders).as("a group in use has holders").isPositive();
                 expectedBuffer += g.bytes;
             }
-            assertThat(rig.memory.allocator().usage().bufferBytes()).as("buffer page accounting").isEqualTo(expectedBuffer);
+            assertThat(rig.memory.allocator().usage().bufferBytes())
+                    .as("buffer page accounting")
+                    .isEqualTo(expectedBuffer);
             // Table pages: every one belongs to a domain's tables (none leaked, mapped or not), and
             // a domain whose format keeps tables until the domain is freed never loses one.
-            assertThat(rig.state().unaccountedTableBytes()).as("table bytes no domain holds")
+            assertThat(rig.state().unaccountedTableBytes())
+                    .as("table bytes no domain holds")
                     .isEqualTo(initial.unaccountedTableBytes());
             for (int di = 0; di < 3; di++) {
                 IoPageTable table = ((PagingDomain) d(di)).table();
                 Set<Long> now = new HashSet<>(table.tablePages());
                 if (table.format().tableLifetime() == TableLifetime.UNTIL_FREED) {
-                    assertThat(now).as("%s keeps every table until it is freed", d(di)).containsAll(tablesSeen.get(di));
+                    assertThat(now)
+                            .as("%s keeps every table until it is freed", d(di))
+                            .containsAll(tablesSeen.get(di));
                 }
                 if (!anyMapping) {
                     assertThat(PageTableWalker.leaves(rig.memory, table.format(), table.rootPa(), table.topLevel()))
-                            .as("tables kept in %s with nothing mapped map nothing", d(di)).isEmpty();
+                            .as("tables kept in %s with nothing mapped map nothing", d(di))
+                            .isEmpty();
                 }
                 tablesSeen.set(di, now);
             }
             for (int di = 0; di < 3; di++) {
                 IommuDomain d = d(di);
-                List<IovaAllocator.Range> expected = new ArrayList<>(initialIovas.get(di).allocated());
+                List<IovaAllocator.Range> expected =
+                        new ArrayList<>(initialIovas.get(di).allocated());
                 long mappedBytes = 0;
                 for (Buf b : live) {
                     Long at = b.iovas.get(di);
@@ -646,32 +674,43 @@ class ModelBasedSharingTest {
                     }
                 }
                 expected.addAll(quarantined.get(di));
-                assertThat(sharing.quarantinedRanges(d)).as("quarantined ranges of %s", d)
+                assertThat(sharing.quarantinedRanges(d))
+                        .as("quarantined ranges of %s", d)
                         .isEqualTo(quarantined.get(di).size());
                 expected.sort((p, q) -> Long.compare(p.start(), q.start()));
                 IovaAllocator.Snapshot snap = d.iovaSpace().snapshot();
                 assertThat(snap.allocated()).as("IOVA ranges of %s", d).isEqualTo(expected);
                 assertThat(snap.reserved()).isEqualTo(initialIovas.get(di).reserved());
                 for (int i = 1; i < expected.size(); i++) {
-                    assertThat(expected.get(i).start()).as("no overlapping IOVA ranges in %s", d)
+                    assertThat(expected.get(i).start())
+                            .as("no overlapping IOVA ranges in %s", d)
                             .isGreaterThanOrEqualTo(expected.get(i - 1).end());
                 }
                 long leafBytes = 0;
                 for (Translation leaf : Rig.leaves(d)) {
                     Buf owner = owner(di, leaf.iova());
-                    assertThat(owner).as("leaf %s in %s belongs to a live buffer (no over-exposure)", leaf, d).isNotNull();
+                    assertThat(owner)
+                            .as("leaf %s in %s belongs to a live buffer (no over-exposure)", leaf, d)
+                            .isNotNull();
                     long at = owner.iovas.get(di);
-                    assertThat(leaf.iova() + leaf.pageSize()).as("leaf %s ends inside its buffer", leaf)
+                    assertThat(leaf.iova() + leaf.pageSize())
+                            .as("leaf %s ends inside its buffer", leaf)
                             .isLessThanOrEqualTo(at + owner.length);
                     long off = leaf.iova() - at;
-                    assertThat(leaf.pa()).as("leaf %s maps its buffer's own byte at offset %s", leaf, Hex.of(off))
+                    assertThat(leaf.pa())
+                            .as("leaf %s maps its buffer's own byte at offset %s", leaf, Hex.of(off))
                             .isEqualTo(owner.buffer.physicalAddress(off));
-                    assertThat(leaf.pa() + leaf.pageSize() - 1).isEqualTo(owner.buffer.physicalAddress(off + leaf.pageSize() - 1));
+                    assertThat(leaf.pa() + leaf.pageSize() - 1)
+                            .isEqualTo(owner.buffer.physicalAddress(off + leaf.pageSize() - 1));
                     assertThat(leaf.prot().write()).as("leaf %s rights", leaf).isEqualTo(!owner.readOnly);
                     leafBytes += leaf.pageSize();
                 }
-                assertThat(leafBytes).as("the leaves of %s cover every mapped byte (contiguity)", d).isEqualTo(mappedBytes);
-                assertThat(d.iommu().faults()).as("no unexpected fault on %s", d).isEmpty();
+                assertThat(leafBytes)
+                        .as("the leaves of %s cover every mapped byte (contiguity)", d)
+                        .isEqualTo(mappedBytes);
+                assertThat(d.iommu().faults())
+                        .as("no unexpected fault on %s", d)
+                        .isEmpty();
             }
             if (extraInvariant != null) {
                 extraInvariant.accept(this);
@@ -683,7 +722,8 @@ class ModelBasedSharingTest {
                 for (Map.Entry<Integer, Long> m : x.iovas.entrySet()) {
                     int len = (int) Math.min(x.length, 0x4_0000);
                     byte[] back = Rig.device(d(m.getKey())).read(m.getValue(), len);
-                    assertThat(back).as("final DMA read of %s through %s", x, d(m.getKey()))
+                    assertThat(back)
+                            .as("final DMA read of %s through %s", x, d(m.getKey()))
                             .isEqualTo(Arrays.copyOf(x.data, len));
                     stats.dmaBytes += len;
                 }
@@ -697,13 +737,15 @@ class ModelBasedSharingTest {
             sharing.drainIovaQuarantine();
             quarantined.forEach(ArrayDeque::clear);
             checkInvariants();
-            assertThat(rig.state()).as("everything closed: the state is the initial one").isEqualTo(initial);
+            assertThat(rig.state())
+                    .as("everything closed: the state is the initial one")
+                    .isEqualTo(initial);
         }
     }
 
     /** Runs one sequence on a fresh rig; returns the failure, or null if every check held. */
-    static Throwable runSequence(int set, int pageSize, int quarantine, List<Action> actions, Stats stats,
-            Consumer<Run> extraInvariant) {
+    static Throwable runSequence(
+            int set, int pageSize, int quarantine, List<Action> actions, Stats stats, Consumer<Run> extraInvariant) {
         Run run = new Run(set, pageSize, quarantine, stats, extraInvariant);
         int i = 0;
         try {
@@ -715,12 +757,14 @@ class ModelBasedSharingTest {
             run.finish();
             return null;
         } catch (Throwable t) {
-            return new AssertionError("step " + i + (i < actions.size() ? " " + actions.get(i) : " (final close)") + ": " + t, t);
+            return new AssertionError(
+                    "step " + i + (i < actions.size() ? " " + actions.get(i) : " (final close)") + ": " + t, t);
         }
     }
 
     /** Delta debugging: removes chunks of actions while the sequence still fails. */
-    static List<Action> shrink(int set, int pageSize, int quarantine, List<Action> failing, Consumer<Run> extraInvariant) {
+    static List<Action> shrink(
+            int set, int pageSize, int quarantine, List<Action> failing, Consumer<Run> extraInvariant) {
         List<Action> current = new ArrayList<>(failing);
         for (int chunk = Math.max(1, current.size() / 2); chunk >= 1; chunk = chunk == 1 ? 0 : chunk / 2) {
             boolean removed = true;
@@ -729,7 +773,8 @@ class ModelBasedSharingTest {
                 for (int start = 0; start < current.size(); start += chunk) {
                     List<Action> candidate = new ArrayList<>(current.subList(0, start));
                     candidate.addAll(current.subList(Math.min(current.size(), start + chunk), current.size()));
-                    if (!candidate.isEmpty() && runSequence(set, pageSize, quarantine, candidate, new Stats(), extraInvariant) != null) {
+                    if (!candidate.isEmpty()
+                            && runSequence(set, pageSize, quarantine, candidate, new Stats(), extraInvariant) != null) {
                         current = candidate;
                         removed = true;
                         break;
@@ -771,14 +816,25 @@ class ModelBasedSharingTest {
         private static final long serialVersionUID = 1L;
         final transient List<Action> minimal;
 
-        ShrunkFailure(long seed, long index, int set, int pageSize, int quarantine, List<Action> original,
-                List<Action> minimal, Throwable cause) {
-            super("model-based run failed on the " + SET_NAMES[set] + " trio " + Arrays.toString(SETS[set])
-                    + " over " + pageSize / 1024 + " KiB CPU pages" + (quarantine > 0 ? " with IOVA quarantine "
-                    + quarantine : "")
-                    + " in sequence " + index + " of seed " + seed + " (replay with -Ddmashare.test.seed=" + seed + ")\n"
-                    + "minimal failing sequence (" + minimal.size() + " of " + original.size() + " steps): " + minimal
-                    + "\nfailure: " + (cause == null ? "(did not reproduce)" : cause.getMessage()), cause);
+        ShrunkFailure(
+                long seed,
+                long index,
+                int set,
+                int pageSize,
+                int quarantine,
+                List<Action> original,
+                List<Action> minimal,
+                Throwable cause) {
+            super(
+                    "model-based run failed on the " + SET_NAMES[set] + " trio " + Arrays.toString(SETS[set])
+                            + " over " + pageSize / 1024 + " KiB CPU pages"
+                            + (quarantine > 0 ? " with IOVA quarantine " + quarantine : "")
+                            + " in sequence " + index + " of seed " + seed + " (replay with -Ddmashare.test.seed="
+                            + seed + ")\n"
+                            + "minimal failing sequence (" + minimal.size() + " of " + original.size() + " steps): "
+                            + minimal
+                            + "\nfailure: " + (cause == null ? "(did not reproduce)" : cause.getMessage()),
+                    cause);
             this.minimal = minimal;
         }
     }
@@ -793,16 +849,30 @@ class ModelBasedSharingTest {
         long sequences = sequences();
         long t0 = System.nanoTime();
         Stats stats = campaign(seed, sequences, null);
-        Campaign.summary("model-based", "%,d sequences (%,d over 16 KiB CPU pages), %,d steps (generic %,d, dart %,d, mixed %,d), %,d predicted"
-                + " refusals, %,d predicted device faults, %,d imports of an export, %,d closes of a holder that left"
-                + " the pages pinned, %,d ranges quarantined, %,d bytes of DMA checked, %.1f s", stats.sequences,
-                stats.sequences16k, stats.steps, stats.perSet[0], stats.perSet[1], stats.perSet[2], stats.refusals,
-                stats.faultsExpected, stats.exports, stats.pinnedCloses, stats.quarantined, stats.dmaBytes,
+        Campaign.summary(
+                "model-based",
+                "%,d sequences (%,d over 16 KiB CPU pages), %,d steps (generic %,d, dart %,d, mixed %,d), %,d predicted"
+                        + " refusals, %,d predicted device faults, %,d imports of an export, %,d closes of a holder that left"
+                        + " the pages pinned, %,d ranges quarantined, %,d bytes of DMA checked, %.1f s",
+                stats.sequences,
+                stats.sequences16k,
+                stats.steps,
+                stats.perSet[0],
+                stats.perSet[1],
+                stats.perSet[2],
+                stats.refusals,
+                stats.faultsExpected,
+                stats.exports,
+                stats.pinnedCloses,
+                stats.quarantined,
+                stats.dmaBytes,
                 (System.nanoTime() - t0) / 1e9);
         assertThat(stats.sequences).isEqualTo(sequences);
         assertThat(stats.refusals).as("the sequences exercise refusals").isPositive();
         assertThat(stats.exports).as("the sequences import exports").isPositive();
-        assertThat(stats.pinnedCloses).as("the sequences close holders while others pin the pages").isPositive();
+        assertThat(stats.pinnedCloses)
+                .as("the sequences close holders while others pin the pages")
+                .isPositive();
         assertThat(stats.quarantined).as("the sequences quarantine IOVA ranges").isPositive();
     }
 
@@ -821,7 +891,10 @@ class ModelBasedSharingTest {
         }
         assertThat(failure).as("the planted bug is found").isNotNull();
         assertThat(failure.minimal).hasSize(2);
-        assertThat(failure.minimal).allSatisfy(a -> assertThat(a).isInstanceOfAny(Alloc.class, Import.class, Export.class));
-        assertThat(failure.getMessage()).contains("minimal failing sequence (2 of").contains("-Ddmashare.test.seed=42");
+        assertThat(failure.minimal)
+                .allSatisfy(a -> assertThat(a).isInstanceOfAny(Alloc.class, Import.class, Export.class));
+        assertThat(failure.getMessage())
+                .contains("minimal failing sequence (2 of")
+                .contains("-Ddmashare.test.seed=42");
     }
 }

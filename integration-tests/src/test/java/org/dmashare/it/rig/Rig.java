@@ -1,18 +1,13 @@
 package org.dmashare.it.rig;
 
-import java.util.stream.Stream;
-import org.junit.jupiter.params.provider.Arguments;
-import org.dmashare.sharing.DmaSharing;
-import org.dmashare.sharing.PageLease;
-import org.dmashare.sharing.ScatterList;
-import org.dmashare.sharing.ShareOptions;
-import org.dmashare.sharing.SharedBuffer;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.stream.Stream;
 import org.dmashare.Hex;
 import org.dmashare.iommu.DmaDevice;
 import org.dmashare.iommu.Iommu;
@@ -26,6 +21,11 @@ import org.dmashare.memory.PageAllocator;
 import org.dmashare.memory.PageUse;
 import org.dmashare.memory.PhysicalMemory;
 import org.dmashare.pgtable.PageTableWalker;
+import org.dmashare.sharing.DmaSharing;
+import org.dmashare.sharing.PageLease;
+import org.dmashare.sharing.ScatterList;
+import org.dmashare.sharing.SharedBuffer;
+import org.junit.jupiter.params.provider.Arguments;
 
 /**
  * Test rig: one memory, IOMMUs with one domain and one device (stream 0) each, and checks that
@@ -72,8 +72,13 @@ public final class Rig {
         String backend = colon < 0 ? "generic" : spec.substring(0, colon);
         String variant = spec.substring(colon + 1);
         int bits = inputBits != 0 ? inputBits : backend.equals("generic") ? 48 : 0;
-        Iommu iommu = IommuBackends.find(backend).create(
-                IommuConfig.builder(variant).name(variant + "#" + domains.size()).inputBits(bits).build(), memory);
+        Iommu iommu = IommuBackends.find(backend)
+                .create(
+                        IommuConfig.builder(variant)
+                                .name(variant + "#" + domains.size())
+                                .inputBits(bits)
+                                .build(),
+                        memory);
         IommuDomain d = iommu.createDomain();
         iommu.device(0).attach(d);
         domains.add(d);
@@ -139,8 +144,11 @@ public final class Rig {
         long step = 0x1000;
         for (long o = 0; o < buffer.length(); o += step) {
             Translation t = d.iommu().walk(0, iova + o).orElse(null);
-            assertThat(t).as("walk of IOVA %s (offset %s) in %s", Hex.of(iova + o), Hex.of(o), d).isNotNull();
-            assertThat(t.pa()).as("IOVA %s (offset %s) in %s", Hex.of(iova + o), Hex.of(o), d)
+            assertThat(t)
+                    .as("walk of IOVA %s (offset %s) in %s", Hex.of(iova + o), Hex.of(o), d)
+                    .isNotNull();
+            assertThat(t.pa())
+                    .as("IOVA %s (offset %s) in %s", Hex.of(iova + o), Hex.of(o), d)
                     .isEqualTo(buffer.physicalAddress(o));
             assertThat(t.pa() + step - 1).isEqualTo(buffer.physicalAddress(o + step - 1));
         }
@@ -152,17 +160,22 @@ public final class Rig {
         assertThat(buffer.length() % a).isZero();
         for (ScatterList.Segment s : buffer.blocks()) {
             assertThat(s.pa() % a).as("block %s aligned to %s", s, Hex.of(a)).isZero();
-            assertThat(s.length() % a).as("block %s length multiple of %s", s, Hex.of(a)).isZero();
+            assertThat(s.length() % a)
+                    .as("block %s length multiple of %s", s, Hex.of(a))
+                    .isZero();
         }
         for (SharedBuffer.Mapping m : buffer.mappings()) {
-            assertThat(m.iova() % a).as("IOVA in %s aligned to %s", m.domain(), Hex.of(a)).isZero();
+            assertThat(m.iova() % a)
+                    .as("IOVA in %s aligned to %s", m.domain(), Hex.of(a))
+                    .isZero();
         }
     }
 
     /** Every valid leaf of the domain's tables, read from memory. */
     public static List<Translation> leaves(IommuDomain d) {
         PagingDomain p = (PagingDomain) d;
-        return PageTableWalker.leaves(d.iommu().memory(), p.table().format(), p.table().rootPa());
+        return PageTableWalker.leaves(
+                d.iommu().memory(), p.table().format(), p.table().rootPa());
     }
 
     /**
@@ -173,13 +186,19 @@ public final class Rig {
         for (Translation leaf : leaves(d)) {
             SharedBuffer owner = null;
             for (SharedBuffer b : live) {
-                if (b.isMappedIn(d) && leaf.iova() >= b.iova(d) && leaf.iova() + leaf.pageSize() <= b.iova(d) + b.length()) {
+                if (b.isMappedIn(d)
+                        && leaf.iova() >= b.iova(d)
+                        && leaf.iova() + leaf.pageSize() <= b.iova(d) + b.length()) {
                     owner = b;
                 }
             }
-            assertThat(owner).as("leaf %s in %s belongs to a live buffer's range", leaf, d).isNotNull();
+            assertThat(owner)
+                    .as("leaf %s in %s belongs to a live buffer's range", leaf, d)
+                    .isNotNull();
             long offset = leaf.iova() - owner.iova(d);
-            assertThat(leaf.pa()).as("leaf %s maps the buffer's own bytes", leaf).isEqualTo(owner.physicalAddress(offset));
+            assertThat(leaf.pa())
+                    .as("leaf %s maps the buffer's own bytes", leaf)
+                    .isEqualTo(owner.physicalAddress(offset));
             assertThat(leaf.pa() + leaf.pageSize() - 1).isEqualTo(owner.physicalAddress(offset + leaf.pageSize() - 1));
         }
     }
@@ -199,14 +218,17 @@ public final class Rig {
      * @param leaves per domain, the leaves reachable from its top table
      * @param unaccountedTableBytes table bytes in use that no open domain of the rig holds
      */
-    public record State(List<PageAllocator.Block> blocks, long bufferBytes, Map<String, IovaAllocator.Snapshot> iovas,
-            Map<String, List<Translation>> leaves, long unaccountedTableBytes) {
-    }
+    public record State(
+            List<PageAllocator.Block> blocks,
+            long bufferBytes,
+            Map<String, IovaAllocator.Snapshot> iovas,
+            Map<String, List<Translation>> leaves,
+            long unaccountedTableBytes) {}
 
     public State state() {
         Map<String, IovaAllocator.Snapshot> iovas = new LinkedHashMap<>();
         Map<String, List<Translation>> leaves = new LinkedHashMap<>();
-        java.util.Map<Long, Long> tablePages = new java.util.HashMap<>(); // CPU page -> bytes reserved there
+        Map<Long, Long> tablePages = new HashMap<>(); // CPU page -> bytes reserved there
         long pageSize = memory.pageSize();
         for (IommuDomain d : domains) {
             iovas.put(d.iommu().name(), d.iovaSpace().snapshot());
@@ -216,8 +238,13 @@ public final class Rig {
             }
             PagingDomain p = (PagingDomain) d;
             synchronized (p.table().lock()) {
-                leaves.put(d.iommu().name(), PageTableWalker.leaves(memory, p.table().format(), p.table().rootPa(),
-                        p.table().topLevel()));
+                leaves.put(
+                        d.iommu().name(),
+                        PageTableWalker.leaves(
+                                memory,
+                                p.table().format(),
+                                p.table().rootPa(),
+                                p.table().topLevel()));
                 for (long pa : p.table().tablePages()) {
                     long bytes = p.table().tableBytes(pa);
                     if (bytes < pageSize) {
@@ -231,7 +258,8 @@ public final class Rig {
         long accounted = tablePages.values().stream().mapToLong(Long::longValue).sum();
         PageAllocator.Usage usage = memory.allocator().usage();
         List<PageAllocator.Block> blocks = memory.allocator().allocatedBlocks().stream()
-                .filter(b -> b.use() != PageUse.PAGE_TABLE).toList();
+                .filter(b -> b.use() != PageUse.PAGE_TABLE)
+                .toList();
         return new State(blocks, usage.bufferBytes(), iovas, leaves, usage.tableBytes() - accounted);
     }
 }

@@ -3,12 +3,12 @@ package org.dmashare.it.sharing;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.util.List;
-import org.dmashare.it.rig.Rig;
 import org.dmashare.iommu.Iommu;
 import org.dmashare.iommu.IommuBackends;
 import org.dmashare.iommu.IommuConfig;
 import org.dmashare.iommu.IommuDomain;
 import org.dmashare.iommu.support.PagingDomain;
+import org.dmashare.it.rig.Rig;
 import org.dmashare.memory.PhysicalMemory;
 import org.dmashare.sharing.DmaSharing;
 import org.dmashare.sharing.SharedBuffer;
@@ -25,7 +25,8 @@ class DmaSharingAcrossFormatsTest {
     private final DmaSharing sharing = new DmaSharing(memory);
 
     private IommuDomain domain(String backend, String variant) {
-        Iommu unit = IommuBackends.find(backend).create(IommuConfig.builder(variant).name(backend).build(), memory);
+        Iommu unit = IommuBackends.find(backend)
+                .create(IommuConfig.builder(variant).name(backend).build(), memory);
         IommuDomain d = unit.createDomain();
         unit.device(0).attach(d);
         return d;
@@ -46,14 +47,18 @@ class DmaSharingAcrossFormatsTest {
             }
             byte[] data = Rig.pattern(0x3000, 7);
             v7s.iommu().device(0).write(buffer.iova(v7s) + 0x10_2000, data);
-            assertThat(amd.iommu().device(0).read(buffer.iova(amd) + 0x10_2000, data.length)).isEqualTo(data);
-            assertThat(dart.iommu().device(0).read(buffer.iova(dart) + 0x10_2000, data.length)).isEqualTo(data);
+            assertThat(amd.iommu().device(0).read(buffer.iova(amd) + 0x10_2000, data.length))
+                    .isEqualTo(data);
+            assertThat(dart.iommu().device(0).read(buffer.iova(dart) + 0x10_2000, data.length))
+                    .isEqualTo(data);
             assertThat(buffer.read(0x10_2000, data.length)).isEqualTo(data);
         }
         for (IommuDomain d : all) {
             assertThat(Rig.leaves(d)).as("nothing left mapped in %s", d).isEmpty();
         }
-        assertThat(((PagingDomain) v7s).table().tablePages()).as("the v7s root and the L2 table of the buffer's"
-                + " partial last megabyte, which __arm_v7s_unmap keeps: no unmap covered its whole 1 MiB").hasSize(2);
+        assertThat(((PagingDomain) v7s).table().tablePages())
+                .as("the v7s root and the L2 table of the buffer's"
+                        + " partial last megabyte, which __arm_v7s_unmap keeps: no unmap covered its whole 1 MiB")
+                .hasSize(2);
     }
 }

@@ -1,6 +1,5 @@
 package org.dmashare.it.sharing;
 
-import org.dmashare.it.rig.Rig;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.util.ArrayList;
@@ -12,7 +11,10 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
+import org.dmashare.MappingConflictException;
+import org.dmashare.PhysicalMemoryExhaustedException;
 import org.dmashare.iommu.IommuDomain;
+import org.dmashare.it.rig.Rig;
 import org.dmashare.sharing.ShareOptions;
 import org.dmashare.sharing.SharedBuffer;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -45,11 +47,13 @@ class DmaSharingConcurrencyTest {
                     int choice = random.nextInt(10);
                     if (choice < 4 || mine.isEmpty()) {
                         long size = 1 + random.nextInt(0x2_0000);
-                        ShareOptions opts = ShareOptions.builder().identicalIova(random.nextBoolean())
-                                .futureDomains(rig.domain(2)).build();
+                        ShareOptions opts = ShareOptions.builder()
+                                .identicalIova(random.nextBoolean())
+                                .futureDomains(rig.domain(2))
+                                .build();
                         try {
                             mine.add(rig.sharing.allocate(size, rig.domains.subList(0, 2), opts));
-                        } catch (org.dmashare.PhysicalMemoryExhaustedException full) {
+                        } catch (PhysicalMemoryExhaustedException full) {
                             // refused cleanly when memory is full; free something and go on
                             if (!mine.isEmpty()) {
                                 mine.remove(0).close();
@@ -62,7 +66,7 @@ class DmaSharingConcurrencyTest {
                         } else {
                             try {
                                 b.shareWith(rig.domain(2));
-                            } catch (org.dmashare.MappingConflictException takenByIdenticalPeer) {
+                            } catch (MappingConflictException takenByIdenticalPeer) {
                                 // an identical-IOVA buffer's range can be taken in the late domain; refused cleanly
                             }
                         }
@@ -85,7 +89,9 @@ class DmaSharingConcurrencyTest {
             }));
         }
         pool.shutdown();
-        assertThat(pool.awaitTermination(60, TimeUnit.SECONDS)).as("no deadlock: all threads finished").isTrue();
+        assertThat(pool.awaitTermination(60, TimeUnit.SECONDS))
+                .as("no deadlock: all threads finished")
+                .isTrue();
         for (Future<?> f : work) {
             f.get();
         }
@@ -99,7 +105,9 @@ class DmaSharingConcurrencyTest {
             }
             ranges.sort((a, b) -> Long.compare(a[0], b[0]));
             for (int i = 1; i < ranges.size(); i++) {
-                assertThat(ranges.get(i)[0]).as("IOVA ranges in %s do not overlap", d).isGreaterThanOrEqualTo(ranges.get(i - 1)[1]);
+                assertThat(ranges.get(i)[0])
+                        .as("IOVA ranges in %s do not overlap", d)
+                        .isGreaterThanOrEqualTo(ranges.get(i - 1)[1]);
             }
             Rig.assertNoOverExposure(d, survivors);
         }

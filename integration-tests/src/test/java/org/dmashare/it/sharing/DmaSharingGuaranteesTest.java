@@ -1,31 +1,31 @@
 package org.dmashare.it.sharing;
 
-import org.dmashare.it.rig.Rig;
-import java.util.stream.Stream;
-import org.junit.jupiter.params.provider.Arguments;
-import org.dmashare.iommu.DeviceFaultException;
-import org.dmashare.sharing.DmaSharing;
-import org.dmashare.sharing.PageLease;
-import org.dmashare.sharing.ScatterList;
-import org.dmashare.sharing.ShareOptions;
-import org.dmashare.sharing.SharedBuffer;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.stream.Stream;
 import org.dmashare.GranuleMismatchException;
+import org.dmashare.Hex;
 import org.dmashare.MappingConflictException;
 import org.dmashare.UnsafeScatterListException;
+import org.dmashare.iommu.DeviceFaultException;
 import org.dmashare.iommu.DmaDevice;
 import org.dmashare.iommu.IommuDomain;
 import org.dmashare.iommu.IommuFault;
 import org.dmashare.iommu.Prot;
 import org.dmashare.iommu.Translation;
 import org.dmashare.iova.internal.DomainIovas;
+import org.dmashare.it.rig.Rig;
 import org.dmashare.memory.PageUse;
+import org.dmashare.sharing.PageLease;
+import org.dmashare.sharing.ScatterList;
+import org.dmashare.sharing.ShareOptions;
+import org.dmashare.sharing.SharedBuffer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /**
@@ -83,11 +83,15 @@ class DmaSharingGuaranteesTest {
             old.write(0, secret);
         }
         try (SharedBuffer b = rig.sharing.allocate(size, domains)) {
-            assertThat(b.physicalAddress(0)).as("the allocator hands the same pages out again").isEqualTo(firstPage);
+            assertThat(b.physicalAddress(0))
+                    .as("the allocator hands the same pages out again")
+                    .isEqualTo(firstPage);
             byte[] zeros = new byte[(int) b.length()];
             assertThat(b.read(0, zeros.length)).isEqualTo(zeros);
             for (IommuDomain d : domains) {
-                assertThat(Rig.device(d).read(b.iova(d), zeros.length)).as("device of %s", d).isEqualTo(zeros);
+                assertThat(Rig.device(d).read(b.iova(d), zeros.length))
+                        .as("device of %s", d)
+                        .isEqualTo(zeros);
             }
         }
     }
@@ -121,19 +125,26 @@ class DmaSharingGuaranteesTest {
     void sharesAmongThreeDomainsOfDifferentGranules(String[] set) {
         Rig rig = new Rig(set);
         try (SharedBuffer b = rig.sharing.allocate(300 * 1024, rig.domains)) {
-            assertThat(b.alignment()).isEqualTo(rig.domains.stream().mapToLong(IommuDomain::granule).max().orElseThrow());
+            assertThat(b.alignment())
+                    .isEqualTo(rig.domains.stream()
+                            .mapToLong(IommuDomain::granule)
+                            .max()
+                            .orElseThrow());
             Rig.assertAligned(b);
             byte[] data = Rig.pattern((int) b.length(), 3);
             b.write(0, data);
             for (IommuDomain d : rig.domains) {
                 Rig.assertContiguous(b, d);
-                assertThat(Rig.device(d).read(b.iova(d), data.length)).as("DMA read through %s", d).isEqualTo(data);
+                assertThat(Rig.device(d).read(b.iova(d), data.length))
+                        .as("DMA read through %s", d)
+                        .isEqualTo(data);
             }
             for (IommuDomain writer : rig.domains) {
                 byte[] msg = Rig.pattern(0x2000, writer.hashCode());
                 Rig.device(writer).write(b.iova(writer) + 0x8000, msg);
                 for (IommuDomain reader : rig.domains) {
-                    assertThat(Rig.device(reader).read(b.iova(reader) + 0x8000, msg.length)).isEqualTo(msg);
+                    assertThat(Rig.device(reader).read(b.iova(reader) + 0x8000, msg.length))
+                            .isEqualTo(msg);
                 }
             }
         }
@@ -147,7 +158,9 @@ class DmaSharingGuaranteesTest {
             List<Translation> leaves = Rig.leaves(d4);
             assertThat(leaves).extracting(Translation::pageSize).containsOnly(2L << 20);
             assertThat(leaves).hasSize(2);
-            assertThat(Rig.leaves(rig.domain(1))).extracting(Translation::pageSize).containsOnly(16L << 10);
+            assertThat(Rig.leaves(rig.domain(1)))
+                    .extracting(Translation::pageSize)
+                    .containsOnly(16L << 10);
             Rig.assertContiguous(b, d4);
             Rig.assertContiguous(b, rig.domain(1));
         }
@@ -167,7 +180,9 @@ class DmaSharingGuaranteesTest {
         }
         try (SharedBuffer b = rig.sharing.allocate(1L << 20, rig.domains)) {
             assertThat(b.blocks().size()).isGreaterThan(1);
-            assertThat(b.blocks().merged().size()).as("blocks are not physically contiguous").isGreaterThan(1);
+            assertThat(b.blocks().merged().size())
+                    .as("blocks are not physically contiguous")
+                    .isGreaterThan(1);
             Rig.assertAligned(b);
             byte[] data = Rig.pattern((int) b.length(), 4);
             b.write(0, data);
@@ -197,13 +212,20 @@ class DmaSharingGuaranteesTest {
             assertThat(b.length()).isGreaterThanOrEqualTo(b.size());
             for (SharedBuffer.Mapping m : b.mappings()) {
                 long pastEnd = m.iova() + b.length();
-                assertThat(m.domain().iommu().walk(0, pastEnd).map(Translation::pa).orElse(-1L))
-                        .as("the byte after the range is not the buffer's").isNotEqualTo(b.physicalAddress(b.length() - 1) + 1);
+                assertThat(m.domain()
+                                .iommu()
+                                .walk(0, pastEnd)
+                                .map(Translation::pa)
+                                .orElse(-1L))
+                        .as("the byte after the range is not the buffer's")
+                        .isNotEqualTo(b.physicalAddress(b.length() - 1) + 1);
             }
             b.close();
         }
         for (IommuDomain d : rig.domains) {
-            assertThat(Rig.leaves(d)).as("nothing mapped after every buffer closed").isEmpty();
+            assertThat(Rig.leaves(d))
+                    .as("nothing mapped after every buffer closed")
+                    .isEmpty();
         }
     }
 
@@ -224,8 +246,10 @@ class DmaSharingGuaranteesTest {
             IommuDomain d = rig.domains.get(i);
             DmaDevice dev = Rig.device(d);
             long iova = iovas.get(i);
-            assertThatThrownBy(() -> dev.read(iova, 16)).isInstanceOf(DeviceFaultException.class)
-                    .extracting(e -> ((DeviceFaultException) e).fault().reason()).isEqualTo(IommuFault.Reason.TRANSLATION);
+            assertThatThrownBy(() -> dev.read(iova, 16))
+                    .isInstanceOf(DeviceFaultException.class)
+                    .extracting(e -> ((DeviceFaultException) e).fault().reason())
+                    .isEqualTo(IommuFault.Reason.TRANSLATION);
             assertThatThrownBy(() -> dev.write(iova + 0x1000, new byte[8])).isInstanceOf(DeviceFaultException.class);
             assertThat(d.iommu().faults()).isNotEmpty();
         }
@@ -245,8 +269,9 @@ class DmaSharingGuaranteesTest {
         Rig.device(real).read(iova, 8);
         events.clear();
         b.close();
-        assertThat(events).containsExactly("unmap (buffer pages still allocated: true)",
-                "flush (buffer pages still allocated: true)");
+        assertThat(events)
+                .containsExactly(
+                        "unmap (buffer pages still allocated: true)", "flush (buffer pages still allocated: true)");
         assertThat(rig.memory.allocator().usage().bufferBytes()).isZero();
         assertThatThrownBy(() -> Rig.device(real).read(iova, 8)).isInstanceOf(DeviceFaultException.class);
     }
@@ -287,9 +312,10 @@ class DmaSharingGuaranteesTest {
         Rig rig = new Rig(set);
         try (SharedBuffer b = rig.sharing.allocate(0x5000, List.of(rig.domain(0)))) {
             Rig.State before = rig.state();
-            assertThatThrownBy(() -> b.shareWith(rig.domain(1))).isInstanceOf(GranuleMismatchException.class)
-                    .hasMessageContaining(org.dmashare.Hex.size(rig.domain(1).granule()))
-                    .hasMessageContaining("aligned to " + org.dmashare.Hex.size(b.alignment()))
+            assertThatThrownBy(() -> b.shareWith(rig.domain(1)))
+                    .isInstanceOf(GranuleMismatchException.class)
+                    .hasMessageContaining(Hex.size(rig.domain(1).granule()))
+                    .hasMessageContaining("aligned to " + Hex.size(b.alignment()))
                     .hasMessageContaining("future domain");
             assertThat(rig.state()).isEqualTo(before);
         }
@@ -308,7 +334,8 @@ class DmaSharingGuaranteesTest {
             Rig.assertAligned(b);
             Rig.assertContiguous(b, rig.domain(1));
         }
-        ShareOptions granuleOnly = ShareOptions.builder().futureGranule(0x1_0000).build();
+        ShareOptions granuleOnly =
+                ShareOptions.builder().futureGranule(0x1_0000).build();
         try (SharedBuffer b = rig.sharing.allocate(0x1000, List.of(rig.domain(0)), granuleOnly)) {
             assertThat(b.alignment()).isEqualTo(0x1_0000);
         }
@@ -335,12 +362,16 @@ class DmaSharingGuaranteesTest {
     @MethodSource("pairs")
     void lateIdenticalShareIsRefusedWhenTheRangeIsTakenThere(String[] set) {
         Rig rig = new Rig(set);
-        ShareOptions opts = ShareOptions.builder().identicalIova(true).futureDomains(rig.domain(1)).build();
+        ShareOptions opts = ShareOptions.builder()
+                .identicalIova(true)
+                .futureDomains(rig.domain(1))
+                .build();
         try (SharedBuffer b = rig.sharing.allocate(0x4000, List.of(rig.domain(0)), opts)) {
             long iova = b.iova(rig.domain(0));
             DomainIovas.allocator(rig.domain(1).iovaSpace()).allocateAt(iova, 0x4000);
             Rig.State before = rig.state();
-            assertThatThrownBy(() -> b.shareWith(rig.domain(1))).isInstanceOf(MappingConflictException.class)
+            assertThatThrownBy(() -> b.shareWith(rig.domain(1)))
+                    .isInstanceOf(MappingConflictException.class)
                     .hasMessageContaining("identical IOVA");
             assertThat(rig.state()).isEqualTo(before);
             DomainIovas.allocator(rig.domain(1).iovaSpace()).free(iova, 0x4000);
@@ -352,11 +383,17 @@ class DmaSharingGuaranteesTest {
     void lateIdenticalShareIsRefusedWhenTheRangeLiesOutsideTheDomainsIovaSpace() {
         Rig rig = new Rig("apple-dart:t8020", "flat:flat-64k");
         // only the granule is declared, not the domain, so the range is chosen without its IOVA space
-        ShareOptions opts = ShareOptions.builder().identicalIova(true).futureGranule(0x1_0000).build();
+        ShareOptions opts = ShareOptions.builder()
+                .identicalIova(true)
+                .futureGranule(0x1_0000)
+                .build();
         try (SharedBuffer b = rig.sharing.allocate(0x4000, List.of(rig.domain(0)), opts)) {
-            assertThat(b.iova(rig.domain(0))).as("top of the DART's 4 GiB space").isGreaterThan(1L << 29);
+            assertThat(b.iova(rig.domain(0)))
+                    .as("top of the DART's 4 GiB space")
+                    .isGreaterThan(1L << 29);
             Rig.State before = rig.state();
-            assertThatThrownBy(() -> b.shareWith(rig.domain(1))).isInstanceOf(MappingConflictException.class)
+            assertThatThrownBy(() -> b.shareWith(rig.domain(1)))
+                    .isInstanceOf(MappingConflictException.class)
                     .hasMessageContaining("outside its IOVA space");
             assertThat(rig.state()).isEqualTo(before);
         }
@@ -366,10 +403,14 @@ class DmaSharingGuaranteesTest {
     void identicalIovaIsChosenInsideTheDeclaredFutureDomainsIovaSpaceSoLateSharingWorks() {
         Rig rig = new Rig("apple-dart:t8020", "flat:flat-64k");
         DomainIovas.allocator(rig.domain(1).iovaSpace()).allocateAt(0x1000_0000L, 0x1000_0000L);
-        ShareOptions opts = ShareOptions.builder().identicalIova(true).futureDomains(rig.domain(1)).build();
+        ShareOptions opts = ShareOptions.builder()
+                .identicalIova(true)
+                .futureDomains(rig.domain(1))
+                .build();
         try (SharedBuffer b = rig.sharing.allocate(0x4000, List.of(rig.domain(0)), opts)) {
             long iova = b.iova(rig.domain(0));
-            assertThat(iova + b.length()).as("inside flat's 512 MiB, below its taken upper half")
+            assertThat(iova + b.length())
+                    .as("inside flat's 512 MiB, below its taken upper half")
                     .isLessThanOrEqualTo(0x1000_0000L);
             assertThat(b.shareWith(rig.domain(1))).isEqualTo(iova);
             Rig.assertContiguous(b, rig.domain(1));
@@ -385,7 +426,9 @@ class DmaSharingGuaranteesTest {
         long p1 = p + 0x1_0000;
         long p2 = p;
         long p3 = p + 0x1_C000;
-        ScatterList list = ScatterList.of(new ScatterList.Segment(p2, 0x1_0000), new ScatterList.Segment(p1, 0x8000),
+        ScatterList list = ScatterList.of(
+                new ScatterList.Segment(p2, 0x1_0000),
+                new ScatterList.Segment(p1, 0x8000),
                 new ScatterList.Segment(p3, 0x4000));
         SharedBuffer b = rig.sharing.importScatterList(lease, list, rig.domains, ShareOptions.DEFAULTS);
         lease.close();
@@ -399,7 +442,8 @@ class DmaSharingGuaranteesTest {
         }
         long bufferBytes = rig.memory.allocator().usage().bufferBytes();
         b.close();
-        assertThat(rig.memory.allocator().usage().bufferBytes()).as("the importer was the last holder: the pages are freed")
+        assertThat(rig.memory.allocator().usage().bufferBytes())
+                .as("the importer was the last holder: the pages are freed")
                 .isEqualTo(bufferBytes - 0x2_0000);
         assertThat(Rig.leaves(rig.domain(0))).isEmpty();
     }
@@ -411,17 +455,22 @@ class DmaSharingGuaranteesTest {
         PageLease lease = rig.sharing.allocatePages(0x1_0000, 0x8000);
         long p1 = lease.pages().segments().get(0).pa();
         long p2 = p1 + 0x8000;
-        ScatterList badLength = ScatterList.of(new ScatterList.Segment(p1, 0x4000), new ScatterList.Segment(p2, 0x1000),
+        ScatterList badLength = ScatterList.of(
+                new ScatterList.Segment(p1, 0x4000),
+                new ScatterList.Segment(p2, 0x1000),
                 new ScatterList.Segment(p2 + 0x5000, 0x1000));
-        ScatterList badAddress = ScatterList.of(new ScatterList.Segment(p1, 0x4000),
-                new ScatterList.Segment(p2 + 0x1000, 0x4000));
+        ScatterList badAddress =
+                ScatterList.of(new ScatterList.Segment(p1, 0x4000), new ScatterList.Segment(p2 + 0x1000, 0x4000));
         Rig.State before = rig.state();
         assertThatThrownBy(() -> rig.sharing.importScatterList(lease, badLength, rig.domains, ShareOptions.DEFAULTS))
-                .isInstanceOf(UnsafeScatterListException.class).hasMessageContaining("segment 1")
-                .hasMessageContaining("length 0x1000").extracting(e -> ((UnsafeScatterListException) e).segmentIndex())
+                .isInstanceOf(UnsafeScatterListException.class)
+                .hasMessageContaining("segment 1")
+                .hasMessageContaining("length 0x1000")
+                .extracting(e -> ((UnsafeScatterListException) e).segmentIndex())
                 .isEqualTo(1);
         assertThatThrownBy(() -> rig.sharing.importScatterList(lease, badAddress, rig.domains, ShareOptions.DEFAULTS))
-                .isInstanceOf(UnsafeScatterListException.class).hasMessageContaining("segment 1")
+                .isInstanceOf(UnsafeScatterListException.class)
+                .hasMessageContaining("segment 1")
                 .hasMessageContaining("address");
         assertThat(rig.state()).isEqualTo(before);
     }
@@ -437,7 +486,8 @@ class DmaSharingGuaranteesTest {
                 assertThat(Rig.device(d).read(b.iova(d), 1)).containsExactly(42);
                 assertThatThrownBy(() -> Rig.device(d).write(b.iova(d), new byte[] {1}))
                         .isInstanceOf(DeviceFaultException.class)
-                        .extracting(e -> ((DeviceFaultException) e).fault().reason()).isEqualTo(IommuFault.Reason.PERMISSION);
+                        .extracting(e -> ((DeviceFaultException) e).fault().reason())
+                        .isEqualTo(IommuFault.Reason.PERMISSION);
             }
             assertThat(b.read(0, 1)).containsExactly(42);
         }

@@ -70,17 +70,31 @@ class DmaSharingMisuseTest {
         Rig rig = new Rig(64L << 20, 4096, "lpae-4k");
         try (SharedBuffer b = rig.sharing.allocate(0x4000, rig.domains)) {
             Rig.State before = rig.state();
-            assertThatThrownBy(() -> b.iova(null)).isExactlyInstanceOf(NullPointerException.class).hasMessage("domain");
-            assertThatThrownBy(() -> b.unshare(null)).isExactlyInstanceOf(NullPointerException.class).hasMessage("domain");
-            assertThatThrownBy(() -> b.shareWith(null)).isExactlyInstanceOf(NullPointerException.class).hasMessage("domain");
-            assertThatThrownBy(() -> b.isMappedIn(null)).isExactlyInstanceOf(NullPointerException.class).hasMessage("domain");
-            assertThatThrownBy(() -> b.write(0, null)).isExactlyInstanceOf(NullPointerException.class).hasMessage("data");
-            assertThatThrownBy(() -> rig.sharing.importScatterList(null, b.blocks(), rig.domains, ShareOptions.DEFAULTS))
-                    .isExactlyInstanceOf(NullPointerException.class).hasMessage("lender");
+            assertThatThrownBy(() -> b.iova(null))
+                    .isExactlyInstanceOf(NullPointerException.class)
+                    .hasMessage("domain");
+            assertThatThrownBy(() -> b.unshare(null))
+                    .isExactlyInstanceOf(NullPointerException.class)
+                    .hasMessage("domain");
+            assertThatThrownBy(() -> b.shareWith(null))
+                    .isExactlyInstanceOf(NullPointerException.class)
+                    .hasMessage("domain");
+            assertThatThrownBy(() -> b.isMappedIn(null))
+                    .isExactlyInstanceOf(NullPointerException.class)
+                    .hasMessage("domain");
+            assertThatThrownBy(() -> b.write(0, null))
+                    .isExactlyInstanceOf(NullPointerException.class)
+                    .hasMessage("data");
+            assertThatThrownBy(
+                            () -> rig.sharing.importScatterList(null, b.blocks(), rig.domains, ShareOptions.DEFAULTS))
+                    .isExactlyInstanceOf(NullPointerException.class)
+                    .hasMessage("lender");
             assertThatThrownBy(() -> rig.sharing.alignment(null, ShareOptions.DEFAULTS))
-                    .isExactlyInstanceOf(NullPointerException.class).hasMessage("domains");
+                    .isExactlyInstanceOf(NullPointerException.class)
+                    .hasMessage("domains");
             assertThatThrownBy(() -> rig.sharing.quarantinedRanges(null))
-                    .isExactlyInstanceOf(NullPointerException.class).hasMessage("domain");
+                    .isExactlyInstanceOf(NullPointerException.class)
+                    .hasMessage("domain");
             assertThat(rig.state()).isEqualTo(before);
         }
     }
@@ -91,11 +105,19 @@ class DmaSharingMisuseTest {
         IommuDomain closed = rig.addDomain("lpae-4k", 48);
         closed.close();
         assertThatThrownBy(() -> ShareOptions.builder().futureDomains(closed))
-                .isExactlyInstanceOf(ObjectClosedException.class).hasMessageContaining("future domain");
-        IommuDomain identity = IommuBackends.find("generic").create(IommuConfig.builder("lpae-4k").name("bypass")
-                .option("bypass", "true").build(), rig.memory).createDomain(DomainType.IDENTITY);
+                .isExactlyInstanceOf(ObjectClosedException.class)
+                .hasMessageContaining("future domain");
+        IommuDomain identity = IommuBackends.find("generic")
+                .create(
+                        IommuConfig.builder("lpae-4k")
+                                .name("bypass")
+                                .option("bypass", "true")
+                                .build(),
+                        rig.memory)
+                .createDomain(DomainType.IDENTITY);
         assertThatThrownBy(() -> ShareOptions.builder().futureDomains(identity))
-                .isExactlyInstanceOf(InvalidArgumentException.class).hasMessageContaining("paging domains");
+                .isExactlyInstanceOf(InvalidArgumentException.class)
+                .hasMessageContaining("paging domains");
         // a future domain closed after the options were built is refused when they are used
         IommuDomain later = rig.addDomain("lpae-4k", 48);
         ShareOptions options = ShareOptions.builder().futureDomains(later).build();
@@ -126,7 +148,8 @@ class DmaSharingMisuseTest {
             byte[] back = new byte[0x2_0000];
             dst.position(0x10).get(back);
             assertThat(back).isEqualTo(data);
-            assertThatThrownBy(() -> Rig.device(rig.domain(0)).read(0, ByteBuffer.allocate(1).asReadOnlyBuffer()))
+            assertThatThrownBy(() -> Rig.device(rig.domain(0))
+                            .read(0, ByteBuffer.allocate(1).asReadOnlyBuffer()))
                     .isExactlyInstanceOf(InvalidArgumentException.class);
         }
     }
@@ -140,12 +163,16 @@ class DmaSharingMisuseTest {
             assertThat(dump.memory()).as("the live unit has table pages").isNotEmpty();
             Rig.State before = rig.state();
             assertThatThrownBy(() -> new DartBackend().restore(dump, IommuConfig.of("t8020"), rig.memory))
-                    .isExactlyInstanceOf(InvalidArgumentException.class).hasMessageContaining("live DART");
+                    .isExactlyInstanceOf(InvalidArgumentException.class)
+                    .hasMessageContaining("live DART");
             assertThat(rig.state()).isEqualTo(before);
             // into other memory the same dump loads
             PhysicalMemory other = PhysicalMemory.create(Rig.RAM_BASE, 64L << 20, 4096);
-            assertThat(new DartBackend().restore(dump, IommuConfig.of("t8020"), other).device(0)
-                    .read(b.iova(rig.domain(0)), 1)).hasSize(1);
+            assertThat(new DartBackend()
+                            .restore(dump, IommuConfig.of("t8020"), other)
+                            .device(0)
+                            .read(b.iova(rig.domain(0)), 1))
+                    .hasSize(1);
         }
     }
 
@@ -153,8 +180,10 @@ class DmaSharingMisuseTest {
     void syncMapRefusesARangeThatIsNotWholeGranules() {
         Rig rig = new Rig(64L << 20, 4096, "lpae-4k", "apple-dart:t8020");
         for (IommuDomain d : rig.domains) {
-            assertThatThrownBy(() -> d.syncMap(123, 5)).as("on %s", d)
-                    .isExactlyInstanceOf(InvalidArgumentException.class).hasMessageContaining("granule");
+            assertThatThrownBy(() -> d.syncMap(123, 5))
+                    .as("on %s", d)
+                    .isExactlyInstanceOf(InvalidArgumentException.class)
+                    .hasMessageContaining("granule");
             d.syncMap(0x1_0000, d.granule());
         }
     }

@@ -4,7 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
+import org.dmashare.InvalidArgumentException;
 import org.dmashare.ObjectClosedException;
 import org.dmashare.iommu.DeviceFaultException;
 import org.dmashare.iommu.IommuDomain;
@@ -37,23 +39,29 @@ class DmaSharingPinningTest {
             owner.write(0, data);
             long pa = owner.physicalAddress(0);
             PageLease first = owner.export();
-            SharedBuffer importer1 = rig.sharing.importScatterList(first, owner.blocks(), List.of(b), ShareOptions.DEFAULTS);
+            SharedBuffer importer1 =
+                    rig.sharing.importScatterList(first, owner.blocks(), List.of(b), ShareOptions.DEFAULTS);
             PageLease second = importer1.export();
-            SharedBuffer importer2 = rig.sharing.importScatterList(second, owner.blocks(), List.of(a), ShareOptions.DEFAULTS);
+            SharedBuffer importer2 =
+                    rig.sharing.importScatterList(second, owner.blocks(), List.of(a), ShareOptions.DEFAULTS);
             List<AutoCloseable> holders = List.of(owner, first, importer1, second, importer2);
             for (int i = 0; i < order.length; i++) {
-                assertThat(rig.memory.allocator().holding(pa)).as("held before close %d of order %s", i, List.of(order))
+                assertThat(rig.memory.allocator().holding(pa))
+                        .as("held before close %d of order %s", i, List.of(order))
                         .isNotNull();
                 close(holders.get(order[i]));
                 for (SharedBuffer open : List.of(owner, importer1, importer2)) {
                     if (!open.isClosed()) {
                         IommuDomain d = open.mappings().get(0).domain();
-                        assertThat(Rig.device(d).read(open.iova(d), 64)).as("an open holder's device still reads the data")
-                                .isEqualTo(java.util.Arrays.copyOf(data, 64));
+                        assertThat(Rig.device(d).read(open.iova(d), 64))
+                                .as("an open holder's device still reads the data")
+                                .isEqualTo(Arrays.copyOf(data, 64));
                     }
                 }
             }
-            assertThat(rig.state()).as("after closing in order %s every page is back", List.of(order)).isEqualTo(initial);
+            assertThat(rig.state())
+                    .as("after closing in order %s every page is back", List.of(order))
+                    .isEqualTo(initial);
             orders++;
         } while (nextPermutation(order));
         assertThat(orders).isEqualTo(120);
@@ -82,8 +90,10 @@ class DmaSharingPinningTest {
         lease.close();
         lease.close(); // twice is harmless
         Rig.State before = rig.state();
-        assertThatThrownBy(() -> rig.sharing.importScatterList(lease, owner.blocks(), List.of(b), ShareOptions.DEFAULTS))
-                .isExactlyInstanceOf(ObjectClosedException.class).hasMessageContaining("lease is closed");
+        assertThatThrownBy(
+                        () -> rig.sharing.importScatterList(lease, owner.blocks(), List.of(b), ShareOptions.DEFAULTS))
+                .isExactlyInstanceOf(ObjectClosedException.class)
+                .hasMessageContaining("lease is closed");
         owner.close();
         assertThatThrownBy(owner::export).isExactlyInstanceOf(ObjectClosedException.class);
         assertThat(rig.memory.allocator().usage().bufferBytes()).isEqualTo(before.bufferBytes() - 0x4000);
@@ -94,13 +104,17 @@ class DmaSharingPinningTest {
         SharedBuffer first = rig.sharing.allocate(0x4000, List.of(b));
         long stale = first.iova(b);
         first.close();
-        assertThatThrownBy(() -> Rig.device(b).read(stale, 1)).as("before reuse the stale IOVA faults")
+        assertThatThrownBy(() -> Rig.device(b).read(stale, 1))
+                .as("before reuse the stale IOVA faults")
                 .isInstanceOf(DeviceFaultException.class);
         b.iommu().clearFaults();
         try (SharedBuffer next = rig.sharing.allocate(0x4000, List.of(b))) {
             next.write(0, new byte[] {7, 7, 7});
-            assertThat(next.iova(b)).as("the default: the freed range is the next one handed out").isEqualTo(stale);
-            assertThat(Rig.device(b).read(stale, 3)).as("the stale access silently reaches the next buffer")
+            assertThat(next.iova(b))
+                    .as("the default: the freed range is the next one handed out")
+                    .isEqualTo(stale);
+            assertThat(Rig.device(b).read(stale, 3))
+                    .as("the stale access silently reaches the next buffer")
                     .containsExactly(7, 7, 7);
             assertThat(b.iommu().faults()).isEmpty();
         }
@@ -118,13 +132,17 @@ class DmaSharingPinningTest {
             assertThat(sharing.quarantinedRanges(b)).isEqualTo(Math.min(i + 1, 2));
         }
         assertThat(freed).as("no quarantined range is handed out again").doesNotHaveDuplicates();
-        assertThat(b.iovaSpace().isFree(freed.get(0), 0x4000)).as("the oldest was evicted by the third").isTrue();
+        assertThat(b.iovaSpace().isFree(freed.get(0), 0x4000))
+                .as("the oldest was evicted by the third")
+                .isTrue();
         assertThat(b.iovaSpace().isFree(freed.get(1), 0x4000)).isFalse();
         assertThat(b.iovaSpace().isFree(freed.get(2), 0x4000)).isFalse();
         for (long stale : freed.subList(1, 3)) {
-            assertThatThrownBy(() -> Rig.device(b).read(stale, 1)).isInstanceOf(DeviceFaultException.class)
-                    .satisfies(x -> assertThat(((DeviceFaultException) x).fault().reason())
-                            .isEqualTo(IommuFault.Reason.TRANSLATION));
+            assertThatThrownBy(() -> Rig.device(b).read(stale, 1))
+                    .isInstanceOf(DeviceFaultException.class)
+                    .satisfies(
+                            x -> assertThat(((DeviceFaultException) x).fault().reason())
+                                    .isEqualTo(IommuFault.Reason.TRANSLATION));
         }
         assertThat(b.iommu().faults()).as("each stale access is logged").hasSize(2);
         b.iommu().clearFaults();
@@ -137,7 +155,8 @@ class DmaSharingPinningTest {
     void quarantineIsOffByDefaultAndRefusesANegativeDepth() {
         assertThat(rig.sharing.iovaQuarantineDepth()).isZero();
         assertThatThrownBy(() -> new DmaSharing(rig.memory, -1))
-                .isExactlyInstanceOf(org.dmashare.InvalidArgumentException.class).hasMessageContaining("-1");
+                .isExactlyInstanceOf(InvalidArgumentException.class)
+                .hasMessageContaining("-1");
     }
 
     private static void close(AutoCloseable c) {

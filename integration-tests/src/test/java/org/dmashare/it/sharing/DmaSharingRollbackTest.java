@@ -1,14 +1,15 @@
 package org.dmashare.it.sharing;
 
-import org.dmashare.it.rig.Rig;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Consumer;
 import java.util.function.Supplier;
+import java.util.stream.Stream;
 import org.dmashare.DmaShareException;
 import org.dmashare.iommu.support.PagingDomain;
+import org.dmashare.it.rig.Rig;
 import org.dmashare.memory.FailureInjector;
 import org.dmashare.memory.FailureInjector.Point;
 import org.dmashare.memory.PageUse;
@@ -17,7 +18,6 @@ import org.dmashare.sharing.ScatterList;
 import org.dmashare.sharing.ShareOptions;
 import org.dmashare.sharing.SharedBuffer;
 import org.junit.jupiter.params.ParameterizedTest;
-import java.util.stream.Stream;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
@@ -66,8 +66,11 @@ class DmaSharingRollbackTest {
             try {
                 result = op.get();
             } catch (DmaShareException e) {
-                assertThat(failures.pending(point)).as("run %d failed for another reason: %s", k, e).isFalse();
-                assertThat(rig.state()).as("state after failing at %s #%d (%s)", point, k, e.getMessage())
+                assertThat(failures.pending(point))
+                        .as("run %d failed for another reason: %s", k, e)
+                        .isFalse();
+                assertThat(rig.state())
+                        .as("state after failing at %s #%d (%s)", point, k, e.getMessage())
                         .isEqualTo(before);
                 failed++;
                 continue;
@@ -76,7 +79,8 @@ class DmaSharingRollbackTest {
             }
             assertThat(failures.pending(point)).isFalse();
             undo.accept(result);
-            System.out.printf("fail-nth at %s on %s: %d failing runs unwound, success at k=%d%n", point, rig.domains, failed, k);
+            System.out.printf(
+                    "fail-nth at %s on %s: %d failing runs unwound, success at k=%d%n", point, rig.domains, failed, k);
             return failed;
         }
         throw new AssertionError("operation never succeeded");
@@ -88,7 +92,9 @@ class DmaSharingRollbackTest {
         Rig rig = fragmentedRig(set);
         Rig.State initial = rig.state();
         int failed = failEveryNth(rig, point, () -> rig.sharing.allocate(0x5_0000, rig.domains), SharedBuffer::close);
-        assertThat(failed).as("runs that failed at %s", point).isGreaterThanOrEqualTo(point == Point.IOVA_ALLOCATION ? 3 : 1);
+        assertThat(failed)
+                .as("runs that failed at %s", point)
+                .isGreaterThanOrEqualTo(point == Point.IOVA_ALLOCATION ? 3 : 1);
         assertThat(rig.state()).isEqualTo(initial);
     }
 
@@ -98,7 +104,8 @@ class DmaSharingRollbackTest {
         Rig rig = fragmentedRig(set);
         Rig.State initial = rig.state();
         ShareOptions opts = ShareOptions.builder().identicalIova(true).build();
-        int failed = failEveryNth(rig, point, () -> rig.sharing.allocate(0x5_0000, rig.domains, opts), SharedBuffer::close);
+        int failed =
+                failEveryNth(rig, point, () -> rig.sharing.allocate(0x5_0000, rig.domains, opts), SharedBuffer::close);
         assertThat(failed).isGreaterThanOrEqualTo(1);
         assertThat(rig.state()).isEqualTo(initial);
     }
@@ -111,7 +118,8 @@ class DmaSharingRollbackTest {
         try (SharedBuffer b = rig.sharing.allocate(0x5_0000, List.of(rig.domain(0), rig.domain(1)), opts)) {
             int failed = failEveryNth(rig, point, () -> b.shareWith(rig.domain(2)), iova -> b.unshare(rig.domain(2)));
             // a single-level table (the flat backend) has its only table already: nothing to fail there
-            boolean needsTables = ((PagingDomain) rig.domain(2)).table().format().levels() > 1;
+            boolean needsTables =
+                    ((PagingDomain) rig.domain(2)).table().format().levels() > 1;
             assertThat(failed).isGreaterThanOrEqualTo(point == Point.TABLE_PAGE_ALLOCATION && !needsTables ? 0 : 1);
             assertThat(b.mappings()).hasSize(2);
         }
@@ -124,7 +132,10 @@ class DmaSharingRollbackTest {
         PageLease lease = rig.sharing.allocatePages(4 * 0x1_0000, 0x1_0000);
         ScatterList list = Rig.lentSegments(lease, 0x1_0000, 4);
         Rig.State initial = rig.state();
-        int failed = failEveryNth(rig, point, () -> rig.sharing.importScatterList(lease, list, rig.domains, ShareOptions.DEFAULTS),
+        int failed = failEveryNth(
+                rig,
+                point,
+                () -> rig.sharing.importScatterList(lease, list, rig.domains, ShareOptions.DEFAULTS),
                 SharedBuffer::close);
         assertThat(failed).isGreaterThanOrEqualTo(1);
         assertThat(rig.state()).isEqualTo(initial);
