@@ -265,6 +265,42 @@ public final class PhysicalMemory {
     }
 
     /**
+     * Writes {@code count} consecutive aligned little-endian 32-bit values, each with release
+     * ordering exactly as {@link #writeInt} would, starting at {@code pa}: the 4-byte counterpart
+     * of {@link #writeLongs}, for formats with 32-bit entries.
+     *
+     * @param pa address of the first value, a multiple of 4
+     * @param values the values
+     * @param offset index of the first value in {@code values}
+     * @param count number of values
+     * @throws InvalidArgumentException if {@code pa} is misaligned, the range is outside this
+     *     memory, or the slice does not fit {@code values}; nothing is written
+     */
+    public void writeInts(long pa, int[] values, int offset, int count) {
+        Objects.requireNonNull(values, "values");
+        if (count < 0 || offset < 0 || offset > values.length - count) {
+            throw new InvalidArgumentException("array slice [" + offset + ", " + offset + "+" + count
+                    + ") does not fit an array of " + values.length);
+        }
+        if (count == 0) {
+            return;
+        }
+        checkInt(pa);
+        checkInt(pa + 4L * (count - 1));
+        int i = 0;
+        while (i < count) {
+            byte[] frame = frame(pa, true);
+            int at = (int) (pa & (FRAME_SIZE - 1));
+            int n = Math.min(count - i, (FRAME_SIZE - at) >>> 2);
+            for (int j = 0; j < n; j++) {
+                INTS.setRelease(frame, at + 4 * j, values[offset + i + j]);
+            }
+            i += n;
+            pa += 4L * n;
+        }
+    }
+
+    /**
      * Copies {@code length} bytes starting at {@code pa} into {@code dst}.
      *
      * @param pa first address

@@ -94,6 +94,8 @@ public final class IoPageTable implements AutoCloseable {
     private final List<Displaced> displaced = new ArrayList<>();
     /** Leaf entries of one run, encoded before they are stored; grows up to a table's entries. */
     private long[] scratch = new long[16];
+    /** The run narrowed to 32 bits for formats with 4-byte entries. */
+    private int[] intScratch = new int[16];
 
     /**
      * Creates an empty table: allocates and zeroes the top table, for a fixed top.
@@ -572,9 +574,13 @@ public final class IoPageTable implements AutoCloseable {
         if (entryBytes == 8) {
             memory.writeLongs(at, scratch, 0, n);
         } else {
-            for (int i = 0; i < n; i++) {
-                memory.writeInt(at + 4L * i, (int) scratch[i]);
+            if (intScratch.length < n) {
+                intScratch = new int[scratch.length];
             }
+            for (int i = 0; i < n; i++) {
+                intScratch[i] = (int) scratch[i];
+            }
+            memory.writeInts(at, intScratch, 0, n);
         }
         table.valid += n;
         return count * leaf;
