@@ -215,10 +215,7 @@ public final class PhysicalMemory {
      */
     public void writeLongs(long pa, long[] values, int offset, int count) {
         Objects.requireNonNull(values, "values");
-        if (count < 0 || offset < 0 || offset > values.length - count) {
-            throw new InvalidArgumentException("array slice [" + offset + ", " + offset + "+" + count
-                    + ") does not fit an array of " + values.length);
-        }
+        checkSlice(offset, count, values.length);
         if (count == 0) {
             return;
         }
@@ -278,10 +275,7 @@ public final class PhysicalMemory {
      */
     public void writeInts(long pa, int[] values, int offset, int count) {
         Objects.requireNonNull(values, "values");
-        if (count < 0 || offset < 0 || offset > values.length - count) {
-            throw new InvalidArgumentException("array slice [" + offset + ", " + offset + "+" + count
-                    + ") does not fit an array of " + values.length);
-        }
+        checkSlice(offset, count, values.length);
         if (count == 0) {
             return;
         }
@@ -418,13 +412,17 @@ public final class PhysicalMemory {
     }
 
     private void checkRange(long pa, int length, int arrayLength, int offset) {
-        if (length < 0 || offset < 0 || offset > arrayLength - length) {
-            throw new InvalidArgumentException("array slice [" + offset + ", " + offset + "+" + length
-                    + ") does not fit an array of " + arrayLength);
-        }
+        checkSlice(offset, length, arrayLength);
         if (!contains(pa, length)) {
             throw new InvalidArgumentException(
                     "access to " + Hex.range(pa, length) + " is outside memory " + Hex.range(base, size));
+        }
+    }
+
+    private static void checkSlice(int offset, int count, int arrayLength) {
+        if (count < 0 || offset < 0 || offset > arrayLength - count) {
+            throw new InvalidArgumentException("array slice [" + offset + ", " + offset + "+" + count
+                    + ") does not fit an array of " + arrayLength);
         }
     }
 

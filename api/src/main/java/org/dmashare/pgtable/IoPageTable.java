@@ -641,20 +641,12 @@ public final class IoPageTable implements AutoCloseable {
 
     /** The leaf translating {@code iova} under {@code top} (within its reach), or null. */
     private Leaf leafAt(Table top, long iova) {
-        Table t = top;
-        while (true) {
-            int level = t.level;
-            long pte = readEntry(t.pa + (long) entryBytes * index(iova, level));
-            PteKind kind = format.kind(pte, level);
-            if (kind == PteKind.LEAF) {
-                long size = format.leafSize(pte, level);
-                return new Leaf(iova & -size, size);
-            }
-            if (kind != PteKind.TABLE || level + 1 >= format.levels()) {
-                return null;
-            }
-            t = tables.get(format.address(pte, level));
+        PageTableWalker.Result r = PageTableWalker.walkFrom(memory, format, top.pa, top.level, iova);
+        if (!r.ok()) {
+            return null;
         }
+        long size = r.translation().pageSize();
+        return new Leaf(iova & -size, size);
     }
 
     /**

@@ -3,6 +3,7 @@ package org.dmashare.dart;
 import org.dmashare.iommu.DeviceFaultException;
 import org.dmashare.iommu.IommuConfig;
 import org.dmashare.iommu.IommuFault;
+import org.dmashare.iommu.Prot;
 import org.dmashare.memory.PageUse;
 import org.dmashare.memory.PhysicalMemory;
 
@@ -25,6 +26,23 @@ final class Darts {
 
     static DartIommu dart(IommuConfig.Builder config, PhysicalMemory memory) {
         return BACKEND.create(config.build(), memory);
+    }
+
+    /**
+     * A locked DART named {@code disp0} as the boot firmware leaves it: stream 0 maps
+     * {@code [iova, iova + size)} to {@code pa} read-write, and the driver may not reprogram it.
+     */
+    static DartIommu lockedDart(String variant, PhysicalMemory memory, long iova, long pa, long size) {
+        DartDump firmware = DartFirmware.of(DartVariant.of(variant), memory)
+                .map(0, iova, pa, size, Prot.READ_WRITE)
+                .dump();
+        return BACKEND.restore(
+                firmware,
+                IommuConfig.builder(variant)
+                        .name("disp0")
+                        .option("locked", "true")
+                        .build(),
+                memory);
     }
 
     /** The fault a device access raised; fails the test if it did not fault. */

@@ -6,7 +6,6 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import org.dmashare.iommu.DeviceFaultException;
 import org.dmashare.iommu.DmaDevice;
 import org.dmashare.iommu.IommuApi;
-import org.dmashare.iommu.IommuConfig;
 import org.dmashare.iommu.IommuFault;
 import org.dmashare.iommu.Prot;
 import org.dmashare.memory.PageUse;
@@ -33,16 +32,7 @@ class ForgottenSyncTest {
 
     private DartIommu lockedDart(String variant) {
         long fb = memory.allocator().allocate(FB_SIZE, PageUse.BUFFER);
-        DartDump firmware = DartFirmware.of(DartVariant.of(variant), memory)
-                .map(0, FB_IOVA, fb, FB_SIZE, Prot.READ_WRITE)
-                .dump();
-        return Darts.BACKEND.restore(
-                firmware,
-                IommuConfig.builder(variant)
-                        .name("disp0")
-                        .option("locked", "true")
-                        .build(),
-                memory);
+        return Darts.lockedDart(variant, memory, FB_IOVA, fb, FB_SIZE);
     }
 
     @ParameterizedTest

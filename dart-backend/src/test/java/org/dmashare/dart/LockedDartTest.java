@@ -32,16 +32,7 @@ class LockedDartTest {
     }
 
     private DartIommu lockedDart(String variant) {
-        DartDump firmware = DartFirmware.of(DartVariant.of(variant), memory)
-                .map(0, FB_IOVA, fbPa, FB_SIZE, Prot.READ_WRITE)
-                .dump();
-        return Darts.BACKEND.restore(
-                firmware,
-                IommuConfig.builder(variant)
-                        .name("disp0")
-                        .option("locked", "true")
-                        .build(),
-                memory);
+        return Darts.lockedDart(variant, memory, FB_IOVA, fbPa, FB_SIZE);
     }
 
     @ParameterizedTest
