@@ -1,5 +1,7 @@
 package org.dmashare.pgtable;
 
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
@@ -41,24 +43,72 @@ import org.dmashare.memory.PhysicalMemory;
  * {@link TopListener} so that the unit reprograms its root. The top never shrinks, except when the
  * map that grew it fails.
  *
- * <p>Thread-safe: every method that reads or edits tables holds this object's monitor.
+ * <p>Thread-safe, with range locking left to the caller as in Linux's io-pgtable: concurrent
+ * {@link #map} and {@link #unmap} calls on <em>disjoint</em> IOVA ranges are safe and, on the
+ * common path, take no lock. A map whose tables are all in place stores its leaves into one
+ * table after reserving them in that table's entry count with a compare-and-swap; an unmap
+ * that removes whole leaves of one table, and frees no table, clears them and gives the count
+ * back. Everything else (creating, replacing or freeing a table, growing the top, refusing a
+ * conflicting or misaligned request) runs under this object's monitor, {@link #lock()}. A table
+ * is freed only after its count is swapped from what the monitor's holder expects to a dead
+ * mark, so a lock-free map that reserved entries in it first keeps it alive (a failed map then
+ * leaves that table in place, as Linux never frees a table on a failed map), and one that comes
+ * later sees the mark and takes the monitor. Concurrent calls on overlapping ranges, or
+ * {@link #close()} during a call, are the caller's error, as in Linux.
  */
 public final class IoPageTable implements AutoCloseable {
 
     private static final class Table {
         final long pa;
         final int level;
-        long parentEntry; // physical address of the entry pointing here, -1 for the top
-        Table parent;
-        int valid;
+        /**
+         * The table each entry points to (null for a leaf or an empty entry), published after the
+         * entry is stored in memory and withdrawn before it changes, so that a lock-free map
+         * finds a table without a map lookup; null at the last level. Written under the lock.
+         */
+        final Table[] children;
 
-        Table(long pa, int level, long parentEntry, Table parent) {
+        long parentEntry; // physical address of the entry pointing here, -1 for the top (lock)
+        Table parent; // (lock)
+        /**
+         * Valid entries, leaves and table pointers, plus the entries lock-free maps have reserved
+         * and not yet stored; {@link #DEAD} once the table is being freed. Changed only through
+         * {@link #VALID}.
+         */
+        volatile int valid;
+
+        Table(long pa, int level, long parentEntry, Table parent, int entries, boolean last) {
             this.pa = pa;
             this.level = level;
             this.parentEntry = parentEntry;
             this.parent = parent;
+            this.children = last ? null : new Table[entries];
         }
     }
+
+    /** A table's count once it is being freed: lock-free maps that see it take the lock. */
+    private static final int DEAD = Integer.MIN_VALUE;
+
+    private static final VarHandle VALID;
+    private static final VarHandle CHILD = MethodHandles.arrayElementVarHandle(Table[].class);
+
+    static {
+        try {
+            VALID = MethodHandles.lookup().findVarHandle(Table.class, "valid", int.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
+    /** Per-thread buffers for encoding a run of leaves before it is stored. */
+    private static final class Scratch {
+        /** Leaf entries of one run; grows up to a table's entries. */
+        long[] longs = new long[16];
+        /** The run narrowed to 32 bits for formats with 4-byte entries. */
+        int[] ints = new int[16];
+    }
+
+    private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
 
     private final PhysicalMemory memory;
     private final PteFormat format;
@@ -85,17 +135,13 @@ public final class IoPageTable implements AutoCloseable {
     private final TableLifetime lifetime;
     /** The top table; written under this object's lock, read without it by {@link #rootPa()}. */
     private volatile Table root;
-    /** Guarded by this. */
-    private boolean closed;
+    /** Written under this object's lock; read without it by the lock-free paths. */
+    private volatile boolean closed;
     /**
      * Empty tables the running map replaced by a leaf (guarded by this): freed when the map
      * succeeds, put back when it fails. Empty outside {@code map}.
      */
     private final List<Displaced> displaced = new ArrayList<>();
-    /** Leaf entries of one run, encoded before they are stored; grows up to a table's entries. */
-    private long[] scratch = new long[16];
-    /** The run narrowed to 32 bits for formats with 4-byte entries. */
-    private int[] intScratch = new int[16];
 
     /**
      * Creates an empty table: allocates and zeroes the top table, for a fixed top.
@@ -243,7 +289,7 @@ public final class IoPageTable implements AutoCloseable {
      *     fires)
      * @throws PhysicalMemoryExhaustedException if a table cannot be allocated
      */
-    public synchronized void map(long iova, long pa, long size, Prot prot) {
+    public void map(long iova, long pa, long size, Prot prot) {
         Objects.requireNonNull(prot, "prot");
         checkOpen();
         long granule = 1L << format.granuleShift();
@@ -258,6 +304,58 @@ public final class IoPageTable implements AutoCloseable {
         }
         format.checkProt(prot);
         memory.failures().check(FailureInjector.Point.MAP);
+        if (!mapWithoutLock(iova, pa, size, prot)) {
+            synchronized (this) {
+                checkOpen();
+                mapLocked(iova, pa, size, prot);
+            }
+        }
+    }
+
+    /**
+     * The lock-free map: when the whole range is one run of equal leaves in one table that is in
+     * place and free there, reserves the run in the table's count, stores it and returns true;
+     * otherwise changes nothing and returns false.
+     */
+    private boolean mapWithoutLock(long iova, long pa, long size, Prot prot) {
+        long leaf = leafSize(iova, pa, size);
+        int level = levelOfSize[Long.numberOfTrailingZeros(leaf)];
+        Table table = root;
+        if (level < table.level || iova + size > reach(table.level)) {
+            return false; // the top must grow first
+        }
+        for (int l = table.level; l < level; l++) {
+            table = (Table) CHILD.getAcquire(table.children, index(iova, l));
+            if (table == null) {
+                return false;
+            }
+        }
+        int items = (int) (leaf >>> shifts[level]);
+        int first = index(iova, level);
+        long count = runLength(iova, pa, size, leaf, level, first, items);
+        if (count * leaf != size) {
+            return false;
+        }
+        int n = (int) count * items;
+        int before;
+        do {
+            before = table.valid;
+            if (before == DEAD) {
+                return false;
+            }
+        } while (!VALID.weakCompareAndSet(table, before, before + n));
+        for (int i = 0; i < n; i++) {
+            if (readEntry(table.pa + (long) entryBytes * (first + i)) != 0) {
+                VALID.getAndAdd(table, -n); // mapped or a kept table: the locked path decides
+                return false;
+            }
+        }
+        storeRun(table, first, pa, leaf, level, (int) count, items, prot);
+        return true;
+    }
+
+    /** The map proper, under this object's lock. */
+    private void mapLocked(long iova, long pa, long size, Prot prot) {
         Table top = root;
         long end = Math.min(iova + size, reach(top.level));
         Leaf clash = iova < end ? findLeaf(top, iova, end) : null;
@@ -278,12 +376,14 @@ public final class IoPageTable implements AutoCloseable {
             for (int i = displaced.size() - 1; i >= 0; i--) {
                 Displaced d = displaced.get(i);
                 writeEntry(d.entryPa(), d.pte());
-                d.holder().valid++;
+                CHILD.setRelease(d.holder().children, childIndex(d.holder(), d.entryPa()), d.table());
+                VALID.getAndAdd(d.holder(), 1);
             }
             displaced.clear();
             for (int i = created.size() - 1; i >= 0; i--) {
                 Table t = created.get(i);
-                if (tables.containsKey(t.pa) && t.valid == 0) {
+                // A lock-free map may have reserved entries in it meanwhile: then it stays.
+                if (tables.containsKey(t.pa) && VALID.compareAndSet(t, 0, DEAD)) {
                     releaseTable(t);
                 }
             }
@@ -314,10 +414,72 @@ public final class IoPageTable implements AutoCloseable {
      * @throws MappingConflictException if the policy refuses a leaf the range cuts; nothing is
      *     changed
      */
-    public synchronized long unmap(long iova, long size) {
+    public long unmap(long iova, long size) {
         checkOpen();
         long granule = 1L << format.granuleShift();
         checkIovaRange("unmap", iova, size, granule);
+        if (unmapWithoutLock(iova, size)) {
+            return size;
+        }
+        synchronized (this) {
+            checkOpen();
+            return unmapLocked(iova, size);
+        }
+    }
+
+    /**
+     * The lock-free unmap: when the range is a run of whole leaves of one table, covers less than
+     * that table (so no lifetime frees it) and holds no table pointer, clears them, gives the
+     * count back and returns true; otherwise changes nothing and returns false.
+     */
+    private boolean unmapWithoutLock(long iova, long size) {
+        Table table = root;
+        long end = iova + size;
+        if (end > reach(table.level)) {
+            return false;
+        }
+        int level = table.level;
+        while (true) {
+            long pte = readEntry(table.pa + (long) entryBytes * index(iova, level));
+            PteKind kind = format.kind(pte, level);
+            if (kind == PteKind.LEAF) {
+                break;
+            }
+            if (kind != PteKind.TABLE || level + 1 >= format.levels()) {
+                return false;
+            }
+            table = (Table) CHILD.getAcquire(table.children, index(iova, level));
+            if (table == null) {
+                return false;
+            }
+            level++;
+        }
+        long base = tableBase(iova, level);
+        if (base != tableBase(end - 1, level) || size >= reach(level)) {
+            return false; // beyond this table, or all of it (its lifetime may free it)
+        }
+        int first = index(iova, level);
+        int n = index(end - 1, level) - first + 1;
+        for (int i = 0; i < n; i++) {
+            long pte = readEntry(table.pa + (long) entryBytes * (first + i));
+            if (format.kind(pte, level) != PteKind.LEAF) {
+                return false;
+            }
+            long leaf = format.leafSize(pte, level);
+            long start = (base + ((long) (first + i) << shifts[level])) & -leaf;
+            if (start < iova || start + leaf > end) {
+                return false; // a cut the unmap policy rules on
+            }
+        }
+        for (int i = 0; i < n; i++) {
+            writeEntry(table.pa + (long) entryBytes * (first + i), 0);
+        }
+        VALID.getAndAdd(table, -n);
+        return true;
+    }
+
+    /** The unmap proper, under this object's lock. */
+    private long unmapLocked(long iova, long size) {
         Table top = root;
         long end = Math.min(iova + size, reach(top.level));
         if (iova >= end) {
@@ -360,6 +522,7 @@ public final class IoPageTable implements AutoCloseable {
         }
         closed = true;
         tables.forEachValue(t -> {
+            t.valid = DEAD;
             long bytes = tableMemory.footprint(levelTableBytes[t.level]);
             memory.fill(t.pa, bytes, (byte) 0);
             tableMemory.free(t.pa, levelTableBytes[t.level]);
@@ -368,11 +531,14 @@ public final class IoPageTable implements AutoCloseable {
     }
 
     /**
-     * The lock every method of this table holds for the whole call (this object's monitor). A
-     * caller that must make several calls and its own accesses to the entries in memory one
-     * atomic step holds it around them (the methods re-enter it); while it is held the table
-     * takes only the page allocator's lock. It nests inside the caller's buffer and
-     * identical-IOVA locks and outside the unit and IOTLB locks.
+     * The lock (this object's monitor) held by every change to the tables' structure (a table
+     * created, replaced or freed, the top grown), by maps and unmaps that cannot take the lock-free
+     * path and by the queries. While a caller holds it no table is created or freed, so it can
+     * walk the tables in memory; maps and unmaps of ranges whose tables are in place still go on
+     * beside it (see the class comment), so a caller that needs its own range to stay as it is
+     * keeps other callers off that range, as a Linux driver does. The methods re-enter it; while
+     * it is held the table takes only the page allocator's lock. It nests inside the caller's
+     * buffer and identical-IOVA locks and outside the unit and IOTLB locks.
      *
      * @return the lock to synchronize on
      */
@@ -424,14 +590,16 @@ public final class IoPageTable implements AutoCloseable {
 
     private Table newTable(int level, long parentEntry, Table parent) {
         long pa = tableMemory.allocate(levelTableBytes[level]);
-        Table t = new Table(pa, level, parentEntry, parent);
+        Table t = new Table(pa, level, parentEntry, parent, entries[level], level + 1 >= format.levels());
         tables.put(pa, t);
         return t;
     }
 
+    /** Frees {@code t}, empty and already marked {@link #DEAD}, and clears the entry to it. */
     private void releaseTable(Table t) {
+        CHILD.setRelease(t.parent.children, childIndex(t.parent, t.parentEntry), null);
         writeEntry(t.parentEntry, 0);
-        t.parent.valid--;
+        VALID.getAndAdd(t.parent, -1);
         tables.remove(t.pa);
         tableMemory.free(t.pa, levelTableBytes[t.level]);
     }
@@ -473,6 +641,7 @@ public final class IoPageTable implements AutoCloseable {
         Table below = top;
         for (Table t : fresh) {
             writeEntry(t.pa, format.encodeTable(below.pa, t.level));
+            CHILD.setRelease(t.children, 0, below);
             t.valid = 1;
             below.parent = t;
             below.parentEntry = t.pa;
@@ -482,13 +651,20 @@ public final class IoPageTable implements AutoCloseable {
         topListener.topChanged(below.pa, below.level);
     }
 
-    /** After a failed map: takes back the tops it grew above {@code old}, which link to it alone. */
+    /**
+     * After a failed map: takes back the tops it grew above {@code old} if they link to it alone;
+     * if a lock-free map has meanwhile stored something under one of them, the grown top stays.
+     */
     private void shrinkBackTo(Table old) {
         if (root == old) {
             return;
         }
         List<Table> dropped = new ArrayList<>();
         for (Table t = root; t != old; t = tables.get(format.address(readEntry(t.pa), t.level))) {
+            if (!VALID.compareAndSet(t, 1, DEAD)) {
+                dropped.forEach(d -> d.valid = 1);
+                return;
+            }
             dropped.add(t);
         }
         old.parent = null;
@@ -504,18 +680,13 @@ public final class IoPageTable implements AutoCloseable {
 
     /** Maps a run of equal-sized leaves inside one table; returns the bytes mapped. */
     private long mapRun(long iova, long pa, long remaining, Prot prot, List<Table> created) {
-        long leaf = 0;
-        for (long rest = pageSizes; rest != 0; rest &= ~leaf) {
-            leaf = Long.highestOneBit(rest);
-            if (((iova | pa) & (leaf - 1)) == 0 && Long.compareUnsigned(remaining, leaf) >= 0) {
-                break;
-            }
-        }
+        long leaf = leafSize(iova, pa, remaining);
         int level = levelOfSize[Long.numberOfTrailingZeros(leaf)];
         growTo(level);
         Table table = root;
         for (int l = table.level; l < level; l++) {
-            long entryPa = table.pa + (long) entryBytes * index(iova, l);
+            int index = index(iova, l);
+            long entryPa = table.pa + (long) entryBytes * index;
             long pte = readEntry(entryPa);
             if (format.kind(pte, l) == PteKind.TABLE) {
                 table = tables.get(format.address(pte, l));
@@ -523,21 +694,14 @@ public final class IoPageTable implements AutoCloseable {
                 Table child = newTable(l + 1, entryPa, table);
                 created.add(child);
                 writeEntry(entryPa, format.encodeTable(child.pa, l));
-                table.valid++;
+                CHILD.setRelease(table.children, index, child); // after the entry: see Table.children
+                VALID.getAndAdd(table, 1);
                 table = child;
             }
         }
-        long item = 1L << shifts[level];
         int items = (int) (leaf >>> shifts[level]);
         int first = index(iova, level);
-        long count = Math.min((entries[level] - first) / items, Long.divideUnsigned(remaining, leaf));
-        // Stop where a larger size becomes possible: IOVA and PA at the same offset in it.
-        for (long larger = leaf << 1; larger != 0 && (pageSizes & -larger) != 0; larger <<= 1) {
-            if ((pageSizes & larger) != 0 && ((iova ^ pa) & (larger - 1)) == 0) {
-                count = Math.min(count, (larger - (iova & (larger - 1))) / leaf);
-                break;
-            }
-        }
+        long count = runLength(iova, pa, remaining, leaf, level, first, items);
         int n = (int) count * items;
         // A table kept empty by the lifetime (map refused any leaf below it): the leaf replaces
         // it, and it is freed when the map succeeds. Only a table with entries, above the last
@@ -548,42 +712,82 @@ public final class IoPageTable implements AutoCloseable {
             long pte = readEntry(entryPa);
             if (pte != 0 && format.kind(pte, level) == PteKind.TABLE) {
                 displaced.add(new Displaced(entryPa, pte, table, tables.get(format.address(pte, level))));
-                table.valid--;
+                CHILD.setRelease(table.children, first + i, null); // before the leaf replaces it
+                VALID.getAndAdd(table, -1);
             }
         }
-        // Encode the run into a scratch array, then store it with one bounds check and one frame
-        // lookup per 4 KiB (bulk mapping writes hundreds of thousands of leaves).
-        if (scratch.length < n) {
-            scratch = new long[Math.max(n, Math.min(2 * scratch.length, entries[level]))];
+        VALID.getAndAdd(table, n);
+        storeRun(table, first, pa, leaf, level, (int) count, items, prot);
+        return count * leaf;
+    }
+
+    /** The largest page size that alignment and length allow for a run starting here. */
+    private long leafSize(long iova, long pa, long remaining) {
+        long leaf = 0;
+        for (long rest = pageSizes; rest != 0; rest &= ~leaf) {
+            leaf = Long.highestOneBit(rest);
+            if (((iova | pa) & (leaf - 1)) == 0 && Long.compareUnsigned(remaining, leaf) >= 0) {
+                break;
+            }
+        }
+        return leaf;
+    }
+
+    /**
+     * How many leaves of {@code leaf} bytes one run maps from entry {@code first} of a level-{@code
+     * level} table: up to the table's end or the range's, and no further than where a larger size
+     * becomes possible (IOVA and PA at the same offset in it).
+     */
+    private long runLength(long iova, long pa, long remaining, long leaf, int level, int first, int items) {
+        long count = Math.min((entries[level] - first) / items, Long.divideUnsigned(remaining, leaf));
+        for (long larger = leaf << 1; larger != 0 && (pageSizes & -larger) != 0; larger <<= 1) {
+            if ((pageSizes & larger) != 0 && ((iova ^ pa) & (larger - 1)) == 0) {
+                count = Math.min(count, (larger - (iova & (larger - 1))) / leaf);
+                break;
+            }
+        }
+        return count;
+    }
+
+    /**
+     * Encodes {@code count} leaves of {@code leaf} bytes from {@code pa} into a scratch array,
+     * then stores them from entry {@code first} with one bounds check and one frame lookup per
+     * 4 KiB (bulk mapping writes hundreds of thousands of leaves). The caller has counted them.
+     */
+    private void storeRun(Table table, int first, long pa, long leaf, int level, int count, int items, Prot prot) {
+        int n = count * items;
+        long item = 1L << shifts[level];
+        Scratch scratch = SCRATCH.get();
+        long[] longs = scratch.longs;
+        if (longs.length < n) {
+            longs = scratch.longs = new long[Math.max(n, Math.min(2 * longs.length, entries[level]))];
         }
         if (items == 1) {
             for (int i = 0; i < n; i++) {
-                scratch[i] = format.encodeLeaf(pa + i * item, leaf, prot, level);
+                longs[i] = format.encodeLeaf(pa + i * item, leaf, prot, level);
             }
         } else {
             for (int j = 0; j < count; j++) {
                 long start = pa + j * leaf;
                 long same = sameAddress ? format.encodeLeaf(start, leaf, prot, level) : 0;
                 for (int k = 0; k < items; k++) {
-                    scratch[j * items + k] =
-                            sameAddress ? same : format.encodeLeaf(start + k * item, leaf, prot, level);
+                    longs[j * items + k] = sameAddress ? same : format.encodeLeaf(start + k * item, leaf, prot, level);
                 }
             }
         }
         long at = table.pa + (long) entryBytes * first;
         if (entryBytes == 8) {
-            memory.writeLongs(at, scratch, 0, n);
+            memory.writeLongs(at, longs, 0, n);
         } else {
-            if (intScratch.length < n) {
-                intScratch = new int[scratch.length];
+            int[] ints = scratch.ints;
+            if (ints.length < n) {
+                ints = scratch.ints = new int[longs.length];
             }
             for (int i = 0; i < n; i++) {
-                intScratch[i] = (int) scratch[i];
+                ints[i] = (int) longs[i];
             }
-            memory.writeInts(at, intScratch, 0, n);
+            memory.writeInts(at, ints, 0, n);
         }
-        table.valid += n;
-        return count * leaf;
     }
 
     /** A leaf found by {@link #findLeaf} or {@link #leafAt}: its first IOVA and the bytes it maps. */
@@ -680,7 +884,7 @@ public final class IoPageTable implements AutoCloseable {
                     for (int k = 0; k < items; k++) {
                         writeEntry(t.pa + (long) entryBytes * (firstItem + k), 0);
                     }
-                    t.valid -= items;
+                    VALID.getAndAdd(t, -items);
                     bytes += size;
                 }
                 i = firstItem + items;
@@ -690,8 +894,9 @@ public final class IoPageTable implements AutoCloseable {
                 Table child = tables.get(format.address(pte, level));
                 bytes += clear(child, Math.max(start, from), Math.min(start + span, to), free);
                 if (free && start >= from && to - start >= span && freesWhole(level)) {
+                    CHILD.setRelease(t.children, i, null);
                     writeEntry(entryPa, 0);
-                    t.valid--;
+                    VALID.getAndAdd(t, -1);
                     freeSubtree(child);
                 }
             }
@@ -716,13 +921,15 @@ public final class IoPageTable implements AutoCloseable {
      */
     private void freeSubtree(Table t) {
         int level = t.level;
-        for (int i = 0; i < entries[level] && t.valid > 0; i++) {
+        int left = (int) VALID.getAndSet(t, DEAD); // the caller's range covers it: nobody else maps here
+        for (int i = 0; i < entries[level] && left > 0; i++) {
             long entryPa = t.pa + (long) entryBytes * i;
             long pte = readEntry(entryPa);
             if (pte != 0 && format.kind(pte, level) == PteKind.TABLE && level + 1 < format.levels()) {
+                CHILD.setRelease(t.children, i, null);
                 freeSubtree(tables.get(format.address(pte, level)));
                 writeEntry(entryPa, 0);
-                t.valid--;
+                left--;
             }
         }
         tables.remove(t.pa);
@@ -732,6 +939,11 @@ public final class IoPageTable implements AutoCloseable {
     /** The entry of the level-{@code level} table that translates {@code iova}. */
     private int index(long iova, int level) {
         return (int) ((iova >>> shifts[level]) & (entries[level] - 1));
+    }
+
+    /** Which entry of {@code table} is at physical address {@code entryPa}. */
+    private int childIndex(Table table, long entryPa) {
+        return (int) ((entryPa - table.pa) / entryBytes);
     }
 
     /** The first IOVA covered by the table at {@code level} that contains {@code iova}. */

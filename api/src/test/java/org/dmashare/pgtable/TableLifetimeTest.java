@@ -36,7 +36,7 @@ class TableLifetimeTest {
     private final PhysicalMemory memory = PhysicalMemory.create(BASE, 64L << 20, 4096);
 
     /** {@link TwoLevelFormat} without its root blocks: only 4 KiB pages, so no level maps 2 MiB. */
-    private record PagesOnly(TwoLevelFormat f) implements PteFormat {
+    record PagesOnly(TwoLevelFormat f) implements PteFormat {
         @Override
         public int granuleShift() {
             return f.granuleShift();
