@@ -58,7 +58,38 @@ import org.dmashare.memory.PhysicalMemory;
  */
 public final class IoPageTable implements AutoCloseable {
 
-    private static final class Table {
+    /**
+     * Cache-line padding below {@link Table#valid}: threads on different tables update their
+     * counts with atomic instructions, and the garbage collector copies tables next to each other;
+     * without padding two tables' counts would share a cache line and two threads mapping into
+     * different tables of one domain would run at a fifth of one thread's speed. HotSpot lays out a
+     * superclass's fields first, so the padding lives in superclasses; each starts with an int so
+     * that no 4-byte hole is left for a later field to be placed in (JDK 15's field layout fills
+     * such holes with subclass fields).
+     */
+    @SuppressWarnings("unused")
+    private abstract static class PadBelow {
+        int p0;
+        long p1, p2, p3, p4, p5, p6, p7, p8;
+    }
+
+    private abstract static class Count extends PadBelow {
+        /**
+         * Valid entries, leaves and table pointers, plus the entries lock-free maps have reserved
+         * and not yet stored; {@link #DEAD} once the table is being freed. Changed only through
+         * {@link #VALID}.
+         */
+        volatile int valid;
+    }
+
+    /** Cache-line padding above {@link Count#valid}; see {@link PadBelow}. */
+    @SuppressWarnings("unused")
+    private abstract static class PadAbove extends Count {
+        int q0;
+        long q1, q2, q3, q4, q5, q6, q7, q8;
+    }
+
+    private static final class Table extends PadAbove {
         final long pa;
         final int level;
         /**
@@ -70,12 +101,6 @@ public final class IoPageTable implements AutoCloseable {
 
         long parentEntry; // physical address of the entry pointing here, -1 for the top (lock)
         Table parent; // (lock)
-        /**
-         * Valid entries, leaves and table pointers, plus the entries lock-free maps have reserved
-         * and not yet stored; {@link #DEAD} once the table is being freed. Changed only through
-         * {@link #VALID}.
-         */
-        volatile int valid;
 
         Table(long pa, int level, long parentEntry, Table parent, int entries, boolean last) {
             this.pa = pa;
@@ -94,7 +119,7 @@ public final class IoPageTable implements AutoCloseable {
 
     static {
         try {
-            VALID = MethodHandles.lookup().findVarHandle(Table.class, "valid", int.class);
+            VALID = MethodHandles.lookup().findVarHandle(Count.class, "valid", int.class);
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
         }
@@ -109,6 +134,12 @@ public final class IoPageTable implements AutoCloseable {
     }
 
     private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
+
+    /**
+     * Runs up to this many entries are stored one by one: the common one-page map needs no
+     * scratch array (whose lookup costs more than the stores it saves).
+     */
+    private static final int SHORT_RUN = 8;
 
     private final PhysicalMemory memory;
     private final PteFormat format;
@@ -757,6 +788,16 @@ public final class IoPageTable implements AutoCloseable {
     private void storeRun(Table table, int first, long pa, long leaf, int level, int count, int items, Prot prot) {
         int n = count * items;
         long item = 1L << shifts[level];
+        if (n <= SHORT_RUN) {
+            for (int j = 0; j < count; j++) {
+                long start = pa + j * leaf;
+                for (int k = 0; k < items; k++) {
+                    long pte = format.encodeLeaf(sameAddress ? start : start + k * item, leaf, prot, level);
+                    writeEntry(table.pa + (long) entryBytes * (first + j * items + k), pte);
+                }
+            }
+            return;
+        }
         Scratch scratch = SCRATCH.get();
         long[] longs = scratch.longs;
         if (longs.length < n) {

@@ -8,7 +8,8 @@ import org.dmashare.iommu.Prot;
  * One hardware page-table format: the geometry of its radix tree and the bit layout of its
  * entries, as the per-format tables of Linux's io-pgtable and generic page-table code. Level 0 is
  * the highest table a walk can start from; level {@code levels() - 1} holds the smallest pages.
- * Implementations are immutable.
+ * Implementations are immutable: {@link IoPageTable} calls one format from several threads at
+ * once, without a lock, when they map and unmap disjoint ranges of a domain.
  *
  * <p>The abstract methods describe an LPAE-like format (8-byte entries, one granule-sized table
  * per level, single-entry leaves, a fixed root at level 0); the default methods let a format
