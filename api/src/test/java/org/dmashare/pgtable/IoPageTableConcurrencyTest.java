@@ -18,6 +18,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.locks.LockSupport;
 import org.dmashare.PhysicalMemoryExhaustedException;
+import org.dmashare.fixture.ForwardingFormat;
 import org.dmashare.fixture.TwoLevelFormat;
 import org.dmashare.iommu.Prot;
 import org.dmashare.iommu.Translation;
@@ -146,66 +147,11 @@ class IoPageTableConcurrencyTest {
     }
 
     /** A format that runs a hook each time the engine encodes a leaf: a window inside a map. */
-    private record HookedFormat(TwoLevelFormat f, Runnable onLeaf) implements PteFormat {
-        @Override
-        public int granuleShift() {
-            return f.granuleShift();
-        }
-
-        @Override
-        public int bitsPerLevel() {
-            return f.bitsPerLevel();
-        }
-
-        @Override
-        public int levels() {
-            return f.levels();
-        }
-
-        @Override
-        public int inputBits() {
-            return f.inputBits();
-        }
-
-        @Override
-        public int outputBits() {
-            return f.outputBits();
-        }
-
-        @Override
-        public long pageSizes() {
-            return f.pageSizes();
-        }
-
-        @Override
-        public long encodeTable(long tablePa, int level) {
-            return f.encodeTable(tablePa, level);
-        }
-
+    private record HookedFormat(PteFormat base, Runnable onLeaf) implements ForwardingFormat {
         @Override
         public long encodeLeaf(long pa, Prot prot, int level) {
             onLeaf.run();
-            return f.encodeLeaf(pa, prot, level);
-        }
-
-        @Override
-        public PteKind kind(long pte, int level) {
-            return f.kind(pte, level);
-        }
-
-        @Override
-        public long address(long pte, int level) {
-            return f.address(pte, level);
-        }
-
-        @Override
-        public Prot prot(long pte, int level) {
-            return f.prot(pte, level);
-        }
-
-        @Override
-        public TableLifetime tableLifetime() {
-            return f.tableLifetime();
+            return base.encodeLeaf(pa, prot, level);
         }
     }
 

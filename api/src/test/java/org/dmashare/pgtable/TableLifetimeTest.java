@@ -11,6 +11,7 @@ import java.util.TreeMap;
 import java.util.TreeSet;
 import org.dmashare.MappingConflictException;
 import org.dmashare.PhysicalMemoryExhaustedException;
+import org.dmashare.fixture.ForwardingFormat;
 import org.dmashare.fixture.TableState;
 import org.dmashare.fixture.TwoLevelFormat;
 import org.dmashare.iommu.Prot;
@@ -36,65 +37,10 @@ class TableLifetimeTest {
     private final PhysicalMemory memory = PhysicalMemory.create(BASE, 64L << 20, 4096);
 
     /** {@link TwoLevelFormat} without its root blocks: only 4 KiB pages, so no level maps 2 MiB. */
-    record PagesOnly(TwoLevelFormat f) implements PteFormat {
-        @Override
-        public int granuleShift() {
-            return f.granuleShift();
-        }
-
-        @Override
-        public int bitsPerLevel() {
-            return f.bitsPerLevel();
-        }
-
-        @Override
-        public int levels() {
-            return f.levels();
-        }
-
-        @Override
-        public int inputBits() {
-            return f.inputBits();
-        }
-
-        @Override
-        public int outputBits() {
-            return f.outputBits();
-        }
-
+    record PagesOnly(TwoLevelFormat base) implements ForwardingFormat {
         @Override
         public long pageSizes() {
-            return 1L << f.granuleShift();
-        }
-
-        @Override
-        public long encodeTable(long tablePa, int level) {
-            return f.encodeTable(tablePa, level);
-        }
-
-        @Override
-        public long encodeLeaf(long pa, Prot prot, int level) {
-            return f.encodeLeaf(pa, prot, level);
-        }
-
-        @Override
-        public PteKind kind(long pte, int level) {
-            return f.kind(pte, level);
-        }
-
-        @Override
-        public long address(long pte, int level) {
-            return f.address(pte, level);
-        }
-
-        @Override
-        public Prot prot(long pte, int level) {
-            return f.prot(pte, level);
-        }
-
-        @Override
-        public TableLifetime tableLifetime() {
-            return f.tableLifetime();
+            return 1L << base.granuleShift();
         }
     }
 
