@@ -95,7 +95,8 @@ public final class IoPageTable implements AutoCloseable {
         /**
          * The table each entry points to (null for a leaf or an empty entry), published after the
          * entry is stored in memory and withdrawn before it changes, so that a lock-free map
-         * finds a table without a map lookup; null at the last level. Written under the lock.
+         * finds a table without a map lookup; null at the last level. Written under the lock; every
+         * walk, locked or not, goes down through it.
          */
         final Table[] children;
 
@@ -691,7 +692,7 @@ public final class IoPageTable implements AutoCloseable {
             return;
         }
         List<Table> dropped = new ArrayList<>();
-        for (Table t = root; t != old; t = tables.get(format.address(readEntry(t.pa), t.level))) {
+        for (Table t = root; t != old; t = t.children[0]) { // a grown top points down through entry 0
             if (!VALID.compareAndSet(t, 1, DEAD)) {
                 dropped.forEach(d -> d.valid = 1);
                 return;
@@ -720,7 +721,7 @@ public final class IoPageTable implements AutoCloseable {
             long entryPa = table.pa + (long) entryBytes * index;
             long pte = readEntry(entryPa);
             if (format.kind(pte, l) == PteKind.TABLE) {
-                table = tables.get(format.address(pte, l));
+                table = table.children[index];
             } else {
                 Table child = newTable(l + 1, entryPa, table);
                 created.add(child);
@@ -742,7 +743,7 @@ public final class IoPageTable implements AutoCloseable {
             long entryPa = table.pa + (long) entryBytes * (first + i);
             long pte = readEntry(entryPa);
             if (pte != 0 && format.kind(pte, level) == PteKind.TABLE) {
-                displaced.add(new Displaced(entryPa, pte, table, tables.get(format.address(pte, level))));
+                displaced.add(new Displaced(entryPa, pte, table, table.children[first + i]));
                 CHILD.setRelease(table.children, first + i, null); // before the leaf replaces it
                 VALID.getAndAdd(table, -1);
             }
@@ -854,8 +855,7 @@ public final class IoPageTable implements AutoCloseable {
                 return new Leaf(start & -size, size);
             }
             if (kind == PteKind.TABLE && level + 1 < format.levels()) {
-                Leaf hit = findLeaf(
-                        tables.get(format.address(pte, level)), Math.max(start, from), Math.min(start + span, to));
+                Leaf hit = findLeaf(t.children[i], Math.max(start, from), Math.min(start + span, to));
                 if (hit != null) {
                     return hit;
                 }
@@ -932,7 +932,7 @@ public final class IoPageTable implements AutoCloseable {
                 continue;
             }
             if (kind == PteKind.TABLE && level + 1 < format.levels()) {
-                Table child = tables.get(format.address(pte, level));
+                Table child = t.children[i];
                 bytes += clear(child, Math.max(start, from), Math.min(start + span, to), free);
                 if (free && start >= from && to - start >= span && freesWhole(level)) {
                     CHILD.setRelease(t.children, i, null);
@@ -967,8 +967,9 @@ public final class IoPageTable implements AutoCloseable {
             long entryPa = t.pa + (long) entryBytes * i;
             long pte = readEntry(entryPa);
             if (pte != 0 && format.kind(pte, level) == PteKind.TABLE && level + 1 < format.levels()) {
+                Table child = t.children[i];
                 CHILD.setRelease(t.children, i, null);
-                freeSubtree(tables.get(format.address(pte, level)));
+                freeSubtree(child);
                 writeEntry(entryPa, 0);
                 left--;
             }

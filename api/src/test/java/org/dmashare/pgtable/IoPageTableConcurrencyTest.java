@@ -82,14 +82,23 @@ class IoPageTableConcurrencyTest {
                     .as("map and unmap in the root's existing table while another thread holds the lock")
                     .isEqualTo(2 * PAGE);
 
-            CompletableFuture<Void> needsTable =
-                    CompletableFuture.runAsync(() -> table.map(BLOCK, pa + 3 * PAGE, PAGE, Prot.READ));
-            Thread.sleep(200);
-            assertThat(needsTable)
+            Thread needsTable = new Thread(() -> table.map(BLOCK, pa + 3 * PAGE, PAGE, Prot.READ));
+            needsTable.start();
+            // It either blocks on the lock or, if the map took no lock, finishes: wait for one.
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+            while (needsTable.getState() != Thread.State.BLOCKED
+                    && needsTable.getState() != Thread.State.TERMINATED
+                    && System.nanoTime() < deadline) {
+                Thread.onSpinWait();
+            }
+            assertThat(needsTable.getState())
                     .as("a map that must create a table waits for the lock")
-                    .isNotDone();
+                    .isEqualTo(Thread.State.BLOCKED);
             release.countDown();
-            needsTable.get(30, TimeUnit.SECONDS);
+            needsTable.join(TimeUnit.SECONDS.toMillis(30));
+            assertThat(needsTable.isAlive())
+                    .as("the map finished once the lock was free")
+                    .isFalse();
         } finally {
             release.countDown();
             holder.join();
