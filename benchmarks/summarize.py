@@ -38,6 +38,7 @@ BASELINES = {
 # two-thread benchmark -> the one-thread benchmark of the same work, for the scaling table
 SCALING = {
     "ShareCloseThreadsBenchmark.shareAndCloseTwoThreadsOwnDomains": "ShareCloseThreadsBenchmark.shareAndCloseOneThread",
+    "ShareCloseThreadsBenchmark.shareAndCloseTwoThreadsOwnMachines": "ShareCloseThreadsBenchmark.shareAndCloseOneThread",
     "ShareCloseThreadsBenchmark.shareAndCloseTwoThreadsSharedDomains":
         "ShareCloseThreadsBenchmark.shareAndCloseOneThread",
     "ShareCloseThreadsBenchmark.baselineLegacyTwoThreadsOwnDevices":

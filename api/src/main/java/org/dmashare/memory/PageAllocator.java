@@ -561,7 +561,7 @@ public final class PageAllocator {
         for (CpuList c : caches) {
             synchronized (c) {
                 for (int order = 0; order < CACHED_ORDERS; order++) {
-                    while (c.count[order] > 0) {
+                    while (c.count(order) > 0) {
                         freeToLists(c.pop(order), order);
                     }
                 }
@@ -579,7 +579,7 @@ public final class PageAllocator {
         for (CpuList c : caches == null ? new CpuList[0] : caches) {
             synchronized (c) {
                 for (int order = 0; order < CACHED_ORDERS; order++) {
-                    n += c.count[order];
+                    n += c.count(order);
                 }
             }
         }
@@ -773,35 +773,52 @@ public final class PageAllocator {
     /**
      * One CPU's page lists: a stack of freed block addresses per cached order, at most
      * {@link #CACHE_HIGH} each; its monitor guards it and is a leaf. Padded as a live stripe is.
+     *
+     * <p>Each stack's count and addresses sit in one array with {@link #MARGIN} unused slots at
+     * both ends, so no other object written by another CPU shares a cache line with them. With a
+     * separate count array and one address array per order, the small arrays of two CPUs' lists
+     * lay side by side: two threads on their own domains took 912 ns per share + close (fork
+     * medians 751 to 1,212 ns) where one thread took 610 ns; with this layout 752 ns (601 to 882).
      */
     @SuppressWarnings("unused")
     private static final class CpuList {
-        final long[][] blocks = new long[CACHED_ORDERS][CACHE_HIGH];
-        final int[] count = new int[CACHED_ORDERS];
+        /** Unused slots at each end of {@link #stacks}: two cache lines of longs. */
+        private static final int MARGIN = 16;
+        /** Slots per order: the count, then up to {@link #CACHE_HIGH} addresses, oldest first. */
+        private static final int STACK = 1 + CACHE_HIGH;
+
+        final long[] stacks = new long[MARGIN + CACHED_ORDERS * STACK + MARGIN];
         /** The next holder id this list hands out; ids up to {@link #holderEnd} are reserved for it. */
         long nextHolder;
 
         long holderEnd;
         long p0, p1, p2, p3, p4, p5, p6, p7, p8, p9, p10, p11, p12, p13, p14, p15;
 
+        /** Number of blocks of {@code order} in this list. */
+        int count(int order) {
+            return (int) stacks[MARGIN + order * STACK];
+        }
+
         /** The most recently pushed block of {@code order}, removed, or -1. */
         long pop(int order) {
-            int n = count[order];
+            int at = MARGIN + order * STACK;
+            int n = (int) stacks[at];
             if (n == 0) {
                 return -1;
             }
-            count[order] = n - 1;
-            return blocks[order][n - 1];
+            stacks[at] = n - 1;
+            return stacks[at + n];
         }
 
         /** Pushes a block unless the list of its order is full. */
         boolean push(int order, long pa) {
-            int n = count[order];
+            int at = MARGIN + order * STACK;
+            int n = (int) stacks[at];
             if (n == CACHE_HIGH) {
                 return false;
             }
-            blocks[order][n] = pa;
-            count[order] = n + 1;
+            stacks[at + n + 1] = pa;
+            stacks[at] = n + 1;
             return true;
         }
     }

@@ -106,6 +106,29 @@ public class ShareCloseThreadsBenchmark {
         }
     }
 
+    /**
+     * One thread's own machine: its own physical memory, helper and two DARTs, sharing no object
+     * of the library with the other thread. Two threads on their own machines show what this JVM
+     * and these cores give two threads of this work when the library shares nothing.
+     */
+    @State(Scope.Thread)
+    public static class Alone {
+        DmaSharing sharing;
+        List<IommuDomain> domains;
+
+        /**
+         * A memory like the machine's, its helper and two DARTs.
+         *
+         * @param m the machine, for its cache setting
+         */
+        @Setup
+        public void setUp(Machine m) {
+            PhysicalMemory memory = m.memory();
+            sharing = new DmaSharing(memory);
+            domains = ShareCloseBenchmark.dartDomains(memory, DOMAINS);
+        }
+    }
+
     static LinuxDevice[] probe(IommuDma dma, List<IommuDomain> domains, String prefix) {
         LinuxDevice[] out = new LinuxDevice[domains.size()];
         for (int i = 0; i < out.length; i++) {
@@ -161,6 +184,18 @@ public class ShareCloseThreadsBenchmark {
     @Threads(2)
     public long shareAndCloseTwoThreadsOwnDomains(Machine m, Own own) {
         return share(m.sharing, own.domains);
+    }
+
+    /**
+     * Ceiling: two threads, each on a machine of its own (memory, helper, domains).
+     *
+     * @param alone this thread's machine
+     * @return the first IOVA
+     */
+    @Benchmark
+    @Threads(2)
+    public long shareAndCloseTwoThreadsOwnMachines(Alone alone) {
+        return share(alone.sharing, alone.domains);
     }
 
     /**
