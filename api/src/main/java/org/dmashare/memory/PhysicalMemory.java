@@ -16,12 +16,12 @@ import org.dmashare.InvalidArgumentException;
  *
  * <p>Storage is allocated in 4 KiB frames the first time a frame is written; memory never
  * written reads as zero, so 64 GiB of modelled RAM costs a small directory until touched
- * ({@link #touchedBytes()} tells how much is backed; each backed frame takes 4 KiB and 256 bytes of
- * padding of heap, so that frames written by different threads share no cache line). 64-bit accesses are little-endian and, when
- * 8-byte aligned, single-copy atomic with acquire/release ordering, as page-table walkers need;
- * 32-bit accesses ({@link #readInt}, {@link #writeInt}, for formats with 4-byte entries) give the
- * same guarantees at 4-byte alignment.
- * Byte ranges are not atomic as a whole, as on hardware.
+ * ({@link #touchedBytes()} tells how much is backed; each backed frame takes 4 KiB of heap plus 256
+ * bytes of margin, so that frames written by different threads share no cache line). 64-bit
+ * accesses are little-endian and, when 8-byte aligned, single-copy atomic with acquire/release
+ * ordering, as page-table walkers need; 32-bit accesses ({@link #readInt}, {@link #writeInt}, for
+ * formats with 4-byte entries) give the same guarantees at 4-byte alignment. Byte ranges are not
+ * atomic as a whole, as on hardware.
  *
  * <p>Each memory owns one {@link PageAllocator} and one {@link FailureInjector}.
  */
@@ -196,7 +196,7 @@ public final class PhysicalMemory {
     public long readLong(long pa) {
         checkLong(pa);
         byte[] frame = frame(pa, false);
-        return frame == null ? 0 : (long) LONGS.getAcquire(frame, FRAME_MARGIN + (int) (pa & (FRAME_SIZE - 1)));
+        return frame == null ? 0 : (long) LONGS.getAcquire(frame, index(pa));
     }
 
     /**
@@ -208,7 +208,7 @@ public final class PhysicalMemory {
      */
     public void writeLong(long pa, long value) {
         checkLong(pa);
-        LONGS.setRelease(frame(pa, true), FRAME_MARGIN + (int) (pa & (FRAME_SIZE - 1)), value);
+        LONGS.setRelease(frame(pa, true), index(pa), value);
     }
 
     /**
@@ -256,7 +256,7 @@ public final class PhysicalMemory {
     public int readInt(long pa) {
         checkInt(pa);
         byte[] frame = frame(pa, false);
-        return frame == null ? 0 : (int) INTS.getAcquire(frame, FRAME_MARGIN + (int) (pa & (FRAME_SIZE - 1)));
+        return frame == null ? 0 : (int) INTS.getAcquire(frame, index(pa));
     }
 
     /**
@@ -269,7 +269,7 @@ public final class PhysicalMemory {
      */
     public void writeInt(long pa, int value) {
         checkInt(pa);
-        INTS.setRelease(frame(pa, true), FRAME_MARGIN + (int) (pa & (FRAME_SIZE - 1)), value);
+        INTS.setRelease(frame(pa, true), index(pa), value);
     }
 
     /**
@@ -435,6 +435,11 @@ public final class PhysicalMemory {
             throw new InvalidArgumentException("array slice [" + offset + ", " + offset + "+" + count
                     + ") does not fit an array of " + arrayLength);
         }
+    }
+
+    /** Where the byte at {@code pa} sits in its frame's array: past the frame's leading margin. */
+    private static int index(long pa) {
+        return FRAME_MARGIN + (int) (pa & (FRAME_SIZE - 1));
     }
 
     private byte[] frame(long pa, boolean create) {
